@@ -1,0 +1,30 @@
+"""setsplat: photo scans of film sets to Gaussian splat scenes, USD assets and exports.
+
+The library is usable on its own; the ``setsplat`` CLI is a thin skin over it::
+
+    from setsplat import GaussianScene, read_scene, write_scene, convert_scene
+"""
+
+from setsplat.core.camera import Camera, read_cameras, write_cameras
+from setsplat.core.errors import SetsplatError, StageFailed
+from setsplat.core.frames import FRAMES, Frame, convert_scene, get_frame
+from setsplat.core.io import read_scene, write_scene
+from setsplat.core.scene import GaussianScene
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FRAMES",
+    "Camera",
+    "Frame",
+    "GaussianScene",
+    "SetsplatError",
+    "StageFailed",
+    "__version__",
+    "convert_scene",
+    "get_frame",
+    "read_cameras",
+    "read_scene",
+    "write_cameras",
+    "write_scene",
+]

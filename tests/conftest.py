@@ -1,0 +1,60 @@
+"""Shared test helpers: random scenes with known content, and running the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from setsplat.core.scene import GaussianScene
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def random_scene(n: int = 200, degree: int = 3, seed: int = 0, frame: str = "rdf",
+                 spread: float = 2.0) -> GaussianScene:
+    rng = np.random.default_rng(seed)
+    quats = rng.normal(size=(n, 4))
+    return GaussianScene(
+        means=rng.uniform(-spread, spread, (n, 3)),
+        quats=quats / np.linalg.norm(quats, axis=1, keepdims=True),
+        log_scales=rng.uniform(-4, -1, (n, 3)),
+        opacity_logits=rng.normal(size=n),
+        sh=rng.normal(scale=0.5, size=(n, (degree + 1) ** 2, 3)),
+        frame=frame,
+    )
+
+
+@pytest.fixture
+def scene_factory():
+    return random_scene
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run ``setsplat ARGS`` in-process; returns exit code, stdout and stderr."""
+    from setsplat.cli.main import run
+
+    def invoke(*args: str) -> CliResult:
+        capsys.readouterr()
+        code = run([str(a) for a in args])
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return invoke
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not beside this checkout")
+    return SHARED_DATA
