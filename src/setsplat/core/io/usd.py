@@ -63,8 +63,9 @@ def splat_extent(means: np.ndarray, quats: np.ndarray, scales: np.ndarray) -> np
 
 
 def write(path: str | os.PathLike, scene: GaussianScene, *, half: bool = False,
-          prim_name: str = PRIM_NAME) -> None:
-    """Write ``scene`` as a splat stage (.usd/.usdc binary, .usda text)."""
+          prim_name: str = PRIM_NAME) -> np.ndarray:
+    """Write ``scene`` as a splat stage (.usd/.usdc binary, .usda text); returns the
+    authored extent (2, 3) in the stage's Y-up metres."""
     from pxr import Sdf, UsdGeom
 
     path = Path(path)
@@ -75,6 +76,7 @@ def write(path: str | os.PathLike, scene: GaussianScene, *, half: bool = False,
     UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.y)
     UsdGeom.SetStageMetersPerUnit(stage, 1.0)
     _save(stage, path)
+    return np.asarray(prim.GetAttribute("extent").Get(), dtype=np.float32)
 
 
 def define_splats(stage: Any, prim_path: Any, scene: GaussianScene, *, half: bool = False) -> Any:
