@@ -153,35 +153,40 @@ class Catalog:
             return [dict(row) for row in self.db.execute(sql, params)]
 
     def _check_and_migrate(self) -> None:
+        version = self._stored_version()
+        if version is not None and version > len(self._migrations):
+            raise SetsplatError(
+                f"the catalog has schema version {version}, newer than this setsplat "
+                f"understands ({len(self._migrations)})", "upgrade setsplat", self.path)
+        if version != len(self._migrations):
+            self.db.execute("PRAGMA journal_mode = WAL")
+            with self.write() as db:
+                version = self._stored_version()  # again, under the write lock
+                if version is None:
+                    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+                    db.execute("INSERT INTO schema_version VALUES (0)")
+                    version = 0
+                for step in range(version, len(self._migrations)):
+                    for statement in _statements(self._migrations[step]):
+                        db.execute(statement)
+                db.execute("UPDATE schema_version SET version = ?", (len(self._migrations),))
+                db.execute("INSERT OR IGNORE INTO catalog_info VALUES ('application', ?)",
+                           (APPLICATION,))
+                db.execute("INSERT OR IGNORE INTO catalog_info VALUES ('created_at', ?)",
+                           (now(),))
+        self._check_application()
+
+    def _stored_version(self) -> int | None:
+        """The schema version, None for an empty database; refuses other SQLite files."""
         tables = {row[0] for row in self.db.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if tables and "schema_version" not in tables:
+        if not tables:
+            return None
+        if "schema_version" not in tables:
             raise SetsplatError("this SQLite file is not a setsplat catalog "
                                 f"(it has tables {', '.join(sorted(tables)[:5])})",
                                 "point --library at a setsplat library folder", self.path)
-        if "schema_version" in tables:
-            version = self.schema_version()
-            if version > len(self._migrations):
-                raise SetsplatError(
-                    f"the catalog has schema version {version}, newer than this setsplat "
-                    f"understands ({len(self._migrations)})", "upgrade setsplat", self.path)
-            if version == len(self._migrations):
-                self._check_application()
-                return
-        self.db.execute("PRAGMA journal_mode = WAL")
-        with self.write() as db:
-            if "schema_version" not in tables:
-                db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-                db.execute("INSERT INTO schema_version VALUES (0)")
-            version = self.schema_version()  # again: another process may have migrated
-            for step in range(version, len(self._migrations)):
-                for statement in _statements(self._migrations[step]):
-                    db.execute(statement)
-            db.execute("UPDATE schema_version SET version = ?", (len(self._migrations),))
-            db.execute("INSERT OR IGNORE INTO catalog_info VALUES ('application', ?)",
-                       (APPLICATION,))
-            db.execute("INSERT OR IGNORE INTO catalog_info VALUES ('created_at', ?)", (now(),))
-        self._check_application()
+        return self.schema_version()
 
     def schema_version(self) -> int:
         row = self.db.execute("SELECT version FROM schema_version").fetchone()
