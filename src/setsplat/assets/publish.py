@@ -24,7 +24,7 @@ import socket
 import tempfile
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,13 +71,15 @@ def publish(source: str | os.PathLike, options: PublishOptions,
         recover(library, catalog, name)
         with _reservation(library, catalog, name) as (version_id, version, tmp), \
                 progress(f"publishing {name}@{version}", total=len(_STEPS)) as advance:
-            fields = _build(tmp, scene, name, version, options, advance)
+            sealer = _Sealer(tmp, pool)
+            fields = _build(tmp, scene, name, version, options, sealer, advance)
             fields.update(source=os.fspath(found.scene), source_sha256=source_hash.result())
             record = {"name": name, "version": version, "published_at": now(),
                       "options": _options_record(options)}
             _write_json(tmp / "provenance.json", provenance.collect(
                 found, fields["source_sha256"], scene.meta, record))
-            files = _seal(tmp)
+            sealer.add("provenance.json")
+            files = sealer.finish()
             fields["bytes"] = sum(f["bytes"] for f in files)
             advance()
             final = library.version_dir(name, version)
@@ -107,22 +109,26 @@ def _prepared_scene(scene: GaussianScene, options: PublishOptions, path: Path) -
 
 
 def _build(folder: Path, scene: GaussianScene, name: str, version: int,
-           options: PublishOptions, advance: Any) -> dict[str, Any]:
+           options: PublishOptions, sealer: _Sealer, advance: Any) -> dict[str, Any]:
     """Write every file of the version into ``folder``; return its catalog fields."""
     (folder / usd_asset.PAYLOAD_DIR).mkdir()
     extent = usd.write(folder / usd_asset.SPLATS_FULL, scene, half=options.half)
+    sealer.add(usd_asset.SPLATS_FULL)
     advance()
     preview = usd_asset.preview_scene(scene, options.preview)
     usd.write(folder / usd_asset.SPLATS_PREVIEW, preview, half=options.half)
+    sealer.add(usd_asset.SPLATS_PREVIEW)
     advance()
     low, high = scene.bounds(percentile=1)
     corners = convert_points(np.stack([low, high]), scene.frame, YUP)
     usd_asset.write_placeholder_mesh(folder / usd_asset.MESH, corners.min(0), corners.max(0))
+    sealer.add(usd_asset.MESH)
     advance()
     interface = f"{name}.usda"
     unscaled = bool(scene.meta.get("unscaled"))
     usd_asset.write_interface(folder / interface, name, version, extent,
                               options.description, unscaled)
+    sealer.add(interface)
     advance()
     return {"description": options.description, "splats": len(scene),
             "preview_splats": len(preview), "sh_degree": scene.sh_degree,
@@ -150,18 +156,38 @@ def _role(relative: str) -> str:
     return "provenance"
 
 
-def _seal(folder: Path) -> list[dict[str, Any]]:
-    """fsync every file and folder below ``folder``; their sizes and SHA-256."""
-    files = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        with open(path, "rb") as f:
-            os.fsync(f.fileno())
-        relative = path.relative_to(folder).as_posix()
-        files.append({"path": relative, "role": _role(relative),
-                      "bytes": path.stat().st_size, "sha256": sha256_file(path)})
-    for sub in sorted({p.parent for p in folder.rglob("*")} | {folder}, reverse=True):
-        fsync_dir(sub)
-    return files
+class _Sealer:
+    """fsync and hash each file in the background as soon as it is written, so the
+    big payload is being hashed while the small files are made."""
+
+    def __init__(self, folder: Path, pool: ThreadPoolExecutor) -> None:
+        self.folder = folder
+        self.pool = pool
+        self.pending: dict[str, Future] = {}
+
+    def add(self, relative: str) -> None:
+        self.pending[relative] = self.pool.submit(_seal_file, self.folder / relative)
+
+    def finish(self) -> list[dict[str, Any]]:
+        """Sizes and SHA-256 of every file (all of them must have been added), folders
+        fsync'd."""
+        on_disk = sorted(p.relative_to(self.folder).as_posix()
+                         for p in self.folder.rglob("*") if p.is_file())
+        unknown = set(on_disk) - set(self.pending)
+        if unknown:
+            raise AssertionError(f"files written but not sealed: {sorted(unknown)}")
+        files = [{"path": relative, "role": _role(relative), **self.pending[relative].result()}
+                 for relative in on_disk]
+        for sub in sorted({p.parent for p in self.folder.rglob("*")} | {self.folder},
+                          reverse=True):
+            fsync_dir(sub)
+        return files
+
+
+def _seal_file(path: Path) -> dict[str, Any]:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+    return {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
 
 
 # ----------------------------------------------------------------------------- locking

@@ -24,7 +24,6 @@ import numpy as np
 from setsplat.core import sh as shlib
 from setsplat.core.errors import SetsplatError, os_error
 from setsplat.core.frames import YUP, convert_scene, get_frame
-from setsplat.core.rotation import quat_to_matrix
 from setsplat.core.scene import GaussianScene
 
 PRIM_NAME = "Splats"
@@ -41,25 +40,41 @@ _Z_UP_TO_Y_UP = np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [0, 0, 0, 1
 def splat_arrays(scene: GaussianScene, half: bool = False) -> dict[str, np.ndarray]:
     """The stored values of a Y-up scene as the schema wants them, keyed by attribute."""
     dtype = np.float16 if half else np.float32
-    log_scales = scene.log_scales.astype(np.float64)
-    logits = scene.opacity_logits.astype(np.float64)
+    scales = np.exp(scene.log_scales, dtype=np.float64)  # rounded once, so logs come back
+    opacities = np.exp(-scene.opacity_logits.astype(np.float64))
+    opacities += 1.0
+    np.reciprocal(opacities, out=opacities)
     return {
         "positions": scene.means,
-        "orientations": scene.quats[:, [1, 2, 3, 0]].astype(dtype),  # Gf.Quatf memory: x,y,z,w
-        "scales": np.exp(log_scales).astype(dtype),
-        "opacities": (1.0 / (1.0 + np.exp(-logits))).astype(dtype),
-        "sh": scene.sh.reshape(-1, 3).astype(dtype),
+        "orientations": np.roll(scene.quats, -1, axis=1).astype(dtype, copy=False),  # x,y,z,w
+        "scales": scales.astype(dtype, copy=False),
+        "opacities": opacities.astype(dtype),
+        "sh": scene.sh.reshape(-1, 3).astype(dtype, copy=False),
     }
 
 
 def splat_extent(means: np.ndarray, quats: np.ndarray, scales: np.ndarray) -> np.ndarray:
-    """(2, 3) box around every splat's ellipsoid out to ``EXTENT_SIGMAS``."""
+    """(2, 3) box around every splat's ellipsoid out to ``EXTENT_SIGMAS``.
+
+    Along world axis i an ellipsoid with rotation R and radii s reaches
+    sqrt(sum_j (R_ij s_j)²); the squared entries of R come straight from the quaternion.
+    """
     if len(means) == 0:
         return np.zeros((2, 3), np.float32)
-    rotation = quat_to_matrix(quats.astype(np.float32))
-    axes = rotation * scales.astype(np.float32)[:, None, :]  # columns: the scaled axes
-    half = EXTENT_SIGMAS * np.sqrt(np.einsum("nij,nij->ni", axes, axes))
-    return np.stack([(means - half).min(0), (means + half).max(0)]).astype(np.float32)
+    w, x, y, z = (quats[:, i] for i in range(4))
+    s2 = [(scales[:, j] * EXTENT_SIGMAS) ** 2 for j in range(3)]
+    xx, yy, zz = x * x, y * y, z * z
+    rows = (
+        (1 - 2 * (yy + zz), 2 * (x * y - w * z), 2 * (x * z + w * y)),
+        (2 * (x * y + w * z), 1 - 2 * (xx + zz), 2 * (y * z - w * x)),
+        (2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (xx + yy)),
+    )
+    low, high = np.empty(3, np.float32), np.empty(3, np.float32)
+    for i, row in enumerate(rows):
+        reach = np.sqrt(sum(r * r * s for r, s in zip(row, s2)))
+        low[i] = (means[:, i] - reach).min()
+        high[i] = (means[:, i] + reach).max()
+    return np.stack([low, high])
 
 
 def write(path: str | os.PathLike, scene: GaussianScene, *, half: bool = False,
