@@ -27,6 +27,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from io_ply import make_input  # the same gsply-written input as the PLY benchmark
+
 PEER_PACKAGE = "usd-convert-gsplat[usd]==0.1.15"
 DEFAULT_PEER_VENV = Path(tempfile.gettempdir()) / "setsplat-bench-nvidia"
 
@@ -99,19 +101,6 @@ def stage_info(stage):
 print(json.dumps({"rows": rows, "prims": [theirs_count, ours_count],
                   "stage": [stage_info(theirs_stage), stage_info(ours_stage)]}))
 """
-
-
-def make_input(path: Path, n: int) -> None:
-    import gsply
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    quats = rng.normal(size=(n, 4)).astype(np.float32)
-    gsply.plywrite(str(path), rng.normal(size=(n, 3)).astype(np.float32),
-                   rng.uniform(-6, -2, (n, 3)).astype(np.float32), quats,
-                   rng.normal(size=n).astype(np.float32),
-                   rng.normal(size=(n, 3)).astype(np.float32),
-                   rng.normal(scale=0.2, size=(n, 15, 3)).astype(np.float32))
 
 
 def measure(command: list[str]) -> dict:

@@ -24,6 +24,7 @@ import numpy as np
 from setsplat.core import sh as shlib
 from setsplat.core.errors import SetsplatError, os_error
 from setsplat.core.frames import YUP, convert_scene, get_frame
+from setsplat.core.io.ply import _json_default
 from setsplat.core.scene import GaussianScene
 
 PRIM_NAME = "Splats"
@@ -285,10 +286,3 @@ def _save(stage: Any, path: Path) -> None:
         if tmp.exists():
             tmp.unlink()
 
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
