@@ -11,6 +11,7 @@ import pytest
 
 from setsplat.assets import PublishOptions, load, publish, resolve, verify
 from setsplat.assets.catalog import Catalog
+from setsplat.assets.thumbnails import VIEW_NAMES, renderer_available
 from setsplat.assets.usd_asset import (
     LODS,
     PAYLOADS,
@@ -41,8 +42,11 @@ def test_publish_list_show_load_round_trip(library, small_ply):
         assert catalog.tags("Set_Office") == ["interior", "office"]
         files = {f["path"]: f for f in catalog.files(record["id"])}
     folder = library.version_dir("Set_Office", 1)
-    assert set(files) == {"Set_Office.usda", "payload/splats.usdc", "payload/preview.usdc",
-                          "payload/mesh.usda", "provenance.json"}
+    expected = {"Set_Office.usda", "payload/splats.usdc", "payload/preview.usdc",
+                "payload/mesh.usda", "provenance.json"}
+    if renderer_available():
+        expected |= {f"thumbnails/{view}.png" for view in VIEW_NAMES}
+    assert set(files) == expected
     for relative, entry in files.items():
         assert sha256_file(folder / relative) == entry["sha256"]
     back = load("Set_Office@1", library, frame="rdf")
@@ -175,3 +179,57 @@ def test_failed_publish_leaves_nothing(library, small_ply, monkeypatch):
         assert not catalog.pending()
     monkeypatch.undo()
     assert publish(small_ply[0], PublishOptions(name="Set_Office"), library)["version"] == 2
+
+
+def test_thumbnails_show_the_scene_upright(library, tmp_path):
+    """Three PNGs of a red floor with a green post standing on it (RDF: y down, so the
+    post reaches to smaller y): in the front view the post is above the floor."""
+    pytest.importorskip("setsplat.render")
+    from PIL import Image
+
+    from setsplat.core.scene import GaussianScene
+    from setsplat.core.sh import rgb_to_dc
+
+    rng = np.random.default_rng(0)
+    n, m = 4000, 1000
+    floor = np.c_[rng.uniform(-2, 2, n), np.full(n, 1.5), rng.uniform(-2, 2, n)]
+    post = np.c_[rng.uniform(-0.2, 0.2, m), rng.uniform(-1.0, 1.5, m), rng.uniform(-0.2, 0.2, m)]
+    colours = np.r_[np.tile([1.0, 0, 0], (n, 1)), np.tile([0, 1.0, 0], (m, 1))]
+    scene = GaussianScene(np.r_[floor, post], np.tile([1.0, 0, 0, 0], (n + m, 1)),
+                          np.full((n + m, 3), np.log(0.08)), np.full(n + m, 4.0),
+                          rgb_to_dc(colours)[:, None, :])
+    path = tmp_path / "floor.ply"
+    ply.write(path, scene)
+    publish(path, PublishOptions(name="Floor"), library)
+    folder = library.version_dir("Floor", 1) / "thumbnails"
+    images = {view: np.asarray(Image.open(folder / f"{view}.png")).astype(float)
+              for view in VIEW_NAMES}
+    assert all(image.shape == (270, 480, 3) for image in images.values())
+    front = images["front"]
+    red_rows = np.nonzero(((front[..., 0] > 150) & (front[..., 1] < 80)).any(1))[0]
+    green_rows = np.nonzero(((front[..., 1] > 150) & (front[..., 0] < 80)).any(1))[0]
+    assert len(red_rows) and len(green_rows)
+    assert green_rows.min() < red_rows.min() - 20, "the post should rise above the floor"
+    top = images["top"]  # looking down: the post end-on, in the middle of the floor
+    red, green = (top[..., 0] > 150) & (top[..., 1] < 80), (top[..., 1] > 150)
+    assert red.mean() > 0.1 and 0 < green.mean() < 0.05
+    centre = [np.mean(np.nonzero(mask)[axis]) for mask in (red, green) for axis in (0, 1)]
+    np.testing.assert_allclose(centre[:2], centre[2:], atol=15)
+
+
+def test_thumbnails_use_the_capture_cameras(library, tmp_path, scene_factory):
+    pytest.importorskip("setsplat.render")
+    from setsplat.assets import thumbnails
+    from setsplat.core.camera import Camera, write_cameras
+
+    train = tmp_path / "train"
+    train.mkdir()
+    ply.write(train / "scene.ply", scene_factory(500, degree=1))
+    cameras = [Camera.look_at([0, 0, -6 - i], [0, 0, 0], width=960, height=540,
+                              name=f"cam{i}") for i in range(5)]
+    write_cameras(train / "cameras.json", cameras)
+    picked = thumbnails.capture_cameras(train / "cameras.json", thumbnails.ThumbnailConfig())
+    assert [c.name for c in picked] == ["cam0", "cam2", "cam4"]
+    assert picked[0].width == 480 and picked[0].height == 270
+    publish(train, PublishOptions(name="Captured"), library)
+    assert len(list((library.version_dir("Captured", 1) / "thumbnails").glob("*.png"))) == 3

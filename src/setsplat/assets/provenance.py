@@ -28,6 +28,7 @@ CAPTURE_NAMES = ("capture.json",)
 SFM_NAMES = ("sfm_report.json",)
 CONFIG_NAMES = ("config.json", "train_config.json", "training_config.json", "cfg.json")
 METRICS_NAMES = ("metrics.json", "results.json")
+CAMERAS_NAMES = ("cameras.json",)
 
 
 @dataclass
@@ -73,7 +74,7 @@ def _scene_in(folder: Path) -> Path:
 def _records(places: list[tuple[Path, int]]) -> dict[str, Path]:
     """The first of each record found in the (folder, depth) places, in order."""
     wanted = {"capture": CAPTURE_NAMES, "sfm": SFM_NAMES, "config": CONFIG_NAMES,
-              "metrics": METRICS_NAMES}
+              "metrics": METRICS_NAMES, "cameras": CAMERAS_NAMES}
     found: dict[str, Path] = {}
     for base, depth in places:
         candidates = _files_within(base, depth)

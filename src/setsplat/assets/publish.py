@@ -33,7 +33,7 @@ import numpy as np
 
 from setsplat.core.errors import SetsplatError, os_error
 from setsplat.core.frames import YUP, convert_points
-from setsplat.core.fsutil import fsync_dir, sha256_file
+from setsplat.core.fsutil import _UMASK, fsync_dir, sha256_file
 from setsplat.core.io import read_scene, usd
 from setsplat.core.progress import progress
 from setsplat.core.scene import GaussianScene
@@ -54,6 +54,7 @@ class PublishOptions:
     half: bool = False
     meters_per_unit: float | None = None  # only for scenes marked unscaled
     preview: usd_asset.PreviewConfig = field(default_factory=usd_asset.PreviewConfig)
+    thumbnails: bool = True
 
 
 def publish(source: str | os.PathLike, options: PublishOptions,
@@ -73,6 +74,10 @@ def publish(source: str | os.PathLike, options: PublishOptions,
                 progress(f"publishing {name}@{version}", total=len(_STEPS)) as advance:
             sealer = _Sealer(tmp, pool)
             fields = _build(tmp, scene, name, version, options, sealer, advance)
+            if options.thumbnails:
+                for path in _thumbnails(tmp, scene, found):
+                    sealer.add(path.relative_to(tmp).as_posix())
+            advance()
             fields.update(source=os.fspath(found.scene), source_sha256=source_hash.result())
             record = {"name": name, "version": version, "published_at": now(),
                       "options": _options_record(options)}
@@ -90,7 +95,7 @@ def publish(source: str | os.PathLike, options: PublishOptions,
         return catalog.resolve_id(version_id)
 
 
-_STEPS = ("full", "preview", "mesh", "interface", "seal", "commit")
+_STEPS = ("full", "preview", "mesh", "interface", "thumbnails", "seal", "commit")
 
 
 def _prepared_scene(scene: GaussianScene, options: PublishOptions, path: Path) -> GaussianScene:
@@ -134,6 +139,24 @@ def _build(folder: Path, scene: GaussianScene, name: str, version: int,
             "preview_splats": len(preview), "sh_degree": scene.sh_degree,
             "half": int(options.half), "unscaled": int(unscaled),
             "extent": json.dumps(np.asarray(extent).tolist()), "interface": interface}
+
+
+def _thumbnails(folder: Path, scene: GaussianScene, found: provenance.Source) -> list[Path]:
+    """Three views: through the capture's own cameras when the source has them (and no
+    rescale moved the scene away from them), else around the bounds. None where this
+    installation has no renderer."""
+    from . import thumbnails
+
+    if not thumbnails.renderer_available():
+        return []
+    config = thumbnails.ThumbnailConfig()
+    cameras = []
+    if "cameras" in found.records and "scale_applied" not in scene.meta:
+        try:
+            cameras = thumbnails.capture_cameras(found.records["cameras"], config)
+        except SetsplatError:
+            cameras = []  # unreadable cameras only cost us the nicer views
+    return thumbnails.write(folder / thumbnails.FOLDER, scene, cameras, config)
 
 
 def _options_record(options: PublishOptions) -> dict[str, Any]:
@@ -253,6 +276,7 @@ def _reservation(library: Library, catalog: Catalog,
     tmp = final.parent / "(not made yet)"
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+        os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp makes 0700; the library is shared
         yield version_id, version, tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -64,14 +64,16 @@ def _catalog(library: Any) -> Any:
               help="For an unscaled scene: the length of one scene unit.")
 @click.option("--scale", type=float, default=None,
               help="For an unscaled scene: metres per scene unit.")
+@click.option("--no-thumbnails", is_flag=True, help="Skip rendering the three PNG views.")
 @click.option("--preview-fraction", type=click.FloatRange(0, 1, min_open=True), default=0.1,
               show_default=True, help="Share of splats kept in the preview LOD.")
 @_common
 def publish(source: Path, name: str, tags: tuple[str, ...], description: str, half: bool,
-            units: str | None, scale: float | None, preview_fraction: float,
-            library: Any) -> None:
+            units: str | None, scale: float | None, no_thumbnails: bool,
+            preview_fraction: float, library: Any) -> None:
     """Publish SOURCE (a scene file or a training output folder) as the next version of
-    NAME: USD asset, preview LOD, placeholder proxy mesh, provenance, SHA-256s."""
+    NAME: USD asset, preview LOD, placeholder proxy mesh, thumbnails, provenance,
+    SHA-256s."""
     from setsplat.assets import PublishOptions
     from setsplat.assets import publish as publish_scene
     from setsplat.assets.usd_asset import PreviewConfig
@@ -84,7 +86,7 @@ def publish(source: Path, name: str, tags: tuple[str, ...], description: str, ha
         name=name, tags=tuple(t.strip() for group in tags for t in group.split(",") if t.strip()),
         description=description, half=half,
         meters_per_unit=UNITS[units] if units else scale,
-        preview=PreviewConfig(fraction=preview_fraction))
+        preview=PreviewConfig(fraction=preview_fraction), thumbnails=not no_thumbnails)
     record = publish_scene(source, options, library)
     record["path"] = str(library.version_dir(record["name"], record["version"])
                          / record["interface"])
