@@ -4,10 +4,11 @@
 
 The input is a 1M-splat SH-degree-3 INRIA PLY written by gsply (neither tool's own
 dialect). Each tool runs once as its own process; wall time, CPU time and peak RSS
-come from ``os.wait4`` on that process. Ours is the whole publish (full payload,
-preview LOD, placeholder mesh, interface layer, provenance, SHA-256 and fsync of every
-file, catalog transaction); the codec alone (PLY -> one .usdc) is listed too, as the
-like-for-like figure. The peer lives in its own venv (it pins numpy==2.3.1), made on
+come from ``os.wait4`` on that process. Ours is the whole publish without thumbnails
+(full payload, preview LOD, placeholder mesh, interface layer, provenance, SHA-256 and
+fsync of every file, catalog transaction), then with thumbnails when the renderer is
+installed; the codec alone (PLY -> one .usdc) is listed too, as the like-for-like
+figure. The peer lives in its own venv (it pins numpy==2.3.1), made on
 first use with pip; ``--peer-venv`` points at an existing one.
 
 Then both tools convert a small scene and the two stages are compared attribute by
@@ -28,6 +29,7 @@ import time
 from pathlib import Path
 
 from io_ply import make_input  # the same gsply-written input as the PLY benchmark
+from setsplat.assets.thumbnails import renderer_available
 
 PEER_PACKAGE = "usd-convert-gsplat[usd]==0.1.15"
 DEFAULT_PEER_VENV = Path(tempfile.gettempdir()) / "setsplat-bench-nvidia"
@@ -161,11 +163,15 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "setsplat.cli.main", "-q", "assets", "publish",
                         str(source), "--name", "Warmup", "--library", str(tmp / "warm")],
                        check=True, stdout=subprocess.DEVNULL)
-        results["setsplat publish"] = measure(
-            [sys.executable, "-m", "setsplat.cli.main", "-q", "assets", "publish", str(source),
-             "--name", "Bench", "--library", str(tmp / "lib")])
-        results["setsplat publish"]["out_mb"] = sum(
-            p.stat().st_size for p in (tmp / "lib" / "assets").rglob("*") if p.is_file()) / 1e6
+        publish = [sys.executable, "-m", "setsplat.cli.main", "-q", "assets", "publish",
+                   str(source), "--library", str(tmp / "lib")]
+        results["setsplat publish"] = measure([*publish, "--name", "Bench", "--no-thumbnails"])
+        if renderer_available():
+            results["  + thumbnails"] = measure([*publish, "--name", "Thumbs"])
+        for tool, name in (("setsplat publish", "Bench"), ("  + thumbnails", "Thumbs")):
+            if tool in results:
+                results[tool]["out_mb"] = sum(p.stat().st_size for p in (
+                    tmp / "lib" / "assets" / name).rglob("*") if p.is_file()) / 1e6
         results["setsplat codec"] = measure(
             [sys.executable, "-c", CODEC_ONLY, str(source), str(tmp / "ours.usdc")])
         results["setsplat codec"]["out_mb"] = (tmp / "ours.usdc").stat().st_size / 1e6
