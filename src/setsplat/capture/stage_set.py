@@ -25,7 +25,7 @@ HALL = {"center": (1.4, -1.2, 3.5), "half": (1.1, 1.2, 1.0)}
 LAMP = (0.3, -2.5, 0.0)
 KEY_LIGHT = (0.45, -0.8, -0.4)  # direction towards the light (normalised below)
 
-FLOOR_DENSITY = 240  # texels per metre; markers are laid on whole texels
+FLOOR_DENSITY = 300  # texels per metre; markers are laid on whole texels
 MARKER_DICTIONARY = "DICT_4X4_50"
 
 
@@ -124,6 +124,8 @@ def _paint_room(rng: np.random.Generator, sheet: tx.Sheet, face: int) -> None:
         for i in range(int(w / 0.5)):
             sheet.text(0.25 + 0.5 * i, 2.3 + 0.12 * (i % 3), str(rng.choice(tx.WORDS)), 0.05,
                        tx.random_color(rng, 0.05, 0.5))
+        tx.scatter(sheet, rng, 10, (0.03, 0.08))
+        tx.notes(sheet, rng, 8, (0.2, 1.8, w - 0.4, 0.4))
         x = 0.3
         while x < w - 1.0:
             pw = rng.uniform(0.6, 0.95)
@@ -136,11 +138,8 @@ def _paint_room(rng: np.random.Generator, sheet: tx.Sheet, face: int) -> None:
             words = " ".join(str(v) for v in rng.choice(tx.WORDS, 2))
             sheet.text(3.4, 1.02 + 0.15 * i, f"{i + 1}. {words}", 0.05, (0.85, 0.88, 0.8))
         tx.poster(sheet, rng, 4.7, 0.7, 0.8, 1.1)
-    elif face == 0:  # -x wall: wallpaper of scattered shapes and two framed pictures
-        for _ in range(int(w * h * 28)):
-            x, y, s = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0.05, 0.14)
-            color = tx.random_color(rng, 0.2, 0.9)
-            (sheet.ellipse if rng.random() < 0.5 else sheet.rect)(x, y, s, s, color)
+    elif face == 0:  # -x wall: wallpaper of scattered shapes and framed pictures
+        tx.scatter(sheet, rng, 28, (0.05, 0.14))
         for x in (0.9, 2.6, 4.2):
             sheet.rect(x - 0.06, 0.74, 1.07, 0.82, (0.25, 0.17, 0.1))
             tx.poster(sheet, rng, x, 0.8, 0.95, 0.7)
@@ -183,7 +182,7 @@ _WALL_BASES = {
 def _room(seed: int) -> Box:
     room = Box("room", ROOM_CENTER, ROOM_HALF, inside=True)
     for face, base in _WALL_BASES.items():
-        _dress(room, seed, (face,), 120 if face == 2 else 200, base, _paint_room)
+        _dress(room, seed, (face,), 120 if face == 2 else 300, base, _paint_room)
     u0, u1 = DOOR_X[0] + ROOM_HALF[0], DOOR_X[1] + ROOM_HALF[0]
     room.holes.append((5, u0, u1, DOOR_TOP + 2 * ROOM_HALF[1], 2 * ROOM_HALF[1] + 1.0))
     return room
@@ -289,8 +288,10 @@ def _paint_flat(rng, sheet, face):
     w = sheet.size_m[0]
     if face not in (4, 5):
         return
+    tx.scatter(sheet, rng, 20, (0.03, 0.09))
+    tx.notes(sheet, rng, 3, (0.1, 1.3, w - 0.2, 0.6))
     sheet.rect(0.25, 0.3, w - 0.5, 0.9, (0.9, 0.9, 0.85))
-    sky = tx.fbm(rng, sheet.px(0.8), sheet.px(w - 0.6), 0.25 * sheet.density)
+    sky = tx.contrast(tx.fbm(rng, sheet.px(0.8), sheet.px(w - 0.6), 0.25 * sheet.density), 1.8)
     layer = np.zeros((*sheet.shape, 3), np.float32)
     alpha = np.zeros(sheet.shape, np.float32)
     y0, x0 = sheet.px(0.35), sheet.px(0.3)
@@ -299,7 +300,8 @@ def _paint_flat(rng, sheet, face):
     alpha[y0:y0 + sky.shape[0], x0:x0 + sky.shape[1]] = 1
     sheet.blend(layer, alpha)
     sheet.rect(w / 2 - 0.025, 0.35, 0.05, 0.8, (0.9, 0.9, 0.85))
-    sheet.text(w / 2, 1.55, f"FLAT {int(rng.integers(1, 30))}", 0.09, (0.2, 0.1, 0.1))
+    sheet.rect(0.3, 0.73, w - 0.6, 0.04, (0.9, 0.9, 0.85))
+    sheet.text(w / 2, 1.25, f"FLAT {int(rng.integers(1, 30))}", 0.09, (0.2, 0.1, 0.1))
 
 
 def build_stage(seed: int, markers: bool = True, marker_size: float = 0.2) -> StageSet:
@@ -343,6 +345,6 @@ def build_stage(seed: int, markers: bool = True, marker_size: float = 0.2) -> St
          _plaster((0.55, 0.45, 0.35), (0.85, 0.78, 0.62))),
     ]
     for name, center, half, yaw, paint, base in props:
-        boxes.append(_box(seed, name, center, half, yaw, density=400 if name != "flat" else 250,
+        boxes.append(_box(seed, name, center, half, yaw, density=400 if name != "flat" else 300,
                           base=base, paint=paint))
     return StageSet(boxes, marker_list, marker_size if markers else None)

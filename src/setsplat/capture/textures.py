@@ -150,7 +150,7 @@ class Sheet:
         return self._pixels
 
     def finish(self) -> np.ndarray:
-        return soften(self.pixels())
+        return self.pixels()
 
 
 def _to_bytes(pixels: np.ndarray) -> np.ndarray:
@@ -168,7 +168,9 @@ def plaster(rng: np.random.Generator, shape: tuple[int, int], density: float,
     h, w = shape
     t = contrast(fbm(rng, h, w, 0.45 * density, octaves=5), 2.2)
     grit = contrast(fbm(rng, h, w, 0.05 * density, octaves=2), 2.0) - np.float32(0.5)
-    return np.clip(mix(t, low, high) * (1 + np.float32(0.35) * grit[..., None]), 0, 1)
+    speckle = contrast(value_noise(rng, h, w, 0.012 * density), 3.0) - np.float32(0.5)
+    grain = np.float32(0.35) * grit + np.float32(0.18) * speckle
+    return np.clip(mix(t, low, high) * (1 + grain[..., None]), 0, 1)
 
 
 def planks(rng: np.random.Generator, shape: tuple[int, int], density: float,
@@ -184,14 +186,14 @@ def planks(rng: np.random.Generator, shape: tuple[int, int], density: float,
     # staggered butt joints along each board
     joint_px = max(2, round(0.008 * density))
     seam = (np.arange(h) % max(2, round(width_m * density))) < joint_px
-    out[seam] *= 0.35
+    out[seam] *= 0.5
     lengths = rng.uniform(0.9, 2.2, int(board.max()) + 1)
     offsets = rng.uniform(0, 2.2, int(board.max()) + 1)
     cols = np.arange(w) / density
     for row_board in range(int(board.max()) + 1):
         rows = board == row_board
         cut = ((cols + offsets[row_board]) % lengths[row_board]) * density < joint_px
-        out[np.ix_(rows, cut)] *= 0.4
+        out[np.ix_(rows, cut)] *= 0.5
     out = np.clip(out, 0, 1)
     return out.transpose(1, 0, 2) if vertical else out
 
@@ -263,6 +265,34 @@ def poster(sheet: Sheet, rng: np.random.Generator, x: float, y: float, w: float,
     for i in range(3):
         words = " ".join(str(v) for v in rng.choice(WORDS, 2)) + f" {int(rng.integers(100))}"
         sheet.text(x + w / 2, y + (0.8 + 0.06 * i) * h, words, 0.028 * h, ink)
+
+
+def scatter(sheet: Sheet, rng: np.random.Generator, per_m2: float, size: tuple[float, float],
+            region: tuple[float, float, float, float] | None = None) -> None:
+    """Confetti of small circles, squares and triangles in random colours (no repeats)."""
+    x0, y0, w, h = region or (0.0, 0.0, *sheet.size_m)
+    for _ in range(int(w * h * per_m2)):
+        x, y, s = x0 + rng.uniform(0, w), y0 + rng.uniform(0, h), rng.uniform(*size)
+        color = random_color(rng, 0.15, 0.9)
+        kind = rng.random()
+        if kind < 0.4:
+            sheet.ellipse(x, y, s, s, color)
+        elif kind < 0.8:
+            sheet.rect(x, y, s, s * rng.uniform(0.5, 1.5), color)
+        else:
+            sheet.polygon([(x, y + s), (x + s / 2, y), (x + s, y + s)], color)
+
+
+def notes(sheet: Sheet, rng: np.random.Generator, count: int, region: tuple) -> None:
+    """Pinned paper notes with a few lines of small print."""
+    x0, y0, w, h = region
+    for _ in range(count):
+        x, y = x0 + rng.uniform(0, w - 0.25), y0 + rng.uniform(0, h - 0.3)
+        sheet.rect(x, y, 0.21, 0.28, random_color(rng, 0.8, 0.98))
+        sheet.ellipse(x + 0.095, y + 0.01, 0.02, 0.02, random_color(rng, 0.1, 0.8))
+        for k in range(5):
+            sheet.text(x + 0.02, y + 0.06 + 0.045 * k, str(rng.choice(WORDS)), 0.018,
+                       (0.1, 0.1, 0.2), anchor="lm")
 
 
 def sign(sheet: Sheet, x: float, y: float, text: str, height: float, paper: Color,
