@@ -83,11 +83,12 @@ def measure(pixels: np.ndarray) -> Scores:
         size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
         gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
     n = gray.size
+    brightness = float(gray.mean())
     return Scores(
         sharpness=float(cv2.Laplacian(gray, cv2.CV_32F).var()),
         highlights=float(np.count_nonzero(gray >= HIGHLIGHT)) / n,
         shadows=float(np.count_nonzero(gray <= SHADOW)) / n,
-        brightness=float(gray.mean()),
+        brightness=brightness,
     )
 
 
@@ -108,8 +109,8 @@ def evaluate(names: list[str], scores: list[Scores], signatures: list[np.ndarray
     verdicts = [ImageVerdict(name) for name in names]
     if not names:
         return verdicts
-    _blur(verdicts, scores, thresholds)
     _exposure(verdicts, scores, thresholds)
+    _blur(verdicts, scores, thresholds)
     _duplicates(verdicts, scores, signatures, thresholds)
     _mixed(verdicts, cameras, "mixed-camera", "camera")
     _mixed(verdicts, [f"{w}x{h}" for w, h in sizes], "mixed-size", "size")
@@ -124,7 +125,7 @@ def _blur(verdicts, scores, t: Thresholds) -> None:
         return
     for v, s in zip(verdicts, scores):
         ratio = s.sharpness / median
-        if ratio < t.blur_ratio:
+        if ratio < t.blur_ratio and not v.flags:  # clipping explains lost detail already
             v.flags.append(Flag("blurry", "cull", f"sharpness {s.sharpness:.3g} is {ratio:.0%} "
                                                   f"of the capture's median {median:.3g}"))
 

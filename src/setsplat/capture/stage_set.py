@@ -26,6 +26,7 @@ LAMP = (0.3, -2.5, 0.0)
 KEY_LIGHT = (0.45, -0.8, -0.4)  # direction towards the light (normalised below)
 
 FLOOR_DENSITY = 300  # texels per metre; markers are laid on whole texels
+MARKER_STEP = 6 / FLOOR_DENSITY  # a marker's side must be whole multiples of this
 MARKER_DICTIONARY = "DICT_4X4_50"
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from setsplat.capture.stage_set import MARKER_STEP
 from setsplat.core.camera import Camera
 from setsplat.core.errors import SetsplatError
 from setsplat.core.fsutil import atomic_write, sha256_file
@@ -51,8 +52,11 @@ class SynthConfig:
             raise SetsplatError("count must be at least 1", None)
         if not (1 <= self.supersample <= 4 and 1 <= self.quality <= 100):
             raise SetsplatError("supersample must be 1..4 and quality 1..100", None)
-        if not 0.05 <= self.marker_size <= 0.5:
-            raise SetsplatError("marker size must be 0.05..0.5 m", None)
+        cells = self.marker_size / MARKER_STEP
+        if not (0.05 <= self.marker_size <= 0.5 and abs(cells - round(cells)) < 1e-6):
+            raise SetsplatError(f"marker size {self.marker_size} m is not possible",
+                                f"use 0.06..0.5 m in steps of {MARKER_STEP:g} m (markers "
+                                "are painted on whole floor texels)")
 
     @property
     def fx(self) -> float:
