@@ -65,7 +65,7 @@ def pick_frames(path: str | Path, target: int, info: VideoInfo | None = None,
             except StopIteration:
                 break
             except av.FFmpegError as exc:
-                info.problem = f"decoding stopped at frame {index}: {exc}"
+                info.problem = f"decoding stopped at frame {index}: {_why(exc)}"
                 break
             segment = min(segments - 1, index * segments // total)
             if segment != current and best is not None:
@@ -107,8 +107,8 @@ def probe(path: str | Path) -> VideoInfo:
             info = VideoInfo(int(total), fps, stream.codec_context.width,
                              stream.codec_context.height, stream.codec_context.name, metadata)
     except av.FFmpegError as exc:
-        raise SetsplatError(f"not a readable video ({exc})", "give a video file or a folder "
-                            "of photos", path) from None
+        raise SetsplatError(f"not a readable video ({_why(exc)})", "give a video file or a "
+                            "folder of photos", path) from None
     if info.frames_estimated <= 0 or info.width <= 0:
         raise SetsplatError("video has no frames", "give a video with picture frames", path)
     return info
@@ -116,3 +116,8 @@ def probe(path: str | Path) -> VideoInfo:
 
 def is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_SUFFIXES
+
+
+def _why(exc: Exception) -> str:
+    """FFmpeg's message without the errno noise."""
+    return str(getattr(exc, "strerror", None) or exc).rstrip(".")

@@ -129,6 +129,7 @@ def _print_check(data: dict[str, Any]) -> None:
               help="Marker side in metres, a multiple of 0.02 [0.2].")
 @click.option("--quality", type=int, default=None, help="JPEG quality [90].")
 @click.option("--supersample", type=int, default=None, help="Samples per pixel side [2].")
+@click.option("--prefix", default=None, help="Image file name prefix [stage].")
 @click.option("--only", default=None,
               help="Render only these image indices, e.g. '0,5,10-12' (truth is complete).")
 def synth(out: Path, like: Path | None, only: str | None, **options: Any) -> None:
