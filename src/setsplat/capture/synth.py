@@ -13,6 +13,7 @@ import io
 import json
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -94,11 +95,15 @@ def _look_at(eye: Sequence[float], target: Sequence[float]) -> np.ndarray:
 
 
 def _ring(count: int, height: float, rx: float, rz: float, phase: float, target_y: float,
-          outward: bool = False) -> list[tuple[tuple[float, ...], tuple[float, ...]]]:
+          outward: bool = False, step: float | None = None
+          ) -> list[tuple[tuple[float, ...], tuple[float, ...]]]:
+    """Views on an ellipse around the scan centre: all the way round, or an arc with
+    ``step`` radians between views."""
     cx, cz = SCAN_CENTER
+    step = 2 * math.pi / count if step is None else step
     views = []
     for i in range(count):
-        a = 2 * math.pi * (i + phase) / count
+        a = step * (i + phase)
         c, s = math.cos(a), math.sin(a)
         eye = (cx + rx * c, -height, cz + rz * s)
         target = (eye[0] + 3 * c, target_y, eye[2] + 3 * s) if outward else (cx, target_y, cz)
@@ -117,10 +122,11 @@ CLOSE_UPS = [
 def camera_path(count: int) -> list[tuple[tuple[float, ...], tuple[float, ...]]]:
     """(eye, target) per image, in scan order: an inward orbit at eye height, a higher
     one looking down, an outward one at the walls, then close-ups. Under 16 images it is
-    one inward orbit alternating between two heights."""
+    an inward arc, 15 degrees a step, alternating between two heights (small and easy)."""
     if count < 16:
         views = []
-        for i, (eye, target) in enumerate(_ring(count, 1.5, 2.0, 1.55, 0.0, -0.5)):
+        arc = _ring(count, 1.5, 2.0, 1.55, 0.0, -0.5, step=math.radians(15))
+        for i, (eye, target) in enumerate(arc):
             lift = 0.35 if i % 2 else 0.0
             views.append(((eye[0], eye[1] - lift, eye[2]), target))
         return views
@@ -228,9 +234,10 @@ def truth(config: SynthConfig, stage, cams: list[Camera]) -> dict[str, Any]:
     }
 
 
-def synthesize(config: SynthConfig, out: str | Path,
-               indices: Sequence[int] | None = None) -> dict[str, Any]:
-    """Render the scan (or only ``indices``) into ``out``; returns the synth record."""
+def synthesize(config: SynthConfig, out: str | Path, indices: Sequence[int] | None = None,
+               jobs: int = 2) -> dict[str, Any]:
+    """Render the scan (or only ``indices``) into ``out`` with ``jobs`` threads; returns
+    the synth record. The bytes do not depend on ``jobs``."""
     from setsplat.capture.stage_set import build_stage
     from setsplat.core.progress import track
 
@@ -242,12 +249,19 @@ def synthesize(config: SynthConfig, out: str | Path,
         raise SetsplatError(f"image indices {bad} out of range", f"use 0..{len(cams) - 1}")
     stage = build_stage(config.seed, config.markers, config.marker_size)
     files: dict[str, str] = {}
-    for i in track(chosen, "rendering"):
+
+    def render_one(i: int) -> bytes:
         pixels = render_image(stage, cams[i], config.supersample)
-        name = f"images/{cams[i].name}"
-        with atomic_write(out / name) as f:
-            f.write(encode_jpeg(pixels, config.quality, exif_bytes(config, i)))
-        files[name] = sha256_file(out / name)
+        return encode_jpeg(pixels, config.quality, exif_bytes(config, i))
+
+    # images are independent, and numpy releases the GIL in the heavy loops
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        for i, data in zip(chosen, track(pool.map(render_one, chosen), "rendering",
+                                         len(chosen))):
+            name = f"images/{cams[i].name}"
+            with atomic_write(out / name) as f:
+                f.write(data)
+            files[name] = sha256_file(out / name)
     with atomic_write(out / "truth.json") as f:
         f.write(json.dumps(truth(config, stage, cams), indent=1).encode() + b"\n")
     files["truth.json"] = sha256_file(out / "truth.json")

@@ -132,7 +132,9 @@ def _print_check(data: dict[str, Any]) -> None:
 @click.option("--prefix", default=None, help="Image file name prefix [stage].")
 @click.option("--only", default=None,
               help="Render only these image indices, e.g. '0,5,10-12' (truth is complete).")
-def synth(out: Path, like: Path | None, only: str | None, **options: Any) -> None:
+@click.option("--jobs", type=int, default=2, show_default=True,
+              help="Images rendered in parallel (the bytes do not depend on it).")
+def synth(out: Path, like: Path | None, only: str | None, jobs: int, **options: Any) -> None:
     """Render a synthetic film-set scan with known truth: JPEGs with EXIF, truth.json
     (intrinsics, world-to-camera poses in RDF metres, markers) and synth.json."""
     from setsplat.capture.synth import SynthConfig, read_synth_record, synthesize
@@ -141,7 +143,7 @@ def synth(out: Path, like: Path | None, only: str | None, **options: Any) -> Non
     base.update({k: v for k, v in options.items() if v is not None})
     config = SynthConfig.from_dict(base)
     start = time.perf_counter()
-    record = synthesize(config, out, _indices(only) if only else None)
+    record = synthesize(config, out, _indices(only) if only else None, jobs)
     images = [name for name in record["files"] if name.startswith("images/")]
     emit({"out": str(out), "images": len(images), "options": record["options"],
           "seconds": round(time.perf_counter() - start, 2)}, _print_synth)
