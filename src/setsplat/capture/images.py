@@ -60,8 +60,8 @@ def load_image(path: str | Path) -> LoadedImage:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
+                rawmode = _rawmode(image)  # before EXIF: reading a PNG's EXIF loads it
                 camera = read_camera_info(image)
-                rawmode = _rawmode(image)
                 image.load()
                 pixels, depth, scale = _to_rgb8(image, rawmode, path)
                 fmt, mode = image.format or "?", image.mode

@@ -14,6 +14,7 @@ only for a flag of severity "cull"; "warn" flags are reported and kept.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -33,6 +34,7 @@ class Thresholds:
     shadow_excess: float = 0.25  # ... (dark backgrounds vary more than blown skies)
     highlight_always: float = 0.50  # ... or this large whatever the rest do
     shadow_always: float = 0.90
+    dark_stops: float = 2.0  # mean brightness this many stops below the capture's median
     duplicate_diff: float = 0.06  # mean |a - b| of normalised signatures
 
 
@@ -141,6 +143,14 @@ def _exposure(verdicts, scores, t: Thresholds) -> None:
             if value >= always or (value >= t.clip_min and value - median >= excess):
                 v.flags.append(Flag(kind, "cull", f"{value:.0%} of pixels {what} "
                                                   f"(capture median {median:.0%})"))
+    # an exposure jump downwards crushes little to pure black but loses the detail all the same
+    median = float(np.median([s.brightness for s in scores]))
+    for v, s in zip(verdicts, scores):
+        stops = math.log2(median / max(s.brightness, 0.5)) if median > 0 else 0.0
+        if stops >= t.dark_stops and not any(f.kind == "under-exposed" for f in v.flags):
+            v.flags.append(Flag("under-exposed", "cull",
+                                f"mean brightness {s.brightness:.0f} is {stops:.1f} stops below "
+                                f"the capture's median {median:.0f}"))
 
 
 def _duplicates(verdicts, scores, signatures, t: Thresholds) -> None:
