@@ -91,7 +91,7 @@ def check_capture(folder: str | Path, thresholds: qc.Thresholds | None = None,
         "contact_sheet": CONTACT_SHEET,
     }
     with atomic_write(root / CONTACT_SHEET) as f:
-        draw_contact_sheet(capture, thumbs, verdicts, summary).save(f, "PNG")
+        draw_contact_sheet(capture, thumbs, verdicts, summary).save(f, "PNG", compress_level=1)
     with atomic_write(root / QC_FILE) as f:
         f.write(json.dumps(report, indent=1).encode() + b"\n")
     capture.save()
