@@ -172,6 +172,7 @@ def test_16_bit_images_become_8_bit_keeping_their_depth(cli, tmp_path):
     assert cli("-q", "capture", "ingest", src, "--out", tmp_path / "cap").code == 0
     images = {im.source: im for im in read_capture(tmp_path / "cap").images}
     assert {im.bit_depth for im in images.values()} == {16}
+    assert [images[n].value_scale for n in ("gray12.png", "rgb16.png")] == [4095, 65535]
     gray = np.asarray(Image.open(tmp_path / "cap" / images["gray12.png"].name))
     np.testing.assert_array_equal(gray[..., 0], np.floor(twelve_bit * (255 / 4095) + 0.5))
     for name in ("rgb16.png", "rgb16.tif"):

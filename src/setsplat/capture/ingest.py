@@ -138,8 +138,10 @@ def _ingest_photo(path: Path, rel: str, base: str, staging: Path,
     if timestamp is None:
         timestamp = datetime.fromtimestamp(path.stat().st_mtime).isoformat(timespec="seconds")
         stamp_source = "file modified time"
-    return _record(name, rel, sha256_file(path), pixels, loaded.pixels.shape, loaded.bit_depth,
-                   loaded.camera, loaded.rotated, timestamp, stamp_source)
+    record = _record(name, rel, sha256_file(path), pixels, loaded.pixels.shape,
+                     loaded.bit_depth, loaded.camera, loaded.rotated, timestamp, stamp_source)
+    record.value_scale = loaded.value_scale
+    return record
 
 
 def _can_copy(loaded: LoadedImage, path: Path) -> bool:

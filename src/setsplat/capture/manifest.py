@@ -27,13 +27,14 @@ class CaptureImage:
     width: int
     height: int
     source_size: tuple[int, int]  # upright, before any --max-size
-    bit_depth: int
+    bit_depth: int  # of the source; stored images are always 8-bit RGB
     camera: dict[str, Any]  # make, model, focal lengths, sensor width, orientation
     intrinsics_prior: dict[str, Any] | None  # fx, fy, cx, cy (OpenCV pixel centres), source
     timestamp: str | None
     timestamp_source: str | None
     frame: dict[str, Any] | None = None  # for video: index and time in seconds
     scores: dict[str, float] = field(default_factory=dict)
+    value_scale: int = 255  # the source value that became 255 (4095 for 12-bit data, ...)
     use: bool = True
     flags: list[str] = field(default_factory=list)
 
