@@ -45,6 +45,22 @@ def test_foreign_and_corrupt_files_are_refused(tmp_path):
     db.close()
     with pytest.raises(SetsplatError, match="not a setsplat catalog"):
         Catalog(foreign)
+    lookalike = tmp_path / "lookalike.sqlite"
+    db = sqlite3.connect(lookalike)
+    db.execute("CREATE TABLE schema_version (version INTEGER)")
+    db.execute("INSERT INTO schema_version VALUES (7)")
+    db.commit()
+    db.close()
+    with pytest.raises(SetsplatError, match="not a setsplat catalog"):
+        Catalog(lookalike)
+    db = sqlite3.connect(lookalike)
+    db.execute("CREATE TABLE catalog_info (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("INSERT INTO catalog_info VALUES ('application', 'someone-else')")
+    db.execute("UPDATE schema_version SET version = 1")
+    db.commit()
+    db.close()
+    with pytest.raises(SetsplatError, match="not a setsplat catalog"):
+        Catalog(lookalike)
     corrupt = tmp_path / "corrupt.sqlite"
     corrupt.write_bytes(b"SQLite format 3\x00" + b"\xff" * 3000)
     with pytest.raises(SetsplatError, match="corrupt or not a SQLite database"):

@@ -86,6 +86,11 @@ def test_verify_reports_missing_payload_and_changed_files(cli, lib, source):
     assert "Warning" not in result.err  # USD's own complaints are folded into our lines
     report = json.loads(cli("assets", "verify", "Props@1", "--json").out)
     assert report["checked"] == ["Props@1"] and len(report["problems"]) == 1
+    (lib / "assets" / "Props" / "v001" / "Props.usda").write_text("#usda 1.0\n(\n garbage")
+    report = json.loads(cli("assets", "verify", "Props@1", "--json").out)
+    problems = [p["problem"] for p in report["problems"]]
+    assert "Props.usda changed after publishing (SHA-256 differs)" in problems
+    assert any(p.startswith("splats/full: USD cannot open") for p in problems), problems
     _one_error_line(cli("assets", "verify", "Nope@1"))
 
 

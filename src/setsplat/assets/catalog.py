@@ -182,7 +182,7 @@ class Catalog:
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
         if not tables:
             return None
-        if "schema_version" not in tables:
+        if not {"schema_version", "catalog_info"} <= tables:
             raise SetsplatError("this SQLite file is not a setsplat catalog "
                                 f"(it has tables {', '.join(sorted(tables)[:5])})",
                                 "point --library at a setsplat library folder", self.path)

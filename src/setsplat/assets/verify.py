@@ -60,14 +60,17 @@ def check_version(library: Library, catalog: Catalog, record: dict[str, Any]) ->
 def _check_usd(interface: Path, record: dict[str, Any]) -> list[str]:
     from pxr import Tf
 
+    from setsplat.core.errors import SetsplatError
+
     problems = []
     expected = {"full": record["splats"], "preview": record["preview_splats"]}
     for (representation, lod), payload in usd_asset.PAYLOADS.items():
         with usd_asset.captured_stderr():
             try:
                 stage = usd_asset.open_asset(interface, representation, lod)
-            except Tf.ErrorException as exc:
-                problems.append(f"{representation}/{lod}: USD cannot open it ({exc})")
+            except (Tf.ErrorException, SetsplatError) as exc:
+                what = exc.what if isinstance(exc, SetsplatError) else str(exc).strip()
+                problems.append(f"{representation}/{lod}: {what}")
                 continue
             errors = [e.GetMessage() if hasattr(e, "GetMessage") else str(e)
                       for e in stage.GetCompositionErrors()]
