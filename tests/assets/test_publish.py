@@ -172,7 +172,7 @@ def test_failed_publish_leaves_nothing(library, small_ply, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(usd_asset, "write_interface", broken)
-    with pytest.raises(OSError):
+    with pytest.raises(SetsplatError, match="no room left while publishing"):
         publish(small_ply[0], PublishOptions(name="Set_Office"), library)
     assert sorted(p.name for p in library.asset_dir("Set_Office").iterdir()) == ["v001"]
     with Catalog(library.catalog_path) as catalog:

@@ -66,6 +66,14 @@ def publish(source: str | os.PathLike, options: PublishOptions,
     tags = tuple(check_tag(t) for t in options.tags)
     found = provenance.find_source(source)
     scene = _prepared_scene(read_scene(found.scene), options, found.scene)
+    try:
+        return _publish(found, scene, name, tags, options, library)
+    except OSError as exc:  # disk full, permissions...: everything was rolled back
+        raise os_error(exc, exc.filename or library.asset_dir(name), "publishing") from exc
+
+
+def _publish(found: provenance.Source, scene: GaussianScene, name: str, tags: tuple[str, ...],
+             options: PublishOptions, library: Library) -> dict[str, Any]:
     library.root.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(1) as pool, Catalog(library.catalog_path, create=True) as catalog:
         source_hash = pool.submit(sha256_file, found.scene)
