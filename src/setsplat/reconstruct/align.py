@@ -70,8 +70,8 @@ def align_cameras(estimate: Sequence[Camera], reference: Sequence[Camera]) -> Si
     """
     r_est = np.stack([c.rotation for c in estimate])
     r_ref = np.stack([c.rotation for c in reference])
-    # world rotation A with R_est ≈ R_ref A  ->  A ≈ R_ref^T R_est; mapping est->ref is A^T
-    rotation = nearest_rotation(np.einsum("nji,njk->ik", r_ref, r_est)).T
+    # x_ref = M x_est turns a camera's R_est into R_est M^T ≈ R_ref, so M ≈ R_ref^T R_est
+    rotation = nearest_rotation(np.einsum("nji,njk->ik", r_ref, r_est))
     c_est = np.stack([c.center for c in estimate]) @ rotation.T
     c_ref = np.stack([c.center for c in reference])
     d_est, d_ref = c_est - c_est.mean(0), c_ref - c_ref.mean(0)

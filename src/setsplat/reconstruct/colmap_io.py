@@ -171,7 +171,7 @@ def read_model(folder: str | Path) -> ColmapModel:
                       if paths["points3D"].is_file() else None)
         else:
             cameras = _read_cameras_txt(_lines(paths["cameras"]), paths["cameras"])
-            images = _read_images_txt(paths["images"], paths["images"])
+            images = _read_images_txt(paths["images"])
             points = (_read_points_txt(_lines(paths["points3D"]), paths["points3D"])
                       if paths["points3D"].is_file() else None)
     except OSError as exc:
