@@ -57,9 +57,12 @@ def nearest_rotation(m: np.ndarray) -> np.ndarray:
 
 
 def rotation_angle_deg(r: np.ndarray) -> np.ndarray:
-    """Angles (degrees) of rotation matrices (..., 3, 3)."""
-    trace = np.trace(r, axis1=-2, axis2=-1)
-    return np.degrees(np.arccos(np.clip((trace - 1) / 2, -1, 1)))
+    """Angles (degrees) of rotation matrices (..., 3, 3); atan2 keeps tiny ones exact."""
+    r = np.asarray(r, float)
+    cos = (np.trace(r, axis1=-2, axis2=-1) - 1) / 2
+    axis = np.stack([r[..., 2, 1] - r[..., 1, 2], r[..., 0, 2] - r[..., 2, 0],
+                     r[..., 1, 0] - r[..., 0, 1]], -1)
+    return np.degrees(np.arctan2(np.linalg.norm(axis, axis=-1) / 2, cos))
 
 
 def align_cameras(estimate: Sequence[Camera], reference: Sequence[Camera]) -> Similarity:

@@ -165,21 +165,22 @@ def _pairs(pycolmap, matcher: str, database: Path, names: list[str], ids: dict[s
     return sorted(chosen)
 
 
-def _match_stats(pycolmap, database: Path, ids: dict[str, int]) -> dict[str, dict[str, int]]:
-    """Per image: keypoints, pairs that passed verification and the best pair's inliers."""
+def _match_stats(pycolmap, database: Path, ids: dict[str, int]) -> dict[str, dict[str, Any]]:
+    """Per image: keypoints, the photos it matched (verified) and the best pair's inliers."""
     names = {image_id: name for name, image_id in ids.items()}
-    stats = {name: {"keypoints": 0, "verified_pairs": 0, "best_inliers": 0}
-             for name in ids}
+    stats: dict[str, dict[str, Any]] = {
+        name: {"keypoints": 0, "partners": [], "best_inliers": 0} for name in ids}
     with contextlib.closing(pycolmap.Database.open(database)) as db:
         for image_id, name in names.items():
             stats[name]["keypoints"] = db.num_keypoints_for_image(image_id)
         pair_ids, geometries = db.read_two_view_geometries()
     for pair_id, geometry in zip(pair_ids, geometries):
         inliers = len(geometry.inlier_matches)
-        for image_id in pycolmap.pair_id_to_image_pair(pair_id):
-            entry = stats[names[image_id]]
-            entry["best_inliers"] = max(entry["best_inliers"], inliers)
-            entry["verified_pairs"] += inliers >= MIN_INLIERS
+        pair = [names[i] for i in pycolmap.pair_id_to_image_pair(pair_id)]
+        for name, other in (pair, pair[::-1]):
+            stats[name]["best_inliers"] = max(stats[name]["best_inliers"], inliers)
+            if inliers >= MIN_INLIERS:
+                stats[name]["partners"].append(other)
     return stats
 
 

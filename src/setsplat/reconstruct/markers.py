@@ -51,6 +51,12 @@ def aruco_dictionary(name: str):
     return cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, known[key]))
 
 
+def check_size(size_m: float) -> None:
+    if not size_m > 0:
+        raise SetsplatError(f"marker size must be positive, got {size_m}",
+                            "give the printed side length in metres, e.g. --marker-size 0.15")
+
+
 def detect(image_path: Path, dictionary) -> dict[int, np.ndarray]:
     """Marker id -> its 4 corners (4, 2) in pixels (OpenCV convention), in one photo."""
     import cv2
@@ -81,7 +87,9 @@ def normalized(camera: Camera, pixels: np.ndarray) -> np.ndarray:
         coeffs = np.array([d.get(k, 0.0) for k in ("k1", "k2", "p1", "p2", "k3", "k4", "k5",
                                                     "k6")])
         criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 50, 1e-12)
-        out = cv2.undistortPointsIter(pts, camera.K, coeffs, None, None, criteria)
+        iterate = getattr(cv2, "undistortPointsIter", None)  # OpenCV 4; 5 takes criteria
+        out = (iterate(pts, camera.K, coeffs, None, None, criteria) if iterate else
+               cv2.undistortPoints(pts, camera.K, coeffs, criteria=criteria))
     return out.reshape(-1, 2)
 
 
@@ -109,9 +117,7 @@ def _reprojection_px(cameras: Sequence[Camera], rays: Sequence[np.ndarray],
 def marker_scale(cameras: Sequence[Camera], image_paths: Sequence[Path], size_m: float,
                  dictionary: str = DEFAULT_DICTIONARY) -> MarkerScale:
     """Scale (metres per SfM unit) from markers of side ``size_m`` seen in 2+ photos."""
-    if not size_m > 0:
-        raise SetsplatError(f"marker size must be positive, got {size_m}",
-                            "give the printed side length in metres, e.g. --marker-size 0.15")
+    check_size(size_m)
     aruco = aruco_dictionary(dictionary)
     seen: dict[int, list[tuple[Camera, np.ndarray]]] = defaultdict(list)
     for camera, path in zip(cameras, image_paths):

@@ -161,6 +161,14 @@ def _check_options(options: SfmOptions) -> None:
     if options.matcher not in ("auto", "exhaustive", "sequential", "spatial", "retrieval"):
         raise SetsplatError(f"unknown matcher {options.matcher!r}",
                             "use auto, exhaustive, sequential, spatial or retrieval")
+    if options.marker_size is not None:  # fail before the long work, not after it
+        from setsplat.reconstruct.markers import aruco_dictionary, check_size
+
+        check_size(options.marker_size)
+        aruco_dictionary(options.marker_dict)
+    if options.distance is not None and not options.distance[2] > 0:
+        raise SetsplatError(f"--distance must be positive, got {options.distance[2]}",
+                            "give the metres between the two photos' camera positions")
 
 
 def _sfm_job(images: CaptureImages, stage: Path, options: SfmOptions) -> dict[str, Any]:
@@ -215,15 +223,19 @@ def _failures(images: CaptureImages, result: dict[str, Any], placed: set[str]
         elif stats["keypoints"] < FEW_KEYPOINTS:
             reason = (f"too few features ({stats['keypoints']}): blurred, dark, or a "
                       "blank surface")
-        elif stats["verified_pairs"] == 0:
+        elif not stats["partners"]:
             reason = (f"matches no other photo (best pair: {stats['best_inliers']} common "
                       "features, 15 needed)")
         elif name in elsewhere:
             reason = (f"placed with {elsewhere[name] - 1} other photos in a separate group "
                       "that does not connect to the main one")
+        elif not placed & set(stats["partners"]):
+            count = len(stats["partners"])
+            reason = (f"matches only {count} other photo{'s' * (count > 1)} that could not "
+                      "be placed either: a part of the scene the others do not show")
         else:
-            reason = (f"matches {stats['verified_pairs']} photos but its pose could not be "
-                      "found (too few matches to already placed photos)")
+            reason = (f"matches {len(placed & set(stats['partners']))} placed photos but its "
+                      "pose could not be found (too few of those matches)")
         if main_size and images.sizes[name] != main_size:
             w, h = images.sizes[name]
             reason += f"; its size {w}x{h} differs from the main group's (another camera?)"
@@ -238,6 +250,7 @@ def import_poses(source: str | Path, out: str | Path, images: str | Path | None 
     from setsplat.reconstruct.transforms_json import read_transforms
 
     options = options or SfmOptions()
+    _check_options(options)
     source = Path(source)
     if source.is_file() or source.suffix == ".json":
         cameras, paths = read_transforms(source)
