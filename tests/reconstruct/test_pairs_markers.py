@@ -32,9 +32,12 @@ def test_retrieval_pairs_find_the_overlapping_photos():
             noisy = np.clip(keep + rng.normal(0, 4, keep.shape), 0, 255).astype(np.uint8)
             photos.append(np.vstack([noisy, rng.integers(0, 256, (80, 128)).astype(np.uint8)]))
             place_of.append(p)
-    chosen = pairs.retrieval_pairs(photos, neighbours=3)
+    ranking = pairs.rank_similar(photos)
+    chosen = pairs.nearest_pairs(ranking, 3)
     assert all(place_of[i] == place_of[j] for i, j in chosen)
     assert len(chosen) == 5 * 6  # every pair within each place, nothing else
+    wider = pairs.nearest_pairs(ranking, 5, only=[0])
+    assert len(wider) == 5 and sum(place_of[j] != 0 for _, j in wider) == 2
 
 
 # ----------------------------------------------------------------------------- markers

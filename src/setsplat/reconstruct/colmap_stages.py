@@ -7,9 +7,12 @@ here is imported by the parent: pycolmap loads only in the child, after zlib.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from setsplat.core.errors import SetsplatError, StageFailed
 from setsplat.reconstruct import pairs as pairlib
@@ -33,6 +36,21 @@ def load_pycolmap():
     return pycolmap
 
 
+class _Timer:
+    """Wall and CPU seconds (all threads) of each stage: the machine may be shared, and
+    CPU time is what stays comparable then."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def lap(self, name: str) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        self.laps[f"{name}_s"] = round(wall - self._wall, 3)
+        self.laps[f"{name}_cpu_s"] = round(cpu - self._cpu, 3)
+        self._wall, self._cpu = wall, cpu
+
+
 # ----------------------------------------------------------------------------- SfM
 def reconstruct(job: dict[str, Any], emit: Emit) -> dict[str, Any]:
     """Features, pairs, matches and mapping; models are written largest first."""
@@ -42,16 +60,21 @@ def reconstruct(job: dict[str, Any], emit: Emit) -> dict[str, Any]:
     database.parent.mkdir(parents=True, exist_ok=True)
     database.unlink(missing_ok=True)
     pycolmap.Database.open(database).close()
-    _extract(pycolmap, job, database, emit)
+    timer = _Timer()
+    first_octave = _extract(pycolmap, job, database, emit)
+    timer.lap("extract")
     ids = _image_ids(pycolmap, database)
     names = [n for n in job["names"] if n in ids]
     matcher = _match(pycolmap, job, database, names, ids, emit)
+    timer.lap("match")
+    _share_cameras(pycolmap, job, database, ids)
     stats = _match_stats(pycolmap, database, ids)
     if not any(s["best_inliers"] >= MIN_INLIERS for s in stats.values()):
         raise StageFailed("no two photos match (no pair has enough common features)",
                           "the photos must overlap: take them 60-80% apart, of a textured "
                           "scene, in focus")
     models = _map(pycolmap, job, database, emit)
+    timer.lap("map")
     models_dir = Path(job["models_dir"])
     written = []
     for index, rec in enumerate(models):
@@ -62,46 +85,98 @@ def reconstruct(job: dict[str, Any], emit: Emit) -> dict[str, Any]:
                         "points": rec.num_points3D(),
                         "images": sorted(rec.images[i].name for i in rec.reg_image_ids())})
     return {"matcher": matcher["matcher"], "pairs": matcher["pairs"], "images": stats,
+            "upsampled": first_octave < 0,
+            "timings": timer.laps,
             "models": written, "missing": sorted(set(job["names"]) - set(ids))}
 
 
-def _extract(pycolmap, job: dict[str, Any], database: Path, emit: Emit) -> None:
+def _extract(pycolmap, job: dict[str, Any], database: Path, emit: Emit) -> int:
+    """SIFT features for every image; returns the first octave used (-1: upsampled).
+
+    Each image gets its own camera here (they are merged per group after matching):
+    two images of one camera with no focal prior send COLMAP's verification down its
+    shared-focal solver, which costs about ten times the fundamental-matrix path.
+    """
     ex = job["extraction"]
     options = pycolmap.FeatureExtractionOptions()
     options.num_threads = job.get("threads", -1)
     options.max_image_size = ex["max_image_size"]
     options.sift.max_num_features = ex["max_num_features"]
-    options.sift.first_octave = ex["first_octave"]
+    for key, value in ex["sift"].items():
+        setattr(options.sift, key, value)
+    options.sift.first_octave = _first_octave(pycolmap, job, options, database)
     total = len(job["names"])
     emit(stage="extract", total=total, label="Extracting features")
     done = 0
     for group in job["groups"]:
-        reader = pycolmap.ImageReaderOptions()
-        reader.camera_model = group["camera_model"]
-        if group.get("camera_params"):
-            reader.camera_params = group["camera_params"]
+        reader = _reader(pycolmap, group)
         names = group["names"]
-        # One camera per group: the first chunk creates it, later chunks reuse it.
-        step = max(4, len(names) // 10)
+        step = max(8, -(-len(names) // 4))  # few calls: each one sets up its threads anew
         for start in range(0, len(names), step):
             chunk = names[start:start + step]
-            if start:
-                reader.existing_camera_id = _camera_of(pycolmap, database, names[0])
             pycolmap.extract_features(database, job["image_dir"], image_names=chunk,
-                                      camera_mode=pycolmap.CameraMode.SINGLE,
+                                      camera_mode=pycolmap.CameraMode.PER_IMAGE,
                                       reader_options=reader, extraction_options=options,
                                       device=pycolmap.Device.cpu)
             done += len(chunk)
             emit(stage="extract", done=done)
+    return options.sift.first_octave
 
 
-def _camera_of(pycolmap, database: Path, name: str) -> int:
+def _reader(pycolmap, group: dict[str, Any]):
+    reader = pycolmap.ImageReaderOptions()
+    reader.camera_model = group["camera_model"]
+    if group.get("camera_params"):
+        reader.camera_params = group["camera_params"]
+    return reader
+
+
+def _first_octave(pycolmap, job: dict[str, Any], options, database: Path) -> int:
+    """0 (full resolution), or -1 (upsample 2x) when small photos give few features.
+
+    Upsampling finds the fine features of small photos (better poses on sparse, small
+    objects) at four times the cost, so a few photos are probed first.
+    """
+    ex = job["extraction"]
+    if not ex["probe"]:
+        return 0
+    names = job["names"]
+    sample = [names[i] for i in np.linspace(0, len(names) - 1, min(3, len(names))).astype(int)]
+    scratch = database.with_name("probe.db")
+    scratch.unlink(missing_ok=True)
+    pycolmap.Database.open(scratch).close()
+    options.sift.first_octave = 0
+    pycolmap.extract_features(scratch, job["image_dir"], image_names=sample,
+                              camera_mode=pycolmap.CameraMode.PER_IMAGE,
+                              reader_options=_reader(pycolmap, job["groups"][0]),
+                              extraction_options=options, device=pycolmap.Device.cpu)
+    with contextlib.closing(pycolmap.Database.open(scratch)) as db:
+        counts = [db.num_keypoints_for_image(image.image_id) for image in db.read_all_images()]
+    scratch.unlink(missing_ok=True)
+    return -1 if np.median(counts or [0]) < ex["upsample_below_features"] else 0
+
+
+def _share_cameras(pycolmap, job: dict[str, Any], database: Path,
+                   ids: dict[str, int]) -> None:
+    """Give each group of images one camera (and rig): the shared intrinsics SfM refines."""
     with contextlib.closing(pycolmap.Database.open(database)) as db:
-        image = db.read_image_with_name(name)
-        if image is None:
-            raise StageFailed(f"pycolmap could not read {name}",
-                              "check that the photo opens in an image viewer")
-        return image.camera_id
+        images = {image.image_id: image for image in db.read_all_images()}
+        frames = {frame.frame_id: frame for frame in db.read_all_frames()}
+        for group in job["groups"]:
+            members = [images[ids[n]] for n in group["names"] if n in ids]
+            if not members:
+                continue
+            camera_id = members[0].camera_id
+            rig_id = frames[members[0].frame_id].rig_id
+            sensor = pycolmap.sensor_t(pycolmap.SensorType.CAMERA, camera_id)
+            for image in members[1:]:
+                frame = frames[image.frame_id]
+                frame.rig_id = rig_id
+                frame.clear_data_ids()
+                frame.add_data_id(pycolmap.data_t(sensor, image.image_id))
+                db.update_frame(frame)  # the frame first: the image must be in it
+                image.camera_id = camera_id
+                db.update_image(image)
 
 
 def _image_ids(pycolmap, database: Path) -> dict[str, int]:
@@ -133,10 +208,36 @@ def _match(pycolmap, job: dict[str, Any], database: Path, names: list[str],
                                   pairing_options=pairing, verification_options=verification,
                                   device=pycolmap.Device.cpu)
         return {"matcher": matcher, "pairs": None}
-    pairs = _pairs(pycolmap, matcher, database, names, ids, job)
-    emit(stage="match", total=len(pairs), label=f"Matching {len(pairs)} pairs ({matcher})")
+    if matcher == "exhaustive":
+        pairs = pairlib.exhaustive_pairs(len(names))
+        _match_pairs(pycolmap, database, names, pairs, matching, verification, emit, matcher)
+        return {"matcher": matcher, "pairs": len(pairs)}
+    with contextlib.closing(pycolmap.Database.open(database)) as db:
+        descriptors = [db.read_descriptors(ids[n]).data for n in names]
+    ranking = pairlib.rank_similar(descriptors)
+    neighbours = job.get("neighbours", pairlib.NEIGHBOURS)
+    pairs = set(pairlib.nearest_pairs(ranking, neighbours))
+    if matcher == "retrieval+sequential":
+        pairs |= set(pairlib.sequential_pairs(len(names)))
+    _match_pairs(pycolmap, database, names, sorted(pairs), matching, verification, emit,
+                 matcher)
+    # Second round: photos that found few partners try their next most similar photos.
+    partners = _partners(pycolmap, database, ids)
+    weak = [i for i, n in enumerate(names) if len(partners.get(n, ())) < pairlib.MIN_PARTNERS]
+    extra = sorted(set(pairlib.nearest_pairs(ranking, 3 * neighbours, only=weak)) - pairs)
+    if extra:
+        _match_pairs(pycolmap, database, names, extra, matching, verification, emit,
+                     f"{len(weak)} weakly matched photos")
+    return {"matcher": matcher, "pairs": len(pairs) + len(extra)}
+
+
+def _match_pairs(pycolmap, database: Path, names: list[str], pairs: list[tuple[int, int]],
+                 matching, verification, emit: Emit, why: str) -> None:
+    """Match and verify image pairs. Few large calls: each call indexes its images'
+    descriptors afresh (FAISS k-means per image), so small calls repeat that work."""
+    emit(stage="match", total=len(pairs), label=f"Matching {len(pairs)} pairs ({why})")
     pair_file = database.with_name("pairs.txt")
-    step = max(50, len(pairs) // 20)
+    step = max(2000, -(-len(pairs) // 10))
     for start in range(0, len(pairs), step):
         chunk = pairs[start:start + step]
         pair_file.write_text("".join(f"{names[i]} {names[j]}\n" for i, j in chunk))
@@ -146,23 +247,19 @@ def _match(pycolmap, job: dict[str, Any], database: Path, names: list[str],
                                    verification_options=verification,
                                    device=pycolmap.Device.cpu)
         emit(stage="match", done=start + len(chunk))
-    return {"matcher": matcher, "pairs": len(pairs)}
 
 
-def _pairs(pycolmap, matcher: str, database: Path, names: list[str], ids: dict[str, int],
-           job: dict[str, Any]) -> list[tuple[int, int]]:
-    if matcher == "exhaustive":
-        return pairlib.exhaustive_pairs(len(names))
+def _partners(pycolmap, database: Path, ids: dict[str, int]) -> dict[str, list[str]]:
+    names = {image_id: name for name, image_id in ids.items()}
+    partners: dict[str, list[str]] = {}
     with contextlib.closing(pycolmap.Database.open(database)) as db:
-        descriptors = [db.read_descriptors(ids[n]).data for n in names]
-    chosen = set(pairlib.retrieval_pairs(descriptors, job.get("neighbours",
-                                                               pairlib.NEIGHBOURS)))
-    if matcher == "retrieval+sequential":
-        chosen |= set(pairlib.sequential_pairs(len(names)))
-    elif matcher != "retrieval":
-        raise SetsplatError(f"unknown matcher {matcher!r}",
-                            "use auto, exhaustive, sequential, spatial or retrieval")
-    return sorted(chosen)
+        pair_ids, geometries = db.read_two_view_geometries()
+    for pair_id, geometry in zip(pair_ids, geometries):
+        if len(geometry.inlier_matches) >= MIN_INLIERS:
+            a, b = (names[i] for i in pycolmap.pair_id_to_image_pair(pair_id))
+            partners.setdefault(a, []).append(b)
+            partners.setdefault(b, []).append(a)
+    return partners
 
 
 def _match_stats(pycolmap, database: Path, ids: dict[str, int]) -> dict[str, dict[str, Any]]:

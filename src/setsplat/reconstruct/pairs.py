@@ -2,10 +2,11 @@
 
 Exhaustive matching costs n²/2 pairs, most of them between photos that share nothing,
 and those are the slowest to verify (RANSAC runs to its trial limit on pure outliers).
-``retrieval_pairs`` finds the photos that look alike with a small bag of visual words
+``rank_similar`` finds the photos that look alike with a small bag of visual words
 built from the SIFT descriptors already extracted (no vocabulary file to download):
 k-means words, tf-idf histograms, cosine similarity, then each image's nearest
-neighbours. Ordered captures (video frames) add their sequential neighbours.
+neighbours. Ordered captures (video frames) add their sequential neighbours, and
+photos that end up with few verified partners get a second, wider round.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import numpy as np
 
 EXHAUSTIVE_UP_TO = 10  # images; below this every pair is cheap enough
 NEIGHBOURS = 6  # retrieval neighbours per image
-SEQUENTIAL_OVERLAP = 5  # neighbours on each side for ordered captures
+SEQUENTIAL_OVERLAP = 3  # following photos matched in ordered captures
+MIN_PARTNERS = 3  # photos verified with fewer partners get a second round of candidates
 
 
 def exhaustive_pairs(n: int) -> list[tuple[int, int]]:
@@ -77,16 +79,19 @@ def similarity(descriptors: Sequence[np.ndarray], words: int = 256) -> np.ndarra
     return vectors @ vectors.T
 
 
-def retrieval_pairs(descriptors: Sequence[np.ndarray], neighbours: int = NEIGHBOURS
-                    ) -> list[tuple[int, int]]:
-    """Each image with its ``neighbours`` most similar images (pairs i < j, no repeats)."""
-    n = len(descriptors)
-    if n <= neighbours + 1:
-        return exhaustive_pairs(n)
+def rank_similar(descriptors: Sequence[np.ndarray]) -> np.ndarray:
+    """For each image, the other images from most to least similar (n, n-1)."""
     sim = similarity(descriptors)
     np.fill_diagonal(sim, -np.inf)
-    nearest = np.argsort(-sim, axis=1)[:, :neighbours]
-    return sorted({(min(i, int(j)), max(i, int(j))) for i in range(n) for j in nearest[i]})
+    return np.argsort(-sim, axis=1, kind="stable")[:, :-1]
+
+
+def nearest_pairs(ranking: np.ndarray, neighbours: int,
+                  only: Sequence[int] | None = None) -> list[tuple[int, int]]:
+    """Pairs (i < j) of each image (or each of ``only``) with its nearest neighbours."""
+    rows = range(len(ranking)) if only is None else only
+    return sorted({(min(i, int(j)), max(i, int(j))) for i in rows
+                   for j in ranking[i, :neighbours]})
 
 
 def choose_matcher(names: Sequence[str], requested: str = "auto") -> str:

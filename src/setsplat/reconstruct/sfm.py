@@ -72,7 +72,11 @@ class SfmOptions:
     intrinsics: Intrinsics | None = None
     max_image_size: int = 2000  # long side for feature extraction (big photos shrink)
     max_num_features: int = 4096
-    upsample_below: int = 1000  # photos with a shorter long side are upsampled 2x for SIFT
+    # Photos with a shorter long side are probed: if SIFT finds fewer than
+    # ``upsample_below_features`` at full size, they are upsampled 2x for extraction.
+    upsample_below: int = 1000
+    upsample_below_features: int = 1000
+    sift_options: dict[str, Any] = field(default_factory=dict)  # pycolmap SiftExtractionOptions
     neighbours: int = 6  # retrieval neighbours per photo
     upright: bool = True
     marker_size: float | None = None  # metres
@@ -145,12 +149,14 @@ def run_sfm(capture: str | Path, out: str | Path, options: SfmOptions | None = N
         report = {
             "source": "sfm", "capture": str(images.source), "images": _image_count(images),
             "matcher": result["matcher"], "pairs": result["pairs"], "mapper": options.mapper,
+            "upsampled": result["upsampled"],
             "camera_model": "PINHOLE (fixed)" if options.intrinsics else options.camera_model,
             "failed": _failures(images, result, set(main["images"])),
             "other_models": [{"registered": m["registered"], "images": m["images"]}
                              for m in result["models"][1:]],
         }
-        report["timings"] = {"poses_s": round(time.monotonic() - started, 3)}
+        report["timings"] = {**result["timings"],
+                             "poses_s": round(time.monotonic() - started, 3)}
         shutil.rmtree(stage / "work", ignore_errors=True)
         return _finish(model, images.image_dir, stage, options, report, log, timeout)
 
@@ -196,7 +202,9 @@ def _sfm_job(images: CaptureImages, stage: Path, options: SfmOptions) -> dict[st
         "models_dir": str(stage / "work" / "models"),
         "extraction": {"max_image_size": options.max_image_size,
                        "max_num_features": options.max_num_features,
-                       "first_octave": -1 if long_side < options.upsample_below else 0},
+                       "probe": long_side < options.upsample_below,
+                       "sift": options.sift_options,
+                       "upsample_below_features": options.upsample_below_features},
         "matcher": options.matcher, "neighbours": options.neighbours,
         "mapper": options.mapper, "mapper_options": options.mapper_options,
         "fixed_intrinsics": options.intrinsics is not None,
