@@ -12,7 +12,8 @@ from setsplat.core.camera import Camera
 
 
 def templering_truth(folder: Path) -> dict[str, Camera]:
-    """Middlebury's templeR_par.txt: ``name k(9) r(9) t(3)``, P = K [R|t]."""
+    """Middlebury's templeR_par.txt: ``name k(9) r(9) t(3)``, P = K [R|t], in OpenCV's
+    pixel convention (centres on integers; ours are at +0.5)."""
     truth = {}
     lines = (folder / "templeR_par.txt").read_text().splitlines()[1:]
     for line in lines:
@@ -23,8 +24,8 @@ def templering_truth(folder: Path) -> dict[str, Camera]:
         k, r, t = values[:9].reshape(3, 3), values[9:18].reshape(3, 3), values[18:]
         pose = np.eye(4)
         pose[:3, :3], pose[:3, 3] = r, t
-        truth[words[0]] = Camera(640, 480, k[0, 0], k[1, 1], k[0, 2], k[1, 2], pose,
-                                 name=words[0])
+        truth[words[0]] = Camera(640, 480, k[0, 0], k[1, 1], k[0, 2] + 0.5, k[1, 2] + 0.5,
+                                 pose, name=words[0])
     return truth
 
 

@@ -54,8 +54,8 @@ def render_markers(camera: Camera, layout: dict[int, np.ndarray], supersample: i
         tile = cv2.aruco.generateImageMarker(dictionary, marker_id, 200)
         tile = cv2.copyMakeBorder(tile, 40, 40, 40, 40, cv2.BORDER_CONSTANT, value=255)
         src = np.array([[40, 40], [240, 40], [240, 240], [40, 240]], np.float32) - 0.5
-        dst, _ = camera.project(corners)
-        h = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
+        dst, _ = camera.project(corners)  # our pixels: centres at +0.5; OpenCV's at +0
+        h = cv2.getPerspectiveTransform(src, (dst - 0.5).astype(np.float32))
         warped = cv2.warpPerspective(tile, h, (camera.width, camera.height),
                                      flags=cv2.INTER_LINEAR, borderValue=0)
         mask = cv2.warpPerspective(np.full_like(tile, 255), h,
@@ -96,7 +96,7 @@ def test_marker_scale_recovers_metres(tmp_path):
 
 
 def test_normalized_undoes_distortion():
-    camera = Camera(640, 480, 500, 500, 319.5, 239.5, model="OPENCV",
+    camera = Camera(640, 480, 500, 500, 320, 240, model="OPENCV",
                     distortion={"k1": -0.2, "k2": 0.05, "p1": 0.001, "p2": -0.002})
     rng = np.random.default_rng(1)
     xy = rng.uniform(-0.5, 0.5, (20, 2))
@@ -105,7 +105,7 @@ def test_normalized_undoes_distortion():
     radial = 1 - 0.2 * r2 + 0.05 * r2 * r2
     xd = x * radial + 2 * 0.001 * x * y + (-0.002) * (r2 + 2 * x * x)
     yd = y * radial + 0.001 * (r2 + 2 * y * y) + 2 * (-0.002) * x * y
-    pixels = np.column_stack([500 * xd + 319.5, 500 * yd + 239.5])
+    pixels = np.column_stack([500 * xd + 320, 500 * yd + 240])
     np.testing.assert_allclose(markers.normalized(camera, pixels), xy, atol=1e-8)
 
 

@@ -65,7 +65,7 @@ def sfm(capture: Path, out: Path | None, matcher: str, mapper: str, intrinsics: 
     """Camera poses and sparse points from the photos of CAPTURE (a capture folder or any
     folder of photos), with pycolmap on the CPU. Writes OUT: undistorted images, COLMAP
     model, cameras.json, points.ply, transforms.json and sfm_report.json."""
-    from setsplat.reconstruct.inputs import CAPTURE_FILE
+    from setsplat.reconstruct.inputs import MANIFEST
     from setsplat.reconstruct.sfm import SfmOptions, parse_intrinsics, run_sfm
 
     options = SfmOptions(matcher=matcher, mapper=mapper, camera_model=camera_model,
@@ -73,7 +73,7 @@ def sfm(capture: Path, out: Path | None, matcher: str, mapper: str, intrinsics: 
                          **_common(marker_size, marker_dict, distance, no_upright,
                                    no_undistort, timeout))
     if out is None:
-        out = capture / "sfm" if (capture / CAPTURE_FILE).is_file() else Path("sfm")
+        out = capture / "sfm" if (capture / MANIFEST).is_file() else Path("sfm")
     report = run_sfm(capture, out, options)
     emit({**report, "out": str(out)}, _print)
 

@@ -4,9 +4,7 @@ The format is COLMAP's ``cameras``, ``images`` and ``points3D`` files. COLMAP 4 
 ``rigs`` and ``frames``; images still carry their own camera-from-world pose, so we read
 those and write the classic three files, which COLMAP 4 (and every other reader) loads
 as one rig per camera. Poses are world-to-camera with OpenCV camera axes, quaternions
-w, x, y, z. COLMAP puts pixel centres at +0.5 (the top-left pixel's centre is
-(0.5, 0.5)); our Camera follows OpenCV (its centre is (0, 0)), so principal points
-move by half a pixel on the way in and out.
+w, x, y, z; pixel centres sit at +0.5 in COLMAP as in our Camera.
 """
 
 from __future__ import annotations
@@ -32,7 +30,6 @@ MODELS: dict[int, tuple[str, int]] = {
 MODEL_IDS = {name: (model_id, count) for model_id, (name, count) in MODELS.items()}
 SINGLE_FOCAL = ("SIMPLE_PINHOLE", "SIMPLE_RADIAL", "RADIAL", "SIMPLE_RADIAL_FISHEYE",
                 "RADIAL_FISHEYE")
-PIXEL_CENTRE = 0.5  # COLMAP's principal point minus OpenCV's
 _BROKEN = "the model is damaged or not a COLMAP model; re-export it from COLMAP"
 
 
@@ -105,13 +102,13 @@ def to_camera(cam: ColmapCamera, image: ColmapImage) -> Camera:
     else:
         fx, fy, cx, cy, extra = p[0], p[1], p[2], p[3], p[4:]
     distortion = dict(zip(DISTORTION_PARAMS[cam.model], extra))
-    return Camera(cam.width, cam.height, fx, fy, cx - PIXEL_CENTRE, cy - PIXEL_CENTRE,
-                  image.world_to_camera.copy(), cam.model, distortion, image.name)
+    return Camera(cam.width, cam.height, fx, fy, cx, cy, image.world_to_camera.copy(),
+                  cam.model, distortion, image.name)
 
 
 def colmap_params(camera: Camera) -> tuple[str, np.ndarray]:
     """COLMAP model name and parameter vector of our Camera."""
-    cx, cy = camera.cx + PIXEL_CENTRE, camera.cy + PIXEL_CENTRE
+    cx, cy = camera.cx, camera.cy
     head = [camera.fx, cx, cy] if camera.model in SINGLE_FOCAL else [camera.fx, camera.fy,
                                                                    cx, cy]
     extra = [camera.distortion.get(name, 0.0) for name in DISTORTION_PARAMS[camera.model]]

@@ -186,7 +186,7 @@ def _image_ids(pycolmap, database: Path) -> dict[str, int]:
 
 def _match(pycolmap, job: dict[str, Any], database: Path, names: list[str],
            ids: dict[str, int], emit: Emit) -> dict[str, Any]:
-    matcher = pairlib.choose_matcher(names, job["matcher"])
+    matcher = pairlib.choose_matcher(names, job["matcher"], job.get("ordered", False))
     matching = pycolmap.FeatureMatchingOptions()
     matching.num_threads = job.get("threads", -1)
     verification = pycolmap.TwoViewGeometryOptions()

@@ -58,7 +58,7 @@ def check_size(size_m: float) -> None:
 
 
 def detect(image_path: Path, dictionary) -> dict[int, np.ndarray]:
-    """Marker id -> its 4 corners (4, 2) in pixels (OpenCV convention), in one photo."""
+    """Marker id -> its 4 corners (4, 2) in pixels (our Camera's: centres at +0.5)."""
     import cv2
 
     gray = cv2.imread(str(image_path), cv2.IMREAD_GRAYSCALE)
@@ -70,7 +70,9 @@ def detect(image_path: Path, dictionary) -> dict[int, np.ndarray]:
     corners, ids, _ = cv2.aruco.ArucoDetector(dictionary, params).detectMarkers(gray)
     if ids is None:
         return {}
-    return {int(i): c.reshape(4, 2).astype(np.float64) for i, c in zip(ids.ravel(), corners)}
+    # OpenCV puts pixel centres on integers; our cameras put them at +0.5.
+    return {int(i): c.reshape(4, 2).astype(np.float64) + 0.5
+            for i, c in zip(ids.ravel(), corners)}
 
 
 def normalized(camera: Camera, pixels: np.ndarray) -> np.ndarray:

@@ -94,11 +94,12 @@ def nearest_pairs(ranking: np.ndarray, neighbours: int,
                    for j in ranking[i, :neighbours]})
 
 
-def choose_matcher(names: Sequence[str], requested: str = "auto") -> str:
+def choose_matcher(names: Sequence[str], requested: str = "auto", ordered: bool = False
+                   ) -> str:
     """``auto``: exhaustive for a handful of photos, else retrieval (+ sequential
-    neighbours when the names look like video frames)."""
+    neighbours for video frames, or names that look like them)."""
     if requested != "auto":
         return requested
     if len(names) <= EXHAUSTIVE_UP_TO:
         return "exhaustive"
-    return "retrieval+sequential" if looks_ordered(names) else "retrieval"
+    return "retrieval+sequential" if ordered or looks_ordered(names) else "retrieval"

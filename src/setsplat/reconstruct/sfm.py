@@ -54,7 +54,7 @@ STAGES = "setsplat.reconstruct.colmap_stages"
 
 @dataclass
 class Intrinsics:
-    """Known camera intrinsics (OpenCV pixel convention), held fixed during SfM."""
+    """Known camera intrinsics (pixels, centres at +0.5), held fixed during SfM."""
 
     fx: float
     fy: float
@@ -94,7 +94,8 @@ class SfmOptions:
 
 
 def parse_intrinsics(text: str) -> Intrinsics:
-    """``fx,fy,cx,cy`` (pixels, OpenCV convention), or a JSON file with those keys (and
+    """``fx,fy,cx,cy`` (pixels; COLMAP's convention, a centred principal point is
+    width/2, height/2), or a JSON file with those keys (and
     optionally ``model`` and ``distortion``), or a cameras.json (its first camera)."""
     import json
 
@@ -107,7 +108,7 @@ def parse_intrinsics(text: str) -> Intrinsics:
     path = Path(text)
     if not path.is_file():
         raise SetsplatError(f"--intrinsics {text!r} is neither fx,fy,cx,cy nor a file",
-                            "give four numbers like 1500,1500,959.5,539.5 or a JSON file")
+                            "give four numbers like 1500,1500,960,540 or a JSON file")
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
@@ -191,7 +192,7 @@ def _sfm_job(images: CaptureImages, stage: Path, options: SfmOptions) -> dict[st
             group.update(camera_model=model, camera_params=",".join(map(repr, params)))
         elif names[0] in images.focal_priors:
             focal = float(np.median([images.focal_priors[n] for n in names]))
-            probe = Camera(width, height, focal, focal, (width - 1) / 2, (height - 1) / 2,
+            probe = Camera(width, height, focal, focal, width / 2, height / 2,
                            model=options.camera_model)
             group["camera_params"] = ",".join(map(repr, colmap_params(probe)[1]))
         groups.append(group)
@@ -205,7 +206,8 @@ def _sfm_job(images: CaptureImages, stage: Path, options: SfmOptions) -> dict[st
                        "probe": long_side < options.upsample_below,
                        "sift": options.sift_options,
                        "upsample_below_features": options.upsample_below_features},
-        "matcher": options.matcher, "neighbours": options.neighbours,
+        "matcher": options.matcher, "ordered": images.ordered,
+        "neighbours": options.neighbours,
         "mapper": options.mapper, "mapper_options": options.mapper_options,
         "fixed_intrinsics": options.intrinsics is not None,
         "threads": options.threads, "seed": options.seed,

@@ -4,7 +4,7 @@ Each frame's ``transform_matrix`` is camera-to-world with OpenGL camera axes (x 
 y up, z back); intrinsics (``fl_x fl_y cx cy w h``, distortion ``k1 k2 k3 k4 p1 p2``,
 ``camera_model``) sit at the top level, in a frame, or both (a frame's own win).
 instant-ngp files may give only ``camera_angle_x``. Principal points use COLMAP's
-pixel-centre convention (+0.5), as nerfstudio copies them from COLMAP.
+pixel-centre convention (+0.5), like nerfstudio and our Camera.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from setsplat.core.camera import Camera
 from setsplat.core.errors import SetsplatError
 from setsplat.core.frames import axes_basis
 from setsplat.core.fsutil import atomic_write
-from setsplat.reconstruct.colmap_io import PIXEL_CENTRE
 
 GL_CAMERA_AXES = "RUB"
 _HINT = "give a nerfstudio or instant-ngp transforms.json"
@@ -89,8 +88,8 @@ def _camera(entry: dict[str, Any], image: Path) -> Camera:
               if "camera_angle_y" in entry else fx)
     else:
         raise KeyError("no focal length (fl_x or camera_angle_x)")
-    cx = float(entry.get("cx", width / 2)) - PIXEL_CENTRE
-    cy = float(entry.get("cy", height / 2)) - PIXEL_CENTRE
+    cx = float(entry.get("cx", width / 2))
+    cy = float(entry.get("cy", height / 2))
     model, distortion = _distortion(entry)
     return Camera(width, height, fx, fy, cx, cy, w2c, model, distortion, image.name)
 
@@ -128,7 +127,7 @@ def write_transforms(path: str | Path, cameras: list[Camera], image_dir: str = "
         c2w[:3, :3] = c2w[:3, :3] @ _gl_to_cv()
         frame = {"file_path": f"{image_dir}/{camera.name}", "transform_matrix": c2w.tolist(),
                  "w": camera.width, "h": camera.height, "fl_x": camera.fx, "fl_y": camera.fy,
-                 "cx": camera.cx + PIXEL_CENTRE, "cy": camera.cy + PIXEL_CENTRE}
+                 "cx": camera.cx, "cy": camera.cy}
         if camera.model == "OPENCV_FISHEYE":
             frame["camera_model"] = "OPENCV_FISHEYE"
         elif camera.distortion:
