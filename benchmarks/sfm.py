@@ -1,6 +1,7 @@
 """SfM: setsplat's defaults against plain pycolmap defaults, in one run, with truth.
 
     .venv/bin/python benchmarks/sfm.py [--repeats 1] [--datasets stage templering]
+                                       [--synth 96 [--synth-dir DIR]]
 
 The peer is what a pycolmap user writes first: ``extract_features`` (default options,
 one camera per image), ``match_exhaustive``, ``incremental_mapping``, largest model.
@@ -8,6 +9,8 @@ Ours is ``setsplat reconstruct sfm`` with its defaults (pair selection, shared c
 probe before upsampling, tuned mapper), ``--no-undistort`` so both do the same work
 (poses and points); undistortion is timed separately. Each run is a fresh process.
 Accuracy: rotation and camera-centre errors after a similarity alignment to the truth.
+``--synth N`` adds a larger synthetic scan (``setsplat capture synth --count N``, rendered
+once into DIR, not timed): where exhaustive matching's n²/2 pairs start to dominate.
 Wall time suffers when the machine is shared; CPU time (all threads, children
 included) stays comparable, so both are printed, with their ratios.
 """
@@ -28,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.reconstruct.helpers import templering_truth  # noqa: E402
+from tests.reconstruct.helpers import STAGE, stage_truth, templering_truth  # noqa: E402
 
 from setsplat.core.camera import Camera, read_cameras  # noqa: E402
 from setsplat.reconstruct.align import pose_errors  # noqa: E402
@@ -51,11 +54,16 @@ PEER = textwrap.dedent("""
 """)
 
 
+def synth_scan(count: int, folder: Path) -> tuple[Path, dict[str, Camera]]:
+    if not (folder / "truth.json").is_file():
+        subprocess.run([sys.executable, "-m", "setsplat.cli.main", "-q", "capture", "synth",
+                        str(folder), "--count", str(count)], check=True)
+    truth = json.loads((folder / "truth.json").read_text())
+    return folder / "images", {c["name"]: Camera.from_dict(c) for c in truth["cameras"]}
+
+
 def datasets() -> dict[str, tuple[Path, dict[str, Camera]]]:
-    stage = ROOT / "sample_scans" / "stage"
-    truth = json.loads((stage / "truth.json").read_text())
-    found = {"stage": (stage / "images",
-                       {c["name"]: Camera.from_dict(c) for c in truth["cameras"]})}
+    found = {"stage": (STAGE / "images", stage_truth())}
     if (SHARED / "templering").is_dir():
         found["templering"] = (SHARED / "templering" / "images",
                                templering_truth(SHARED / "templering"))
@@ -115,8 +123,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--datasets", nargs="*", default=None)
+    parser.add_argument("--synth", type=int, default=0, metavar="N")
+    parser.add_argument("--synth-dir", type=Path, default=None)
     args = parser.parse_args()
     found = datasets()
+    if args.synth:
+        name = f"synth{args.synth}"
+        found[name] = synth_scan(args.synth, args.synth_dir or Path(tempfile.gettempdir())
+                                 / f"setsplat-bench-{name}")
     names = args.datasets or list(found)
     print(f"load average at start: {', '.join(f'{x:.1f}' for x in __import__('os').getloadavg())}"
           " (2 cores; shared machine: wall times are noisy)")
@@ -126,7 +140,8 @@ def main() -> None:
         peer = median_run(run_peer, images, truth, args.repeats)
         ours = median_run(run_ours, images, truth, args.repeats)
         results[name] = {"peer": peer, "ours": ours}
-        print(f"\n{name}: {len(truth)} photos in {images}")
+        count = sum(1 for p in images.iterdir() if p.name in truth)
+        print(f"\n{name}: {count} photos in {images}")
         print(f"  {'':28} {'wall s':>8} {'cpu s':>8} {'reg':>5} {'rot mean°':>10} "
               f"{'rot max°':>9} {'centre max':>11}")
         for label, r in (("pycolmap defaults", peer), ("setsplat defaults", ours)):

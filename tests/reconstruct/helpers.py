@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -9,6 +10,14 @@ from pathlib import Path
 import numpy as np
 
 from setsplat.core.camera import Camera
+
+STAGE = Path(__file__).resolve().parents[2] / "sample_scans" / "stage"
+
+
+def stage_truth() -> dict[str, Camera]:
+    """The synthetic stage scan's cameras (world RDF, metres, floor at y = 0)."""
+    truth = json.loads((STAGE / "truth.json").read_text())
+    return {c["name"]: Camera.from_dict(c) for c in truth["cameras"]}
 
 
 def templering_truth(folder: Path) -> dict[str, Camera]:

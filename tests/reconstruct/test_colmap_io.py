@@ -19,7 +19,7 @@ from setsplat.reconstruct.colmap_io import (
     write_model,
 )
 from setsplat.reconstruct.transforms_json import read_transforms, write_transforms
-from tests.reconstruct.helpers import templering_truth
+from tests.reconstruct.helpers import STAGE, stage_truth
 
 
 def ring_cameras(n: int = 6, model: str = "OPENCV") -> list[Camera]:
@@ -132,25 +132,45 @@ def test_instant_ngp_angle_and_3x4(tmp_path):
     assert back.fx == pytest.approx(camera.fx) and back.model == "PINHOLE"
 
 
-def test_colmap_and_transforms_imports_agree(tmp_path, cli, shared_data):
-    """The same truth written as a COLMAP model and as a transforms.json imports to the
-    same cameras (within 1e-6)."""
-    images = shared_data / "templering" / "images"
-    truth = templering_truth(shared_data / "templering")
-    cameras = [truth[p.name] for p in sorted(images.iterdir())]
+def test_colmap_and_transforms_imports_agree(tmp_path, cli):
+    """The sample scan's truth, written as a COLMAP model and as a transforms.json,
+    imports to the same cameras (within 1e-6) through the CLI."""
+    images = STAGE / "images"
+    cameras = list(stage_truth().values())
     write_model(tmp_path / "model", model_from_cameras(cameras))
     write_transforms(tmp_path / "transforms.json", cameras, str(images))
     for source, out in ((tmp_path / "model", "a"), (tmp_path / "transforms.json", "b")):
         result = cli("--quiet", "reconstruct", "import", source, "--images", images,
-                     "--no-upright", "-o", tmp_path / out)
+                     "--no-upright", "--metric", "-o", tmp_path / out)
         assert result.code == 0, result.err
     a, b = read_cameras(tmp_path / "a" / "cameras.json"), read_cameras(tmp_path / "b" /
                                                                        "cameras.json")
-    assert [c.name for c in a] == [c.name for c in b] == [c.name for c in cameras]
-    for ca, cb, ct in zip(a, b, cameras):
+    assert [c.name for c in a] == [c.name for c in b] == sorted(c.name for c in cameras)
+    truth = {c.name: c for c in cameras}
+    for ca, cb in zip(a, b):
+        ct = truth[ca.name]
         for ours in (ca, cb):
             np.testing.assert_allclose(ours.world_to_camera, ct.world_to_camera, atol=1e-6)
             assert (ours.fx, ours.fy, ours.cx, ours.cy) == pytest.approx(
                 (ct.fx, ct.fy, ct.cx, ct.cy), abs=1e-6)
-    assert read_camera_meta(tmp_path / "a" / "cameras.json")["unscaled"] is True
+    assert read_camera_meta(tmp_path / "a" / "cameras.json")["unscaled"] is False
     assert (tmp_path / "b" / "images" / cameras[0].name).is_file()
+
+
+def test_import_levels_a_tilted_world(tmp_path, cli):
+    """Poses from elsewhere in a tumbled, scaled world come out upright (cameras only)."""
+    from setsplat.core.rotation import random_rotations
+    from setsplat.reconstruct.align import align_cameras
+
+    cameras = list(stage_truth().values())
+    tumble = random_rotations(1, np.random.default_rng(2))[0]
+    model = model_from_cameras(cameras).transformed(3.0, tumble, np.array([1.0, 2.0, 3.0]))
+    write_model(tmp_path / "model", model)
+    result = cli("--quiet", "reconstruct", "import", tmp_path / "model", "--images",
+                 STAGE / "images", "-o", tmp_path / "out")
+    assert result.code == 0, result.err
+    ours = read_cameras(tmp_path / "out" / "cameras.json")
+    truth = {c.name: c for c in cameras}
+    similarity = align_cameras(ours, [truth[c.name] for c in ours])
+    up = similarity.rotation @ np.array([0.0, -1.0, 0.0])
+    assert np.degrees(np.arccos(np.clip(up @ [0.0, -1.0, 0.0], -1, 1))) < 5.0

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from setsplat.core.camera import Camera, read_camera_meta, read_cameras
+from setsplat.core.camera import read_camera_meta, read_cameras
 from setsplat.reconstruct.align import align_cameras, pose_errors
-
-STAGE = Path(__file__).resolve().parents[2] / "sample_scans" / "stage"
-
-
-def stage_truth() -> dict[str, Camera]:
-    truth = json.loads((STAGE / "truth.json").read_text())
-    return {c["name"]: Camera.from_dict(c) for c in truth["cameras"]}
+from tests.reconstruct.helpers import STAGE, stage_truth
 
 
 @pytest.fixture(scope="module")

@@ -190,7 +190,6 @@ def _match(pycolmap, job: dict[str, Any], database: Path, names: list[str],
     matching = pycolmap.FeatureMatchingOptions()
     matching.num_threads = job.get("threads", -1)
     verification = pycolmap.TwoViewGeometryOptions()
-    verification.ransac.max_num_trials = job.get("ransac_max_trials", 10000)
     if matcher == "spatial":
         with contextlib.closing(pycolmap.Database.open(database)) as db:
             if db.num_pose_priors() == 0:
@@ -202,8 +201,7 @@ def _match(pycolmap, job: dict[str, Any], database: Path, names: list[str],
         return {"matcher": matcher, "pairs": None}
     if matcher == "sequential":
         emit(stage="match", total=None, label="Matching (sequential)")
-        pairing = pycolmap.SequentialPairingOptions(overlap=job.get("overlap", 10),
-                                                    quadratic_overlap=False)
+        pairing = pycolmap.SequentialPairingOptions(overlap=10, quadratic_overlap=False)
         pycolmap.match_sequential(database, matching_options=matching,
                                   pairing_options=pairing, verification_options=verification,
                                   device=pycolmap.Device.cpu)
