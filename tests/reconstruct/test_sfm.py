@@ -126,3 +126,62 @@ def test_import_errors(tmp_path, cli):
     (tmp_path / "t.json").write_text("{")
     result = cli("reconstruct", "import", tmp_path / "t.json", "-o", tmp_path / "o")
     assert result.code == 2 and "cannot read it as JSON" in result.err
+
+
+def test_capture_folder_and_global_mapper(tmp_path, cli, shared_data):
+    """A capture folder (capture.json) is read through its manifest; the global mapper
+    (GLOMAP in pycolmap) places the photos too."""
+    capture = tmp_path / "capture"
+    assert cli("--quiet", "capture", "ingest", shared_data / "movi_house", "--out",
+               capture).code == 0
+    result = cli("--json", "reconstruct", "sfm", capture, "--mapper", "global")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["out"] == str(capture / "sfm") and report["mapper"] == "global"
+    assert report["registered"] == report["images"] == 9
+    cameras = read_cameras(capture / "sfm" / "cameras.json")
+    assert all((capture / "sfm" / "images" / c.name).is_file() for c in cameras)
+    assert cameras[0].name == "im.001.png"
+
+
+def test_distance_and_fixed_intrinsics(tmp_path, cli, shared_data):
+    """--distance sets metres from two camera positions; --intrinsics holds the camera."""
+    result = cli("--json", "reconstruct", "sfm", shared_data / "movi_house", "-o",
+                 tmp_path / "o", "--distance", "im.001.png", "im.005.png", "2.5",
+                 "--intrinsics", "640,640,256,256")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["scale"]["method"] == "distance" and report["scale"]["unscaled"] is False
+    cameras = {c.name: c for c in read_cameras(tmp_path / "o" / "cameras.json")}
+    a, b = cameras["im.001.png"], cameras["im.005.png"]
+    assert np.linalg.norm(a.center - b.center) == pytest.approx(2.5, rel=1e-9)
+    assert {(c.fx, c.fy, c.cx, c.cy) for c in cameras.values()} == {(640, 640, 256, 256)}
+    result = cli("--quiet", "reconstruct", "sfm", shared_data / "movi_house", "-o",
+                 tmp_path / "p", "--distance", "im.001.png", "nope.png", "1")
+    assert result.code == 2 and "--distance names 'nope.png', which is not a placed photo" \
+        in result.err
+
+
+def test_timeout_is_one_line(tmp_path, cli, shared_data):
+    result = cli("--quiet", "reconstruct", "sfm", shared_data / "movi_house", "-o",
+                 tmp_path / "o", "--timeout", "0.3")
+    assert result.code == 1
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and "no result after 0.3 s, stopped" in lines[0]
+    assert not (tmp_path / "o").exists() and (tmp_path / "o.colmap.log").is_file()
+
+
+def test_cameras_are_grouped_by_size_and_focal_prior(tmp_path):
+    """Photos of another size or focal get their own camera (COLMAP's single-camera mode
+    would drop them silently), and EXIF focal priors become camera parameters."""
+    from setsplat.reconstruct.inputs import CaptureImages
+    from setsplat.reconstruct.sfm import SfmOptions, _sfm_job
+
+    sizes = {"a.jpg": (640, 480), "b.jpg": (640, 480), "c.jpg": (640, 480),
+             "d.jpg": (480, 640)}
+    images = CaptureImages(tmp_path, tmp_path, list(sizes), sizes,
+                           focal_priors={"a.jpg": 500.0, "b.jpg": 501.0, "c.jpg": 800.0})
+    job = _sfm_job(images, tmp_path, SfmOptions())
+    groups = {tuple(g["names"]): g.get("camera_params") for g in job["groups"]}
+    assert groups == {("a.jpg", "b.jpg"): "500.5,320.0,240.0,0.0",
+                      ("c.jpg",): "800.0,320.0,240.0,0.0", ("d.jpg",): None}

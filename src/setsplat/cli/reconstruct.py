@@ -131,7 +131,7 @@ def _print(report: dict[str, Any]) -> None:
     timings = report.get("timings", {})
     if timings:
         rows.append(("time", ", ".join(f"{k.removesuffix('_s')} {v:.1f} s"
-                                       for k, v in timings.items())))
+                                       for k, v in timings.items() if "_cpu" not in k)))
     for key, value in rows:
         table.add_row(key, value)
     out = console()

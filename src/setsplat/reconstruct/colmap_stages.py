@@ -104,9 +104,9 @@ def _extract(pycolmap, job: dict[str, Any], database: Path, emit: Emit) -> int:
     options.sift.max_num_features = ex["max_num_features"]
     for key, value in ex["sift"].items():
         setattr(options.sift, key, value)
-    options.sift.first_octave = _first_octave(pycolmap, job, options, database)
     total = len(job["names"])
     emit(stage="extract", total=total, label="Extracting features")
+    options.sift.first_octave = _first_octave(pycolmap, job, options, database)
     done = 0
     for group in job["groups"]:
         reader = _reader(pycolmap, group)

@@ -71,12 +71,16 @@ def _from_manifest(folder: Path) -> CaptureImages:
 
     capture = read_capture(folder)
     selected = capture.selected()
-    images = CaptureImages(folder, folder, [im.name for im in selected], {},
-                           is_capture=True, ordered=capture.kind == "video")
-    for image in selected:
+    # Names are relative to the capture ("images/a.jpg"); SfM's are relative to images/.
+    names = [im.name for im in selected]
+    root = folder / "images" if all(n.startswith("images/") for n in names) else folder
+    names = [str(Path(folder / n).relative_to(root)) for n in names]
+    images = CaptureImages(folder, root, names, {}, is_capture=True,
+                           ordered=capture.kind == "video")
+    for name, image in zip(names, selected):
         prior = image.intrinsics_prior or {}
         if isinstance(prior.get("fx"), (int, float)) and prior["fx"] > 0:
-            images.focal_priors[image.name] = float(prior["fx"])
+            images.focal_priors[name] = float(prior["fx"])
     return _checked(images)
 
 

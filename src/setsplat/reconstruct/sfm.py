@@ -189,12 +189,12 @@ def _sfm_job(images: CaptureImages, stage: Path, options: SfmOptions) -> dict[st
                             model=options.intrinsics.model,
                             distortion=options.intrinsics.distortion)
             model, params = colmap_params(camera)
-            group.update(camera_model=model, camera_params=",".join(map(repr, params)))
+            group.update(camera_model=model, camera_params=_csv(params))
         elif names[0] in images.focal_priors:
             focal = float(np.median([images.focal_priors[n] for n in names]))
             probe = Camera(width, height, focal, focal, width / 2, height / 2,
                            model=options.camera_model)
-            group["camera_params"] = ",".join(map(repr, colmap_params(probe)[1]))
+            group["camera_params"] = _csv(colmap_params(probe)[1])
         groups.append(group)
     long_side = max(max(size) for size in images.sizes.values())
     return {
@@ -212,6 +212,10 @@ def _sfm_job(images: CaptureImages, stage: Path, options: SfmOptions) -> dict[st
         "fixed_intrinsics": options.intrinsics is not None,
         "threads": options.threads, "seed": options.seed,
     }
+
+
+def _csv(values: np.ndarray) -> str:
+    return ",".join(repr(float(v)) for v in values)
 
 
 def _image_count(images: CaptureImages) -> int:
