@@ -12,7 +12,7 @@ from setsplat.core.camera import read_camera_meta, read_cameras
 from setsplat.core.io.ply import read_points
 from setsplat.reconstruct.align import pose_errors
 from setsplat.reconstruct.colmap_io import cameras_of, read_model
-from tests.reconstruct.helpers import templering_truth
+from tests.reconstruct.helpers import STAGE, templering_truth
 
 
 @pytest.fixture(scope="module")
@@ -185,3 +185,17 @@ def test_cameras_are_grouped_by_size_and_focal_prior(tmp_path):
     groups = {tuple(g["names"]): g.get("camera_params") for g in job["groups"]}
     assert groups == {("a.jpg", "b.jpg"): "500.5,320.0,240.0,0.0",
                       ("c.jpg",): "800.0,320.0,240.0,0.0", ("d.jpg",): None}
+
+
+def test_unrelated_photos_are_explained(tmp_path, cli, shared_data):
+    """Three photos of three different scenes: no pair matches, exit 1, one line."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(shared_data / "movi_house" / "im.001.png", folder / "a.png")
+    shutil.copy(shared_data / "templering" / "images" / "templeR0013.png", folder / "b.png")
+    shutil.copy(STAGE / "images" / "stage_000.jpg", folder / "c.jpg")
+    result = cli("--quiet", "reconstruct", "sfm", folder, "-o", tmp_path / "o")
+    assert result.code == 1
+    assert result.err.startswith("error: no two photos match (no pair has enough common"), \
+        result.err
+    assert len(result.err.strip().splitlines()) == 1 and not (tmp_path / "o").exists()

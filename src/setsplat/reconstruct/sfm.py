@@ -151,7 +151,8 @@ def run_sfm(capture: str | Path, out: str | Path, options: SfmOptions | None = N
             "source": "sfm", "capture": str(images.source), "images": _image_count(images),
             "matcher": result["matcher"], "pairs": result["pairs"], "mapper": options.mapper,
             "upsampled": result["upsampled"],
-            "camera_model": "PINHOLE (fixed)" if options.intrinsics else options.camera_model,
+            "camera_model": (f"{options.intrinsics.model} (fixed)" if options.intrinsics
+                             else options.camera_model),
             "failed": _failures(images, result, set(main["images"])),
             "other_models": [{"registered": m["registered"], "images": m["images"]}
                              for m in result["models"][1:]],
