@@ -144,8 +144,8 @@ def _print(report: dict[str, Any]) -> None:
 
 def _upright(info: dict[str, Any]) -> str:
     if info["method"] == "floor":
-        return (f"levelled on the floor ({info['floor_points']} points; camera tilt "
-                f"{info['cameras_vs_floor_deg']:.1f}° from it)")
+        return (f"levelled on the floor ({info['floor_points']} points; the cameras' "
+                f"mean up is {info['cameras_vs_floor_deg']:.1f}° off its normal)")
     if info["method"] == "cameras":
         return "levelled from the cameras' up directions (no floor found)"
     return "kept as given"
