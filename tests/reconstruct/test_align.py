@@ -67,7 +67,7 @@ def test_level_brings_the_floor_down():
     pts = tumble.apply(points)
     up = align.camera_up(cams)
     true_up = tumble.rotation @ np.array([0, -1.0, 0])
-    assert np.degrees(np.arccos(up @ true_up)) < 5
+    assert angle_deg(up, true_up) < 5
     centers = np.stack([c.center for c in cams])
     floor = align.fit_floor(pts, up, centers, threshold=0.02)
     assert floor is not None and floor.inliers >= 580
@@ -82,6 +82,37 @@ def test_level_turns_a_camera_facing_backwards():
     rotation = align.level(np.array([0, -1.0, 0]), np.array([0, 0, -1.0]))
     np.testing.assert_allclose(rotation @ [0, 0, -1.0], [0, 0, 1], atol=1e-12)
     np.testing.assert_allclose(rotation @ [0, -1.0, 0], [0, -1, 0], atol=1e-12)
+
+
+def pitched_cameras(headings) -> list[Camera]:
+    """Cameras all pitched 35° down, at the given headings (radians)."""
+    cameras = []
+    for i, yaw in enumerate(headings):
+        eye = np.array([3 * np.sin(yaw) + 0.1 * i, -1.7, -3 * np.cos(yaw)])
+        forward = np.array([-np.sin(yaw) * np.cos(0.61), np.sin(0.61),
+                            np.cos(yaw) * np.cos(0.61)])
+        cameras.append(Camera.look_at(eye, eye + forward, width=64, height=48))
+    return cameras
+
+
+def angle_deg(a, b) -> float:
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return float(np.degrees(np.arccos(np.clip(a @ b / np.linalg.norm(a) / np.linalg.norm(b),
+                                              -1, 1))))
+
+
+def test_camera_up_ignores_a_common_pitch():
+    cameras = pitched_cameras(np.linspace(-0.5, 0.5, 7))
+    assert angle_deg(align.camera_up(cameras), [0, -1, 0]) < 1e-6
+    mean_of_ups = np.mean([-c.rotation[1] for c in cameras], 0)
+    assert angle_deg(mean_of_ups, [0, -1, 0]) > 20  # what averaging the -y axes gives
+
+
+def test_camera_up_from_one_heading_falls_back_to_the_mean():
+    """One heading leaves the pitch unknowable from the cameras (the floor fixes it)."""
+    cameras = pitched_cameras(np.zeros(5))
+    mean_of_ups = np.mean([-c.rotation[1] for c in cameras], 0)
+    assert angle_deg(align.camera_up(cameras), mean_of_ups) < 1e-6
 
 
 def test_no_floor_without_points_below_the_cameras():

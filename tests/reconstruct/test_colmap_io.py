@@ -173,4 +173,4 @@ def test_import_levels_a_tilted_world(tmp_path, cli):
     truth = {c.name: c for c in cameras}
     similarity = align_cameras(ours, [truth[c.name] for c in ours])
     up = similarity.rotation @ np.array([0.0, -1.0, 0.0])
-    assert np.degrees(np.arccos(np.clip(up @ [0.0, -1.0, 0.0], -1, 1))) < 5.0
+    assert np.degrees(np.arccos(np.clip(up @ [0.0, -1.0, 0.0], -1, 1))) < 1.0

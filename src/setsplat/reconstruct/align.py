@@ -111,21 +111,28 @@ def pose_errors(estimate: Sequence[Camera], reference: Sequence[Camera],
 
 # ----------------------------------------------------------------------------- levelling
 def camera_up(cameras: Sequence[Camera]) -> np.ndarray:
-    """The up direction most cameras agree on: the mean of their -y axes in the world.
+    """The world's up as the cameras see it.
 
-    Photographers hold cameras roughly level, so each camera's "up" (its -y axis)
-    points near world up. A few portrait or upside-down shots are outvoted: the mean is
-    recomputed over the cameras within 60° of the first estimate.
+    Photographers tilt cameras up and down but rarely roll them, so each camera's x axis
+    (its right) is level: up is the direction most perpendicular to all of them (the
+    least eigenvector of the sum of x xᵀ), signed to agree with the cameras' mean -y.
+    Unlike averaging the cameras' -y axes this is not pulled by a common pitch (every
+    photo looking down at a set). When all cameras share one heading the x axes pin
+    up only to a plane; then the mean -y is projected into it.
     """
-    ups = np.stack([-c.rotation[1] for c in cameras])  # row 1 of R: camera y in world
-    mean = ups.mean(0)
-    if np.linalg.norm(mean) < 1e-9:
-        return np.array([0.0, -1.0, 0.0])
-    mean /= np.linalg.norm(mean)
-    close = ups @ mean > 0.5
-    if close.sum() >= max(2, len(ups) // 3):
-        mean = ups[close].mean(0)
-    return mean / np.linalg.norm(mean)
+    rights = np.stack([c.rotation[0] for c in cameras])  # row 0 of R: camera x in world
+    ups = np.stack([-c.rotation[1] for c in cameras])  # row 1: camera y (down) in world
+    mean_up = ups.mean(0)
+    if np.linalg.norm(mean_up) < 1e-9:
+        mean_up = np.array([0.0, -1.0, 0.0])
+    values, vectors = np.linalg.eigh(rights.T @ rights)  # ascending
+    if values[1] > 10 * max(values[0], 1e-12 * values[2]):
+        up = vectors[:, 0]
+    else:  # one heading: up lies in the plane normal to the common right direction
+        right = vectors[:, 2]
+        up = mean_up - (mean_up @ right) * right
+    up = up if up @ mean_up >= 0 else -up
+    return up / np.linalg.norm(up)
 
 
 @dataclass
