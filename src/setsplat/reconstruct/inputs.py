@@ -85,14 +85,22 @@ def _from_manifest(folder: Path) -> CaptureImages:
 
 
 def _checked(capture: CaptureImages) -> CaptureImages:
-    """Read each image's size (header only); drop and remember the unreadable ones."""
+    """Read each image's size (header only) and, for a plain folder, its EXIF focal
+    length (so a zoom lens's photos get cameras of their own); drop and remember the
+    unreadable ones."""
     from PIL import Image
+
+    from setsplat.capture.exif import read_camera_info
 
     kept = []
     for name in capture.names:
         try:
             with Image.open(capture.image_dir / name) as image:
                 capture.sizes[name] = image.size
+                if not capture.is_capture:
+                    focal = read_camera_info(image).focal_px(*image.size, rotated=False)
+                    if focal:
+                        capture.focal_priors[name] = focal[0]
             kept.append(name)
         except FileNotFoundError:
             capture.unreadable[name] = "file is missing"
