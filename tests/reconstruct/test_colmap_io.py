@@ -174,3 +174,21 @@ def test_import_levels_a_tilted_world(tmp_path, cli):
     similarity = align_cameras(ours, [truth[c.name] for c in ours])
     up = similarity.rotation @ np.array([0.0, -1.0, 0.0])
     assert np.degrees(np.arccos(np.clip(up @ [0.0, -1.0, 0.0], -1, 1))) < 1.0
+
+
+def test_points_ply_and_camera_meta_round_trip(tmp_path):
+    from setsplat.core.camera import write_cameras
+    from setsplat.core.io.ply import read_points, write_points
+
+    rng = np.random.default_rng(0)
+    xyz = rng.normal(size=(50, 3)).astype(np.float32)
+    rgb = rng.integers(0, 256, (50, 3)).astype(np.uint8)
+    write_points(tmp_path / "p.ply", xyz, rgb)
+    back_xyz, back_rgb = read_points(tmp_path / "p.ply")
+    np.testing.assert_array_equal(back_xyz, xyz)
+    np.testing.assert_array_equal(np.round(back_rgb * 255).astype(np.uint8), rgb)
+    write_cameras(tmp_path / "c.json", ring_cameras(2), {"unscaled": True, "source": "x"})
+    assert read_camera_meta(tmp_path / "c.json") == {"unscaled": True, "source": "x"}
+    write_cameras(tmp_path / "d.json", ring_cameras(2))
+    assert read_camera_meta(tmp_path / "d.json") == {}
+    assert len(read_cameras(tmp_path / "d.json")) == 2
