@@ -29,10 +29,10 @@ PIXELS = TILE_SIZE * TILE_SIZE
 @njit(cache=True)
 def _footprint(mx, my, rx, ry, x0, x1, y0, y1):
     """Pixel rectangle [xa, xb) x [ya, yb) of the tile whose centres are within the radius."""
-    xa = max(x0, int(math.ceil(mx - rx - 0.5)))
-    xb = min(x1, int(math.floor(mx + rx - 0.5)) + 1)
-    ya = max(y0, int(math.ceil(my - ry - 0.5)))
-    yb = min(y1, int(math.floor(my + ry - 0.5)) + 1)
+    xa = max(x0, math.ceil(mx - rx - 0.5))
+    xb = min(x1, math.floor(mx + rx - 0.5) + 1)
+    ya = max(y0, math.ceil(my - ry - 0.5))
+    yb = min(y1, math.floor(my + ry - 0.5) + 1)
     return xa, xb, ya, yb
 
 

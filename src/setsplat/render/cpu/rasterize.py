@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from setsplat.render.api import RenderOutput
-from setsplat.render.cpu.functions import ProjectGaussians, ProjectionSettings, RasterizeTiles
 from setsplat.render.conventions import TILE_SIZE
+from setsplat.render.cpu.functions import ProjectGaussians, ProjectionSettings, RasterizeTiles
 
 
 def rasterize_cpu(means, quats, scales, opacities, colors, viewmats, Ks, width, height, *,
