@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from setsplat.core.errors import SetsplatError
 from setsplat.render.conventions import EPS2D
 
 BACKENDS = ("auto", "cpu", "cuda")
@@ -47,6 +48,9 @@ def choose_backend(backend: str, device: torch.device) -> str:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if backend == "auto":
         return "cuda" if device.type == "cuda" and torch.cuda.is_available() else "cpu"
+    if backend == "cuda" and not torch.cuda.is_available():
+        raise SetsplatError("the cuda backend was asked for, but there is no CUDA GPU",
+                            "use the cpu (or auto) backend")
     if backend == "cpu" and device.type != "cpu":
         raise ValueError("the cpu backend needs CPU tensors; move them with .cpu()")
     return backend
