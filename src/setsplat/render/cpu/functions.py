@@ -104,36 +104,54 @@ _WORKSPACE = _Workspace()
 
 
 class RasterizeTiles(torch.autograd.Function):
-    """Per-camera (means2d, conics, colours (C,N,D), opacities) -> image (C,H,W,D),
-    alpha (C,H,W,1) and median depth (C,H,W,1, not differentiable)."""
+    """Per-camera (means2d, conics, colours (C,N,D), opacities, depths, backgrounds (C,D))
+    -> colour over the background (C,H,W,D), alpha, expected depth and median depth
+    (C,H,W,1 each; the median is not differentiable). All per-pixel work happens in the
+    kernels: small torch ops on whole images are costly on a busy 2-core machine."""
 
     @staticmethod
-    def forward(ctx, means2d, conics, colors, opacities, depths, radii, width, height):
+    def forward(ctx, means2d, conics, colors, opacities, depths, backgrounds, radii, width,
+                height):
         dtype = means2d.dtype
         cameras, channels = means2d.shape[0], colors.shape[-1]
-        np_in = [_np(t) for t in (means2d, conics, colors, opacities, depths, radii)]
-        bins = bin_splats(np_in[0], np_in[5], np_in[4], width, height)
-        image = torch.empty((cameras, height, width, channels), dtype=dtype)
-        transmittance = np.empty((cameras, height, width), np_in[0].dtype)
+        m2, con, opa, dep, rad = (_np(t) for t in (means2d, conics, opacities, depths, radii))
+        features = np.concatenate([_np(colors), dep[..., None]], -1)
+        bins = bin_splats(m2, rad, dep, width, height)
+        acc = np.empty((cameras, height, width, channels + 1), m2.dtype)
+        transmittance = np.empty((cameras, height, width), m2.dtype)
         last = np.empty((cameras, height, width), np.int64)
         median = torch.empty((cameras, height, width, 1), dtype=dtype)
-        rk.rasterize_forward(*np_in[:5], np_in[5], bins.offsets, bins.ids, bins.tiles_x,
-                             bins.tiles_y, width, height, image.numpy(), transmittance, last,
-                             median.numpy()[..., 0])
-        alpha = 1.0 - torch.from_numpy(transmittance)[..., None]
-        ctx.state = (np_in, bins, transmittance, last, width, height)
+        with rk.tiles_in_small_chunks():
+            rk.rasterize_forward(m2, con, features, opa, dep, rad, bins.offsets, bins.ids,
+                                 bins.tiles_x, bins.tiles_y, width, height, acc, transmittance,
+                                 last, median.numpy()[..., 0])
+        bg = np.zeros((cameras, channels), m2.dtype) if backgrounds is None else _np(backgrounds)
+        rgb = torch.empty((cameras, height, width, channels), dtype=dtype)
+        alpha = torch.empty((cameras, height, width, 1), dtype=dtype)
+        depth = torch.empty((cameras, height, width, 1), dtype=dtype)
+        rk.finish_images(acc, transmittance, bg, rgb.numpy(), alpha.numpy(), depth.numpy())
+        ctx.state = (m2, con, features, opa, rad, bg, bins, acc, transmittance, last, width,
+                     height, backgrounds is not None)
         ctx.mark_non_differentiable(median)
-        return image, alpha, median
+        return rgb, alpha, depth, median
 
     @staticmethod
-    def backward(ctx, v_image, v_alpha, _v_median):
-        np_in, bins, transmittance, last, width, height = ctx.state
-        means2d, conics, colors, opacities, _, radii = np_in
-        cameras, n, channels = colors.shape
-        grads = _WORKSPACE.zeros((rk.thread_count(), cameras, n, 6 + channels), means2d.dtype)
-        rk.rasterize_backward(means2d, conics, colors, opacities, radii, bins.offsets,
-                              bins.ids, bins.tiles_x, bins.tiles_y, width, height,
-                              transmittance, last, _np(v_image), _np(v_alpha), grads)
+    def backward(ctx, v_rgb, v_alpha, v_depth, _v_median):
+        (m2, con, features, opa, rad, bg, bins, acc, transmittance, last, width, height,
+         has_bg) = ctx.state
+        cameras, n, channels = features.shape
+        v_acc = np.empty_like(acc)
+        v_alpha_acc = np.empty((*transmittance.shape, 1), acc.dtype)
+        v_rgb_np = _np(v_rgb)
+        rk.image_gradients(v_rgb_np, _np(v_alpha), _np(v_depth), acc, transmittance, bg, v_acc,
+                           v_alpha_acc)
+        grads = _WORKSPACE.zeros((rk.thread_count(), cameras, n, 6 + channels), m2.dtype)
+        with rk.tiles_in_small_chunks():
+            rk.rasterize_backward(m2, con, features, opa, rad, bins.offsets, bins.ids,
+                                  bins.tiles_x, bins.tiles_y, width, height, transmittance, last,
+                                  v_acc, v_alpha_acc, grads)
         total = torch.from_numpy(grads.sum(0))
-        return (total[..., 0:2], total[..., 2:5], total[..., 6:], total[..., 5], None, None,
-                None, None)
+        v_bg = (torch.from_numpy(np.einsum("chwd,chw->cd", v_rgb_np, transmittance))
+                if has_bg and ctx.needs_input_grad[5] else None)
+        return (total[..., 0:2], total[..., 2:5], total[..., 6:-1], total[..., 5],
+                total[..., -1], v_bg, None, None, None)

@@ -6,14 +6,16 @@ construction of the radius), which is what makes the CPU fast on small splats. A
 tile stops as soon as all its pixels are saturated.
 
 The backward pass walks the same lists back to front from the final transmittance,
-as gsplat does, and accumulates per-splat gradients in one buffer per thread (tiles
-are dealt round-robin to threads), summed afterwards: no atomics, deterministic.
+as gsplat does, and accumulates per-splat gradients in one buffer per thread, summed
+afterwards: no atomics.
 """
 
+import contextlib
 import math
+from collections.abc import Iterator
 
 import numpy as np
-from numba import get_num_threads, njit, prange
+from numba import get_num_threads, get_thread_id, njit, prange, set_parallel_chunksize
 
 from setsplat.render.conventions import (
     ALPHA_THRESHOLD,
@@ -24,6 +26,8 @@ from setsplat.render.conventions import (
 )
 
 PIXELS = TILE_SIZE * TILE_SIZE
+DEPTH_ALPHA_FLOOR = 1e-10  # expected depth = accumulated depth / max(alpha, this)
+TILES_PER_CHUNK = 4
 
 
 @njit(cache=True)
@@ -115,9 +119,8 @@ def rasterize_backward(means2d, conics, colors, opacities, radii, offsets, ids,
     """Per-thread gradients ``grads[thread, c, g, :]`` = (mean x, mean y, conic a, b, c,
     opacity, colour channels...). Caller zeroes ``grads`` and sums over threads."""
     channels = colors.shape[2]
-    jobs = len(offsets) - 1
-    threads = grads.shape[0]
-    for thread in prange(threads):
+    for job in prange(len(offsets) - 1):
+        thread = get_thread_id()
         trans = np.empty(PIXELS, colors.dtype)
         behind = np.empty((PIXELS, channels), colors.dtype)
         stop = np.empty(PIXELS, np.int64)
@@ -125,76 +128,125 @@ def rasterize_backward(means2d, conics, colors, opacities, radii, offsets, ids,
         v_a = np.empty(PIXELS, colors.dtype)
         t_final = np.empty(PIXELS, colors.dtype)
         g_color = np.empty(channels, colors.dtype)
-        for job in range(thread, jobs, threads):
-            c, x0, x1, y0, y1 = _tile_bounds(job, tiles_x, tiles_y, width, height)
-            start = offsets[job]
-            k_end = start
-            for py in range(y0, y1):
-                for px in range(x0, x1):
-                    p = (py - y0) * TILE_SIZE + px - x0
-                    trans[p] = transmittance[c, py, px]
-                    t_final[p] = trans[p]
-                    stop[p] = last[c, py, px]
-                    k_end = max(k_end, stop[p])
-                    v_a[p] = v_alpha_out[c, py, px, 0]
-                    for ch in range(channels):
-                        behind[p, ch] = 0.0
-                        v_col[p, ch] = v_color[c, py, px, ch]
-            for k in range(k_end - 1, start - 1, -1):
-                g = ids[k]
-                mx, my = means2d[c, g, 0], means2d[c, g, 1]
-                ca, cb, cc = conics[c, g, 0], conics[c, g, 1], conics[c, g, 2]
-                opacity = opacities[c, g]
-                xa, xb, ya, yb = _footprint(mx, my, radii[c, g, 0], radii[c, g, 1],
-                                            x0, x1, y0, y1)
-                g_mx = g_my = g_a = g_b = g_c = g_op = 0.0
+        c, x0, x1, y0, y1 = _tile_bounds(job, tiles_x, tiles_y, width, height)
+        start = offsets[job]
+        k_end = start
+        for py in range(y0, y1):
+            for px in range(x0, x1):
+                p = (py - y0) * TILE_SIZE + px - x0
+                trans[p] = transmittance[c, py, px]
+                t_final[p] = trans[p]
+                stop[p] = last[c, py, px]
+                k_end = max(k_end, stop[p])
+                v_a[p] = v_alpha_out[c, py, px, 0]
                 for ch in range(channels):
-                    g_color[ch] = 0.0
-                touched = False
-                for py in range(ya, yb):
-                    dy = py + 0.5 - my
-                    row = (py - y0) * TILE_SIZE - x0
-                    for px in range(xa, xb):
-                        p = row + px
-                        if k >= stop[p]:
-                            continue
-                        dx = px + 0.5 - mx
-                        sigma = 0.5 * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
-                        if sigma < 0.0:
-                            continue
-                        vis = math.exp(-sigma)
-                        alpha = min(MAX_ALPHA, opacity * vis)
-                        if alpha < ALPHA_THRESHOLD:
-                            continue
-                        touched = True
-                        one_minus = 1.0 - alpha
-                        t = trans[p] / one_minus  # transmittance in front of this splat
-                        weight = alpha * t
-                        v_alpha = t_final[p] / one_minus * v_a[p]
-                        for ch in range(channels):
-                            col = colors[c, g, ch]
-                            g_color[ch] += weight * v_col[p, ch]
-                            v_alpha += (col * t - behind[p, ch] / one_minus) * v_col[p, ch]
-                            behind[p, ch] += col * weight
-                        trans[p] = t
-                        if opacity * vis <= MAX_ALPHA:
-                            g_op += vis * v_alpha
-                            v_sigma = -opacity * vis * v_alpha
-                            g_a += 0.5 * dx * dx * v_sigma
-                            g_b += dx * dy * v_sigma
-                            g_c += 0.5 * dy * dy * v_sigma
-                            g_mx -= (ca * dx + cb * dy) * v_sigma
-                            g_my -= (cb * dx + cc * dy) * v_sigma
-                if touched:
-                    out = grads[thread, c, g]
-                    out[0] += g_mx
-                    out[1] += g_my
-                    out[2] += g_a
-                    out[3] += g_b
-                    out[4] += g_c
-                    out[5] += g_op
+                    behind[p, ch] = 0.0
+                    v_col[p, ch] = v_color[c, py, px, ch]
+        for k in range(k_end - 1, start - 1, -1):
+            g = ids[k]
+            mx, my = means2d[c, g, 0], means2d[c, g, 1]
+            ca, cb, cc = conics[c, g, 0], conics[c, g, 1], conics[c, g, 2]
+            opacity = opacities[c, g]
+            xa, xb, ya, yb = _footprint(mx, my, radii[c, g, 0], radii[c, g, 1],
+                                        x0, x1, y0, y1)
+            g_mx = g_my = g_a = g_b = g_c = g_op = 0.0
+            for ch in range(channels):
+                g_color[ch] = 0.0
+            touched = False
+            for py in range(ya, yb):
+                dy = py + 0.5 - my
+                row = (py - y0) * TILE_SIZE - x0
+                for px in range(xa, xb):
+                    p = row + px
+                    if k >= stop[p]:
+                        continue
+                    dx = px + 0.5 - mx
+                    sigma = 0.5 * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
+                    if sigma < 0.0:
+                        continue
+                    vis = math.exp(-sigma)
+                    alpha = min(MAX_ALPHA, opacity * vis)
+                    if alpha < ALPHA_THRESHOLD:
+                        continue
+                    touched = True
+                    one_minus = 1.0 - alpha
+                    t = trans[p] / one_minus  # transmittance in front of this splat
+                    weight = alpha * t
+                    v_alpha = t_final[p] / one_minus * v_a[p]
                     for ch in range(channels):
-                        out[6 + ch] += g_color[ch]
+                        col = colors[c, g, ch]
+                        g_color[ch] += weight * v_col[p, ch]
+                        v_alpha += (col * t - behind[p, ch] / one_minus) * v_col[p, ch]
+                        behind[p, ch] += col * weight
+                    trans[p] = t
+                    if opacity * vis <= MAX_ALPHA:
+                        g_op += vis * v_alpha
+                        v_sigma = -opacity * vis * v_alpha
+                        g_a += 0.5 * dx * dx * v_sigma
+                        g_b += dx * dy * v_sigma
+                        g_c += 0.5 * dy * dy * v_sigma
+                        g_mx -= (ca * dx + cb * dy) * v_sigma
+                        g_my -= (cb * dx + cc * dy) * v_sigma
+            if touched:
+                out = grads[thread, c, g]
+                out[0] += g_mx
+                out[1] += g_my
+                out[2] += g_a
+                out[3] += g_b
+                out[4] += g_c
+                out[5] += g_op
+                for ch in range(channels):
+                    out[6 + ch] += g_color[ch]
+
+
+@njit(parallel=True, cache=True)
+def finish_images(acc, transmittance, backgrounds, rgb, alpha, depth):
+    """Accumulated (colour..., depth) -> colour over the background, alpha, expected depth."""
+    channels = rgb.shape[3]
+    rows = acc.shape[1]
+    for row in prange(acc.shape[0] * rows):
+        c, y = row // rows, row % rows
+        for x in range(acc.shape[2]):
+            t = transmittance[c, y, x]
+            for ch in range(channels):
+                rgb[c, y, x, ch] = acc[c, y, x, ch] + t * backgrounds[c, ch]
+            alpha[c, y, x, 0] = 1.0 - t
+            depth[c, y, x, 0] = acc[c, y, x, channels] / max(1.0 - t, DEPTH_ALPHA_FLOOR)
+
+
+@njit(parallel=True, cache=True)
+def image_gradients(v_rgb, v_alpha, v_depth, acc, transmittance, backgrounds, v_acc, v_alpha_acc):
+    """The inverse of ``finish_images``: gradients w.r.t. the accumulated channels and the
+    accumulated alpha."""
+    channels = v_rgb.shape[3]
+    rows = acc.shape[1]
+    for row in prange(acc.shape[0] * rows):
+        c, y = row // rows, row % rows
+        for x in range(acc.shape[2]):
+            a = 1.0 - transmittance[c, y, x]
+            g_alpha = v_alpha[c, y, x, 0]
+            for ch in range(channels):
+                v_acc[c, y, x, ch] = v_rgb[c, y, x, ch]
+                g_alpha -= v_rgb[c, y, x, ch] * backgrounds[c, ch]
+            vd = v_depth[c, y, x, 0]
+            if a > DEPTH_ALPHA_FLOOR:
+                v_acc[c, y, x, channels] = vd / a
+                g_alpha -= vd * acc[c, y, x, channels] / (a * a)
+            else:
+                v_acc[c, y, x, channels] = vd / DEPTH_ALPHA_FLOOR
+            v_alpha_acc[c, y, x, 0] = g_alpha
+
+
+@contextlib.contextmanager
+def tiles_in_small_chunks() -> Iterator[None]:
+    """Hand tiles to threads a few at a time rather than in two halves: tiles differ in
+    cost, and on a busy machine one thread may be descheduled for a while. (Set from
+    Python: numba cannot cache kernels that set it themselves.)"""
+    previous = set_parallel_chunksize(TILES_PER_CHUNK)
+    try:
+        yield
+    finally:
+        set_parallel_chunksize(previous)
 
 
 def thread_count() -> int:

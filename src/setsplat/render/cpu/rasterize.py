@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import torch
-
 from setsplat.render.api import RenderOutput
 from setsplat.render.conventions import TILE_SIZE
 from setsplat.render.cpu.functions import ProjectGaussians, ProjectionSettings, RasterizeTiles
@@ -23,13 +21,10 @@ def rasterize_cpu(means, quats, scales, opacities, colors, viewmats, Ks, width, 
         features = colors.to(means.dtype).expand(cameras, *colors.shape[-2:])
     else:
         features = sh_rgb
-    features = torch.cat([features, depths[..., None]], -1)
-    image, alpha, median = RasterizeTiles.apply(means2d, conics, features, opac,
-                                                depths.detach(), radii, width, height)
-    rgb = image[..., :-1]
     if backgrounds is not None:
-        rgb = rgb + (1.0 - alpha) * backgrounds.to(rgb.dtype)[:, None, None, :]
-    depth = image[..., -1:] / alpha.clamp_min(1e-10)
+        backgrounds = backgrounds.to(means.dtype)
+    rgb, alpha, depth, median = RasterizeTiles.apply(means2d, conics, features, opac, depths,
+                                                     backgrounds, radii, width, height)
     info = {"means2d": means2d, "radii": radii, "depths": depths, "conics": conics,
             "opacities": opac, "width": width, "height": height, "n_cameras": cameras,
             "gaussian_ids": None, "camera_ids": None, "tile_size": TILE_SIZE}
