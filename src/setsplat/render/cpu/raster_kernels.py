@@ -130,7 +130,7 @@ def rasterize_forward(means2d, conics, colors, opacities, depths, radii, offsets
                 out_median[c, py, px] = median[p]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=True)
 def rasterize_backward(means2d, conics, colors, opacities, radii, offsets, ids,
                        tiles_x, tiles_y, width, height, transmittance, last,
                        v_color, v_alpha_out, grads):
@@ -146,6 +146,7 @@ def rasterize_backward(means2d, conics, colors, opacities, radii, offsets, ids,
         v_a = np.empty(PIXELS, colors.dtype)
         t_final = np.empty(PIXELS, colors.dtype)
         g_color = np.empty(channels, colors.dtype)
+        color = np.empty(channels, colors.dtype)
         c, x0, x1, y0, y1 = _tile_bounds(job, tiles_x, tiles_y, width, height)
         start = offsets[job]
         k_end = start
@@ -171,6 +172,7 @@ def rasterize_backward(means2d, conics, colors, opacities, radii, offsets, ids,
             g_mx = g_my = g_a = g_b = g_c = g_op = 0.0
             for ch in range(channels):
                 g_color[ch] = 0.0
+                color[ch] = colors[c, g, ch]
             touched = False
             for py in range(ya, yb):
                 dy = py + 0.5 - my
@@ -194,7 +196,7 @@ def rasterize_backward(means2d, conics, colors, opacities, radii, offsets, ids,
                     weight = alpha * t
                     v_alpha = t_final[p] / one_minus * v_a[p]
                     for ch in range(channels):
-                        col = colors[c, g, ch]
+                        col = color[ch]
                         g_color[ch] += weight * v_col[p, ch]
                         v_alpha += (col * t - behind[p, ch] / one_minus) * v_col[p, ch]
                         behind[p, ch] += col * weight
