@@ -151,7 +151,10 @@ void backward(torch::Tensor means2d, torch::Tensor conics, torch::Tensor feats,
                 stop[p] = ls[o];
                 kend = std::max(kend, stop[p]);
                 vap[p] = val[o];
-                for (int ch = 0; ch < D; ++ch) { behind[p * MAXD + ch] = 0.f; vc[p * MAXD + ch] = va[o * D + ch]; }
+                for (int ch = 0; ch < D; ++ch) {
+                    behind[p * MAXD + ch] = 0.f;
+                    vc[p * MAXD + ch] = va[o * D + ch];
+                }
             }
         for (int64_t k = kend - 1; k >= start; --k) {
             int64_t g = int64_t(t.c) * N + id[k];
@@ -218,7 +221,6 @@ def main() -> None:
 
     sys.path.insert(0, str(Path(__file__).parent))
     from render import make_scene
-
     from setsplat.render.cpu import raster_kernels as rk
     from setsplat.render.cpu.binning import bin_splats
     from setsplat.render.cpu.functions import ProjectGaussians, ProjectionSettings
