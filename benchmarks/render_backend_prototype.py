@@ -36,6 +36,8 @@ constexpr float THR = 1.f / 255.f, MAXA = 0.99f, TMIN = 1e-4f;
 
 struct Tile { int c, x0, x1, y0, y1; };
 
+struct Splat { float mx, my, a, b, c, o, smax; int xa, xb, ya, yb; };
+
 // pixels [lo, hi) of a row whose centres are inside the ellipse sigma <= smax
 static inline void row_span(float a, float b, float c, float smax, float dy, float mx,
                             int xa, int xb, int& lo, int& hi) {
@@ -58,6 +60,14 @@ static inline void footprint(float mx, float my, int rx, int ry, const Tile& t,
     xb = std::min(t.x1, int(std::floor(mx + rx - 0.5f)) + 1);
     ya = std::max(t.y0, int(std::ceil(my - ry - 0.5f)));
     yb = std::min(t.y1, int(std::floor(my + ry - 0.5f)) + 1);
+}
+
+static inline Splat load(const float* m, const float* co, const float* op, const int* ra,
+                         int64_t g, const Tile& t) {
+    Splat s{m[2 * g], m[2 * g + 1], co[3 * g], co[3 * g + 1], co[3 * g + 2], op[g], 0.f};
+    s.smax = std::log(s.o / THR);
+    footprint(s.mx, s.my, ra[2 * g], ra[2 * g + 1], t, s.xa, s.xb, s.ya, s.yb);
+    return s;
 }
 
 void forward(torch::Tensor means2d, torch::Tensor conics, torch::Tensor feats,
@@ -84,11 +94,11 @@ void forward(torch::Tensor means2d, torch::Tensor conics, torch::Tensor feats,
         int alive = (t.x1 - t.x0) * (t.y1 - t.y0);
         for (int64_t k = start; k < end && alive > 0; ++k) {
             int64_t g = int64_t(t.c) * N + id[k];
-            float mx = m[2 * g], my = m[2 * g + 1];
-            float a = co[3 * g], b = co[3 * g + 1], cc = co[3 * g + 2], o = op[g];
-            float smax = std::log(o / THR);
-            int xa, xb, ya, yb, lo, hi;
-            footprint(mx, my, ra[2 * g], ra[2 * g + 1], t, xa, xb, ya, yb);
+            const Splat s = load(m, co, op, ra, g, t);
+            const float mx = s.mx, my = s.my, a = s.a, b = s.b, cc = s.c, o = s.o;
+            const float smax = s.smax;
+            const int xa = s.xa, xb = s.xb, ya = s.ya, yb = s.yb;
+            int lo, hi;
             for (int py = ya; py < yb; ++py) {
                 float dy = py + 0.5f - my;
                 row_span(a, b, cc, smax, dy, mx, xa, xb, lo, hi);
@@ -158,11 +168,11 @@ void backward(torch::Tensor means2d, torch::Tensor conics, torch::Tensor feats,
             }
         for (int64_t k = kend - 1; k >= start; --k) {
             int64_t g = int64_t(t.c) * N + id[k];
-            float mx = m[2 * g], my = m[2 * g + 1];
-            float a = co[3 * g], b = co[3 * g + 1], cc = co[3 * g + 2], o = op[g];
-            float smax = std::log(o / THR);
-            int xa, xb, ya, yb, lo, hi;
-            footprint(mx, my, ra[2 * g], ra[2 * g + 1], t, xa, xb, ya, yb);
+            const Splat s = load(m, co, op, ra, g, t);
+            const float mx = s.mx, my = s.my, a = s.a, b = s.b, cc = s.c, o = s.o;
+            const float smax = s.smax;
+            const int xa = s.xa, xb = s.xb, ya = s.ya, yb = s.yb;
+            int lo, hi;
             float gmx = 0, gmy = 0, ga = 0, gb = 0, gcc = 0, gop = 0;
             for (int ch = 0; ch < D; ++ch) gc[ch] = 0.f;
             bool touched = false;

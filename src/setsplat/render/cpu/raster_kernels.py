@@ -42,6 +42,17 @@ def _footprint(mx, my, rx, ry, x0, x1, y0, y1):
 
 
 @njit(cache=True)
+def _splat(means2d, conics, opacities, radii, c, g, x0, x1, y0, y1):
+    """Splat g in camera c: 2D mean, conic, opacity, the sigma at which its alpha meets
+    the threshold, and its footprint within the tile."""
+    mx, my = means2d[c, g, 0], means2d[c, g, 1]
+    opacity = opacities[c, g]
+    xa, xb, ya, yb = _footprint(mx, my, radii[c, g, 0], radii[c, g, 1], x0, x1, y0, y1)
+    return (mx, my, conics[c, g, 0], conics[c, g, 1], conics[c, g, 2], opacity,
+            math.log(opacity / ALPHA_THRESHOLD), xa, xb, ya, yb)
+
+
+@njit(cache=True)
 def _row_span(ca, cb, cc, sigma_max, dy, mx, xa, xb):
     """Pixels [lo, hi) of a row, within [xa, xb), whose centres lie inside the ellipse
     sigma <= sigma_max (where alpha reaches the threshold): no work outside it."""
@@ -83,13 +94,10 @@ def rasterize_forward(means2d, conics, colors, opacities, depths, radii, offsets
         alive = (x1 - x0) * (y1 - y0)
         for k in range(start, end):
             g = ids[k]
-            mx, my = means2d[c, g, 0], means2d[c, g, 1]
-            ca, cb, cc = conics[c, g, 0], conics[c, g, 1], conics[c, g, 2]
-            opacity = opacities[c, g]
-            sigma_max = math.log(opacity / ALPHA_THRESHOLD)
+            mx, my, ca, cb, cc, opacity, sigma_max, xa, xb, ya, yb = _splat(
+                means2d, conics, opacities, radii, c, g, x0, x1, y0, y1)
             for ch in range(channels):
                 color[ch] = colors[c, g, ch]
-            xa, xb, ya, yb = _footprint(mx, my, radii[c, g, 0], radii[c, g, 1], x0, x1, y0, y1)
             for py in range(ya, yb):
                 dy = py + 0.5 - my
                 lo, hi = _row_span(ca, cb, cc, sigma_max, dy, mx, xa, xb)
@@ -163,12 +171,8 @@ def rasterize_backward(means2d, conics, colors, opacities, radii, offsets, ids,
                     v_col[p, ch] = v_color[c, py, px, ch]
         for k in range(k_end - 1, start - 1, -1):
             g = ids[k]
-            mx, my = means2d[c, g, 0], means2d[c, g, 1]
-            ca, cb, cc = conics[c, g, 0], conics[c, g, 1], conics[c, g, 2]
-            opacity = opacities[c, g]
-            sigma_max = math.log(opacity / ALPHA_THRESHOLD)
-            xa, xb, ya, yb = _footprint(mx, my, radii[c, g, 0], radii[c, g, 1],
-                                        x0, x1, y0, y1)
+            mx, my, ca, cb, cc, opacity, sigma_max, xa, xb, ya, yb = _splat(
+                means2d, conics, opacities, radii, c, g, x0, x1, y0, y1)
             g_mx = g_my = g_a = g_b = g_c = g_op = 0.0
             for ch in range(channels):
                 g_color[ch] = 0.0
