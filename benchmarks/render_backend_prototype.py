@@ -38,6 +38,14 @@ struct Tile { int c, x0, x1, y0, y1; };
 
 struct Splat { float mx, my, a, b, c, o, smax; int xa, xb, ya, yb; };
 
+// exp(-sigma) at (dx, dy) and the factors stepping it one pixel right (3 exp per row)
+static inline void row_gaussian(float a, float b, float c, float dx, float dy,
+                                float& vis, float& step, float& decay) {
+    vis = std::exp(-(0.5f * (a * dx * dx + c * dy * dy) + b * dx * dy));
+    step = std::exp(-(a * dx + 0.5f * a + b * dy));
+    decay = std::exp(-a);
+}
+
 // pixels [lo, hi) of a row whose centres are inside the ellipse sigma <= smax
 static inline void row_span(float a, float b, float c, float smax, float dy, float mx,
                             int xa, int xb, int& lo, int& hi) {
@@ -102,13 +110,15 @@ void forward(torch::Tensor means2d, torch::Tensor conics, torch::Tensor feats,
             for (int py = ya; py < yb; ++py) {
                 float dy = py + 0.5f - my;
                 row_span(a, b, cc, smax, dy, mx, xa, xb, lo, hi);
+                float vnext, step, decay;
+                row_gaussian(a, b, cc, lo + 0.5f - mx, dy, vnext, step, decay);
                 for (int px = lo; px < hi; ++px) {
+                    float vis = vnext;
+                    vnext *= step;
+                    step *= decay;
                     int p = (py - t.y0) * TS + px - t.x0;
-                    if (done[p]) continue;
-                    float dx = px + 0.5f - mx;
-                    float s = 0.5f * (a * dx * dx + cc * dy * dy) + b * dx * dy;
-                    if (s < 0.f) continue;
-                    float al = std::min(MAXA, o * std::exp(-s));
+                    if (done[p] || vis > 1.f) continue;
+                    float al = std::min(MAXA, o * vis);
                     if (al < THR) continue;
                     float nt = T[p] * (1.f - al);
                     if (nt <= TMIN) { done[p] = true; --alive; continue; }
@@ -179,13 +189,15 @@ void backward(torch::Tensor means2d, torch::Tensor conics, torch::Tensor feats,
             for (int py = ya; py < yb; ++py) {
                 float dy = py + 0.5f - my;
                 row_span(a, b, cc, smax, dy, mx, xa, xb, lo, hi);
+                float vnext, step, decay;
+                row_gaussian(a, b, cc, lo + 0.5f - mx, dy, vnext, step, decay);
                 for (int px = lo; px < hi; ++px) {
+                    float vis = vnext;
+                    vnext *= step;
+                    step *= decay;
                     int p = (py - t.y0) * TS + px - t.x0;
-                    if (k >= stop[p]) continue;
+                    if (k >= stop[p] || vis > 1.f) continue;
                     float dx = px + 0.5f - mx;
-                    float s = 0.5f * (a * dx * dx + cc * dy * dy) + b * dx * dy;
-                    if (s < 0.f) continue;
-                    float vis = std::exp(-s);
                     float al = std::min(MAXA, o * vis);
                     if (al < THR) continue;
                     touched = true;
