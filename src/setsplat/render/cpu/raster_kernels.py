@@ -75,6 +75,16 @@ def _row_gaussian(ca, cb, cc, dx, dy):
 
 
 @njit(cache=True)
+def _row(ca, cb, cc, sigma_max, mx, my, py, xa, xb, x0, y0):
+    """Pixel row ``py`` of a splat: dy, its span [lo, hi), the row's offset into the tile
+    buffers, and exp(-sigma) at ``lo`` with its stepping factors."""
+    dy = py + 0.5 - my
+    lo, hi = _row_span(ca, cb, cc, sigma_max, dy, mx, xa, xb)
+    vis, step, decay = _row_gaussian(ca, cb, cc, lo + 0.5 - mx, dy)
+    return dy, lo, hi, (py - y0) * TILE_SIZE - x0, vis, step, decay
+
+
+@njit(cache=True)
 def _tile_bounds(job, tiles_x, tiles_y, width, height):
     per_camera = tiles_x * tiles_y
     c = job // per_camera
@@ -108,10 +118,8 @@ def rasterize_forward(means2d, conics, colors, opacities, depths, radii, offsets
             for ch in range(channels):
                 color[ch] = colors[c, g, ch]
             for py in range(ya, yb):
-                dy = py + 0.5 - my
-                lo, hi = _row_span(ca, cb, cc, sigma_max, dy, mx, xa, xb)
-                row = (py - y0) * TILE_SIZE - x0
-                vis_next, step, decay = _row_gaussian(ca, cb, cc, lo + 0.5 - mx, dy)
+                _, lo, hi, row, vis_next, step, decay = _row(ca, cb, cc, sigma_max, mx, my,
+                                                             py, xa, xb, x0, y0)
                 for px in range(lo, hi):
                     vis = vis_next
                     vis_next *= step
@@ -188,10 +196,8 @@ def rasterize_backward(means2d, conics, colors, opacities, radii, offsets, ids,
                 color[ch] = colors[c, g, ch]
             touched = False
             for py in range(ya, yb):
-                dy = py + 0.5 - my
-                lo, hi = _row_span(ca, cb, cc, sigma_max, dy, mx, xa, xb)
-                row = (py - y0) * TILE_SIZE - x0
-                vis_next, step, decay = _row_gaussian(ca, cb, cc, lo + 0.5 - mx, dy)
+                dy, lo, hi, row, vis_next, step, decay = _row(ca, cb, cc, sigma_max, mx, my,
+                                                              py, xa, xb, x0, y0)
                 for px in range(lo, hi):
                     vis = vis_next
                     vis_next *= step
