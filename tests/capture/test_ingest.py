@@ -121,7 +121,7 @@ def test_clean_scan_keeps_camera_metadata_and_copies_jpegs(cli, tmp_path):
     assert (tmp_path / "cap" / first.name).read_bytes() == source.read_bytes()
     assert first.camera["make"] == "setsplat" and first.camera["focal_length_35mm"] == 27
     assert first.intrinsics_prior["fx"] == pytest.approx(500, rel=0.01)
-    assert (first.intrinsics_prior["cx"], first.intrinsics_prior["cy"]) == (319.5, 239.5)
+    assert (first.intrinsics_prior["cx"], first.intrinsics_prior["cy"]) == (320.0, 240.0)
     assert first.timestamp == "2025-03-14T10:00:00" and first.timestamp_source == "exif"
     assert set(first.scores) == {"sharpness", "highlights", "shadows", "brightness"}
 

@@ -202,7 +202,7 @@ def _record(name: str, source: str, digest: str, pixels: np.ndarray, source_shap
     prior = None
     focal = camera.focal_px(width, height, rotated)
     if focal is not None:
-        prior = {"fx": focal[0], "fy": focal[0], "cx": (width - 1) / 2, "cy": (height - 1) / 2,
+        prior = {"fx": focal[0], "fy": focal[0], "cx": width / 2, "cy": height / 2,
                  "source": focal[1]}
     return CaptureImage(name, source, digest, width, height,
                         (int(source_shape[1]), int(source_shape[0])), bit_depth,

@@ -29,7 +29,7 @@ class CaptureImage:
     source_size: tuple[int, int]  # upright, before any --max-size
     bit_depth: int  # of the source; stored images are always 8-bit RGB
     camera: dict[str, Any]  # make, model, focal lengths, sensor width, orientation
-    intrinsics_prior: dict[str, Any] | None  # fx, fy, cx, cy (OpenCV pixel centres), source
+    intrinsics_prior: dict[str, Any] | None  # fx, fy, cx, cy (COLMAP pixel centres: +0.5), source
     timestamp: str | None
     timestamp_source: str | None
     frame: dict[str, Any] | None = None  # for video: index and time in seconds

@@ -217,7 +217,7 @@ class View:
     def sample_coords(self, n: int) -> np.ndarray:
         ss = self.supersample
         offsets = (np.arange(ss, dtype=np.float32) + np.float32(0.5)) / np.float32(ss)
-        return (np.arange(n, dtype=np.float32)[:, None] + offsets - np.float32(0.5)).reshape(-1)
+        return (np.arange(n, dtype=np.float32)[:, None] + offsets).reshape(-1)
 
     def directions(self, rows: slice, cols: slice) -> tuple[np.ndarray, ...]:
         a = ((self.sample_coords(self.width)[cols] - np.float32(self.cx))
@@ -241,9 +241,8 @@ class View:
             vs.append(self.fy * y / z + self.cy)
 
         def span(lo: float, hi: float, n: int) -> slice:
-            start = max(0, math.floor((lo + 0.5) * ss) - 2)
-            return slice(min(start, n * ss), max(start, min(n * ss, math.ceil((hi + 0.5) * ss)
-                                                             + 2)))
+            start = max(0, math.floor(lo * ss) - 2)
+            return slice(min(start, n * ss), max(start, min(n * ss, math.ceil(hi * ss) + 2)))
 
         return span(min(vs), max(vs), self.height), span(min(us), max(us), self.width)
 

@@ -142,8 +142,8 @@ def camera_path(count: int) -> list[tuple[tuple[float, ...], tuple[float, ...]]]
 
 def cameras(config: SynthConfig) -> list[Camera]:
     """The truth cameras, named after their image files."""
-    return [Camera(config.width, config.height, config.fx, config.fx, (config.width - 1) / 2,
-                   (config.height - 1) / 2, _look_at(eye, target),
+    return [Camera(config.width, config.height, config.fx, config.fx, config.width / 2,
+                   config.height / 2, _look_at(eye, target),
                    name=f"{config.prefix}_{i:03d}.jpg")
             for i, (eye, target) in enumerate(camera_path(config.count))]
 
@@ -220,8 +220,7 @@ def truth(config: SynthConfig, stage, cams: list[Camera]) -> dict[str, Any]:
         "units": "metres",
         "up": [0.0, -1.0, 0.0],
         "floor": {"normal": [0.0, -1.0, 0.0], "y": 0.0},
-        "pixel_centers": "integer (OpenCV): pixel (i, j) spans i-0.5..i+0.5; add 0.5 to cx, "
-                         "cy for COLMAP's convention",
+        "pixel_centers": "COLMAP / gsplat: pixel (i, j) spans i..i+1, its centre at i+0.5",
         "scene": {
             "name": "stage: a 6 x 5 m room, 2.7 m high, with a doorway to a hall, a table, "
                     "crates and a set flat",

@@ -1,7 +1,9 @@
 """Cameras: OpenCV pinhole intrinsics with COLMAP's distortion models, and poses.
 
 A camera's pose is world-to-camera (4x4) with camera axes OpenCV's (x right, y down,
-z forward) and the world in the camera's ``frame``. Conversions to other
+z forward) and the world in the camera's ``frame``. Pixel coordinates follow COLMAP and
+gsplat: pixel (i, j) covers i..i+1, so its centre is at i + 0.5 and a centred principal
+point is (width / 2, height / 2). Conversions to other
 applications' camera conventions go through ``core.frames``.
 """
 
@@ -86,11 +88,11 @@ class Camera:
         return self.fx * sensor_width_mm / self.width
 
     def scaled(self, factor: float) -> Camera:
-        """The same camera for an image resized by ``factor`` (pixel centres kept)."""
+        """The same camera for an image resized by ``factor``."""
         width, height = round(self.width * factor), round(self.height * factor)
         sx, sy = width / self.width, height / self.height
-        return Camera(width, height, self.fx * sx, self.fy * sy, (self.cx + 0.5) * sx - 0.5,
-                      (self.cy + 0.5) * sy - 0.5, self.world_to_camera.copy(), self.model,
+        return Camera(width, height, self.fx * sx, self.fy * sy, self.cx * sx, self.cy * sy,
+                      self.world_to_camera.copy(), self.model,
                       dict(self.distortion), self.name, self.frame)
 
     # ----- pose ----------------------------------------------------------------------
@@ -149,8 +151,7 @@ class Camera:
         pose[:3, :3] = rotation
         pose[:3, 3] = -rotation @ eye
         f = width / (2 * math.tan(math.radians(fov_x_deg) / 2))
-        return cls(width, height, f, f, (width - 1) / 2, (height - 1) / 2, pose, name=name,
-                   frame=frame)
+        return cls(width, height, f, f, width / 2, height / 2, pose, name=name, frame=frame)
 
     def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pinhole projection of world points (N, 3) -> pixels (N, 2) and depths (N,)."""
@@ -185,14 +186,33 @@ class Camera:
                                 "world_to_camera") from None
 
 
-def write_cameras(path: str | Path, cameras: Sequence[Camera]) -> None:
-    """cameras.json: a list of cameras, readable by ``read_cameras``."""
-    text = json.dumps({"version": 1, "cameras": [c.to_dict() for c in cameras]}, indent=1)
+def write_cameras(path: str | Path, cameras: Sequence[Camera],
+                  meta: dict[str, Any] | None = None) -> None:
+    """cameras.json: a list of cameras, readable by ``read_cameras``; ``meta`` (e.g.
+    ``unscaled``, provenance) is kept beside them for ``read_camera_meta``."""
+    data: dict[str, Any] = {"version": 1, "cameras": [c.to_dict() for c in cameras]}
+    if meta:
+        data["meta"] = meta
+    text = json.dumps(data, indent=1)
     with atomic_write(path) as f:
         f.write(text.encode())
 
 
 def read_cameras(path: str | Path) -> list[Camera]:
+    data = _load_cameras_file(path)
+    try:
+        return [Camera.from_dict(c) for c in data["cameras"]]
+    except SetsplatError as exc:
+        raise SetsplatError(exc.what, exc.hint, path) from None
+
+
+def read_camera_meta(path: str | Path) -> dict[str, Any]:
+    """The ``meta`` written with the cameras (empty when there is none)."""
+    meta = _load_cameras_file(path).get("meta", {})
+    return meta if isinstance(meta, dict) else {}
+
+
+def _load_cameras_file(path: str | Path) -> dict[str, Any]:
     try:
         data = json.loads(Path(path).read_text())
     except FileNotFoundError:
@@ -203,7 +223,4 @@ def read_cameras(path: str | Path) -> list[Camera]:
     if not isinstance(data, dict) or not isinstance(data.get("cameras"), list):
         raise SetsplatError("not a cameras file (no 'cameras' list)",
                             "give a cameras.json that setsplat wrote", path)
-    try:
-        return [Camera.from_dict(c) for c in data["cameras"]]
-    except SetsplatError as exc:
-        raise SetsplatError(exc.what, exc.hint, path) from None
+    return data
