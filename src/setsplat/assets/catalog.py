@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -159,7 +160,7 @@ class Catalog:
                 f"the catalog has schema version {version}, newer than this setsplat "
                 f"understands ({len(self._migrations)})", "upgrade setsplat", self.path)
         if version != len(self._migrations):
-            self.db.execute("PRAGMA journal_mode = WAL")
+            self._use_wal()
             with self.write() as db:
                 version = self._stored_version()  # again, under the write lock
                 if version is None:
@@ -175,6 +176,18 @@ class Catalog:
                 db.execute("INSERT OR IGNORE INTO catalog_info VALUES ('created_at', ?)",
                            (now(),))
         self._check_application()
+
+    def _use_wal(self) -> None:
+        """Switch a new catalog to WAL. The switch needs the file to itself, and SQLite
+        does not always wait for that, so two first publishers retry here."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while self.db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            try:
+                self.db.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _stored_version(self) -> int | None:
         """The schema version, None for an empty database; refuses other SQLite files."""

@@ -42,7 +42,7 @@ from . import provenance, usd_asset
 from .catalog import Catalog, now
 from .library import Library, check_name, check_tag, version_folder_name
 
-_LOCK_TRIES = 20
+_LOCK_TRIES = 200  # x 50 ms: a cleaner holds a stray lock only briefly, even under load
 _LOCK_RETRY_S = 0.05
 
 
