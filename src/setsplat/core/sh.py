@@ -112,7 +112,12 @@ def transform_sh(sh: np.ndarray, orthogonal: np.ndarray) -> np.ndarray:
     """Coefficients (N, K, 3) of splats after the world is transformed by ``orthogonal``."""
     if sh.shape[1] == 1:
         return sh.copy()
-    matrix = sh_transform_matrix(orthogonal, degree_of(sh.shape[1])).astype(np.float32)
+    matrix = sh_transform_matrix(orthogonal, degree_of(sh.shape[1]))
+    signs = np.round(np.diag(matrix))
+    if np.allclose(matrix, np.diag(signs), rtol=0, atol=1e-9):
+        # Axis flips (RDF <-> Y-up, ...) only change signs: exact, and one cheap pass.
+        return sh * signs.astype(np.float32)[None, :, None]
+    matrix = matrix.astype(np.float32)
     out = np.empty_like(sh)
     out[:, 0] = sh[:, 0]
     np.matmul(matrix[1:, 1:], sh[:, 1:], out=out[:, 1:])

@@ -1,0 +1,45 @@
+"""Reading the catalog back: resolve ``Name@3`` to its files, load its splats."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from setsplat.core.errors import SetsplatError
+from setsplat.core.frames import Frame, convert_scene
+from setsplat.core.io import usd
+from setsplat.core.scene import GaussianScene
+
+from . import usd_asset
+from .catalog import Catalog
+from .library import Library, parse_ref
+
+
+def resolve(ref: str, library: Library | None = None) -> tuple[dict[str, Any], Path]:
+    """The catalog record of a reference and the path of its interface layer."""
+    library = library or Library.resolve()
+    library.require()
+    parsed = parse_ref(ref)
+    with Catalog(library.catalog_path) as catalog:
+        record = catalog.resolve(parsed)
+    return record, library.version_dir(record["name"], record["version"]) / record["interface"]
+
+
+def load(ref: str, library: Library | str | os.PathLike | None = None, *, lod: str = "full",
+         frame: Frame | str | None = None) -> GaussianScene:
+    """The splats of ``Name@3`` / ``Name@latest`` as a GaussianScene.
+
+    In the asset's Y-up metres unless ``frame`` asks for another (``"rdf"`` gives back a
+    3DGS-PLY-oriented scene).
+    """
+    if not isinstance(library, Library):
+        library = Library.resolve(library)
+    record, interface = resolve(ref, library)
+    payload = interface.parent / usd_asset.PAYLOADS["splats", lod]
+    if not payload.is_file():
+        raise SetsplatError(f"{record['ref']} is missing its {lod} splat payload",
+                            "run `setsplat assets verify`; restore the file from a backup",
+                            payload)
+    scene = usd.read(payload)
+    return scene if frame is None else convert_scene(scene, frame)
