@@ -13,10 +13,15 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,mesh]"
 	touch $@
 
-install: $(VENV)/.installed
+# The Khronos glTF validator (npm) checks every GLB the export tests write.
+GLTF_VALIDATOR := .tools/node_modules/gltf-validator/package.json
+$(GLTF_VALIDATOR):
+	npm install -s --prefix .tools --no-audit --no-fund gltf-validator@2.0.0-dev.3.10
+
+install: $(VENV)/.installed $(GLTF_VALIDATOR)
 
 # Until `setsplat run` exists, the demo runs the furthest stage there is.
 demo: install
