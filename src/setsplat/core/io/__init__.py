@@ -12,7 +12,7 @@ from setsplat.core.errors import SetsplatError
 if TYPE_CHECKING:
     from setsplat.core.scene import GaussianScene
 
-CODECS = {".ply": "ply"}
+CODECS = {".ply": "ply", ".splat": "splat", ".spz": "spz", ".glb": "gltf", ".gltf": "gltf"}
 
 
 def codec_for(path: str | os.PathLike):

@@ -26,9 +26,10 @@ Round-trip tolerances (our writer, our reader), in the SPZ frame: positions with
 half a fixed-point step (1/8192 unit at 12 bits); log-scales within 1/32; opacity
 within half a byte (0.5/255) for opacities in 0.5/255..1-0.5/255; DC coefficients
 within 0.5/(0.15·255) = 0.0131 for DC colours in about -0.33..1.33 (clipped outside);
-quaternions within 0.0007 per component (about 0.1° of rotation); SH band 1 within
-4.5/128 = 0.035 and bands 2–3 within 8.5/128 = 0.066 for coefficients in -1..1 (clipped
-outside). SPZ carries no units, so a scene read from it is marked ``unscaled``.
+the three stored quaternion components within 0.0007 (≤ 0.3° of rotation once the
+fourth is rebuilt); SH band 1 within 4.5/128 = 0.035 and bands 2–3 within 8.5/128 =
+0.066 for coefficients in -1..1 (clipped outside). SPZ carries no units, so a scene
+read from it is marked ``unscaled``.
 """
 
 from __future__ import annotations
