@@ -1,0 +1,232 @@
+"""A light proxy mesh of a splat scene, for collision, layout and shadows.
+
+Splat centres become a point cloud whose normals are each splat's shortest axis (the
+surface normal of a flat splat), oriented towards the capture cameras when there are
+any and otherwise consistently along the surface (open3d's tangent-plane propagation).
+Poisson reconstruction builds a surface; vertices with little point support are trimmed
+(unless ``watertight`` is asked for, which keeps the closed surface for collision);
+quadric decimation brings it to the target triangle count; vertex colours come from the
+splats' DC term. Needs the ``mesh`` extra (open3d).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from setsplat.core.camera import Camera
+from setsplat.core.errors import SetsplatError, StageFailed
+from setsplat.core.frames import YUP, Frame, convert_points, convert_scene
+from setsplat.core.fsutil import atomic_write
+from setsplat.core.io import gltf
+from setsplat.core.rotation import quat_to_matrix
+from setsplat.core.scene import GaussianScene
+
+
+@dataclass(frozen=True)
+class MeshOptions:
+    triangles: int = 20_000         # target triangle count after decimation
+    depth: int = 9                  # Poisson octree depth (detail vs. time)
+    trim: float = 0.05              # drop vertices in this lowest share of point density
+    min_opacity: float = 0.2        # splats fainter than this do not shape the surface
+    max_points: int = 300_000       # splat centres used at most (the most opaque kept)
+    watertight: bool = False        # keep Poisson's closed surface (collision)
+
+
+@dataclass
+class ProxyMesh:
+    """Triangles in a frame: vertices (V, 3), faces (F, 3), colours (V, 3) 0..1, normals."""
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    colors: np.ndarray
+    normals: np.ndarray
+    frame: Frame
+    watertight: bool
+
+    def converted(self, frame: Frame | str) -> ProxyMesh:
+        """The mesh in another frame; triangle winding flips with the handedness."""
+        vertices = convert_points(self.vertices.astype(np.float64), self.frame, frame)
+        normals = convert_points(self.normals.astype(np.float64), self.frame, frame)
+        normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+        from setsplat.core.frames import get_frame
+
+        faces = self.faces if self.frame.handedness == get_frame(frame).handedness \
+            else self.faces[:, ::-1]
+        return ProxyMesh(vertices.astype(np.float32), np.ascontiguousarray(faces), self.colors,
+                         normals.astype(np.float32), get_frame(frame), self.watertight)
+
+    def rotated(self, rotation: np.ndarray) -> ProxyMesh:
+        """The mesh turned by a proper rotation, staying in its frame."""
+        r = np.asarray(rotation, dtype=np.float64)
+        return ProxyMesh((self.vertices @ r.T).astype(np.float32), self.faces, self.colors,
+                         (self.normals @ r.T).astype(np.float32), self.frame, self.watertight)
+
+
+def import_open3d() -> Any:
+    """open3d, with libusb-1.0 (which it links against) loaded from the libusb-package
+    wheel when the system has none."""
+    import ctypes
+
+    try:
+        import libusb_package
+
+        ctypes.CDLL(str(libusb_package.get_library_path()), mode=ctypes.RTLD_GLOBAL)
+    except (ImportError, OSError, TypeError):
+        pass  # the system's libusb-1.0, if any, is then used
+    try:
+        import open3d
+    except ImportError as exc:
+        raise SetsplatError(f"the proxy mesh needs open3d ({exc})",
+                            "install the mesh extra: pip install 'setsplat[mesh]'") from None
+    open3d.utility.set_verbosity_level(open3d.utility.VerbosityLevel.Error)
+    return open3d
+
+
+def splat_normals(scene: GaussianScene) -> np.ndarray:
+    """Each splat's shortest axis (unit, unoriented)."""
+    rotations = quat_to_matrix(scene.quats.astype(np.float64))
+    shortest = np.argmin(scene.log_scales, axis=1)
+    return np.take_along_axis(rotations, shortest[:, None, None], axis=2)[..., 0]
+
+
+def build_proxy(scene: GaussianScene, options: MeshOptions = MeshOptions(),
+                cameras: Sequence[Camera] = ()) -> ProxyMesh:
+    """Poisson proxy mesh of ``scene``, in the ``yup`` frame (metres if the scene is)."""
+    o3d = import_open3d()
+    scene = convert_scene(scene, YUP) if scene.frame != YUP else scene
+    visible = scene.subset(scene.opacities >= options.min_opacity)
+    if len(visible) > options.max_points:
+        keep = np.argsort(-visible.opacities, kind="stable")[: options.max_points]
+        visible = visible.subset(np.sort(keep))
+    if len(visible) < 100:
+        raise StageFailed(f"only {len(visible)} splats are opaque enough to build a mesh from",
+                          "lower the opacity threshold or check the scene")
+    points = visible.means.astype(np.float64)
+    normals = splat_normals(visible)
+    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points))
+    cloud.normals = o3d.utility.Vector3dVector(normals)
+    cloud.colors = o3d.utility.Vector3dVector(visible.colors.astype(np.float64))
+    if cameras:
+        centres = convert_points(np.array([c.center for c in cameras]), cameras[0].frame, YUP)
+        nearest = np.argmin(((points[:, None] - centres[None]) ** 2).sum(-1), axis=1)
+        towards = centres[nearest] - points
+        flip = (normals * towards).sum(1) < 0
+        cloud.normals = o3d.utility.Vector3dVector(np.where(flip[:, None], -normals, normals))
+    else:
+        cloud.orient_normals_consistent_tangent_plane(12)
+    mesh, densities = o3d.geometry.TriangleMesh.create_from_point_cloud_poisson(
+        cloud, depth=options.depth)
+    if not options.watertight and options.trim > 0:
+        densities = np.asarray(densities)
+        mesh.remove_vertices_by_mask(densities < np.quantile(densities, options.trim))
+    if len(mesh.triangles) > options.triangles:
+        mesh = mesh.simplify_quadric_decimation(options.triangles)
+    mesh.remove_unreferenced_vertices()
+    mesh.remove_degenerate_triangles()
+    if len(mesh.triangles) == 0:
+        raise StageFailed("Poisson reconstruction produced no triangles",
+                          "the splats may not describe surfaces; check the scene")
+    mesh.compute_vertex_normals()
+    vertices = np.asarray(mesh.vertices)
+    colors = _nearest_colors(o3d, cloud, vertices)
+    return ProxyMesh(vertices.astype(np.float32), np.asarray(mesh.triangles).astype(np.uint32),
+                     colors.astype(np.float32),
+                     np.asarray(mesh.vertex_normals).astype(np.float32), YUP,
+                     bool(mesh.is_watertight()))
+
+
+def _nearest_colors(o3d: Any, cloud: Any, vertices: np.ndarray) -> np.ndarray:
+    tree = o3d.geometry.KDTreeFlann(cloud)
+    colors = np.asarray(cloud.colors)
+    index = np.empty(len(vertices), np.int64)
+    for i, vertex in enumerate(vertices):
+        index[i] = tree.search_knn_vector_3d(vertex, 1)[1][0]
+    return colors[index]
+
+
+# ----------------------------------------------------------------------------- writing
+def write_glb(path: str | os.PathLike, mesh: ProxyMesh) -> None:
+    """glTF/GLB: must be in the ``yup`` frame (glTF's own)."""
+    if mesh.frame != YUP:
+        raise ValueError("glTF meshes are Y-up metres: convert the mesh to 'yup' first")
+    builder = gltf.GltfBuilder()
+    attributes = {
+        "POSITION": builder.accessor(mesh.vertices.astype(np.float32), bounds=True),
+        "NORMAL": builder.accessor(mesh.normals.astype(np.float32)),
+        "COLOR_0": builder.accessor(np.clip(mesh.colors, 0, 1).astype(np.float32)),
+    }
+    indices = builder.accessor(mesh.faces.reshape(-1).astype(np.uint32),
+                               target=gltf.ELEMENT_ARRAY_BUFFER, bounds=True)
+    builder.mesh(attributes, mode=gltf.TRIANGLES, indices=indices, name="proxy",
+                 extras={"setsplat": {"watertight": mesh.watertight}})
+    builder.save(path)
+
+
+def write_obj(path: str | os.PathLike, mesh: ProxyMesh) -> None:
+    """Wavefront OBJ with per-vertex colours (the common ``v x y z r g b`` extension)."""
+    rows = np.concatenate([mesh.vertices, np.clip(mesh.colors, 0, 1)], 1)
+    lines = [f"# setsplat proxy mesh, frame {mesh.frame.name} ({mesh.frame.description})"]
+    lines += ["v " + " ".join(f"{v:.6g}" for v in row) for row in rows]
+    lines += ["vn " + " ".join(f"{v:.5g}" for v in n) for n in mesh.normals]
+    lines += [f"f {a}//{a} {b}//{b} {c}//{c}" for a, b, c in (mesh.faces + 1)]
+    with atomic_write(path) as f:
+        f.write(("\n".join(lines) + "\n").encode("ascii"))
+
+
+def write_usd(path: str | os.PathLike, mesh: ProxyMesh) -> None:
+    """A USD stage with one UsdGeom.Mesh (Y up, metres, displayColor per vertex)."""
+    from pxr import Gf, Sdf, Usd, UsdGeom, Vt
+
+    if mesh.frame != YUP:
+        raise ValueError("USD stages here are Y-up metres: convert the mesh to 'yup' first")
+    path = Path(path)
+    layer = Sdf.Layer.CreateAnonymous(path.suffix.lstrip("."))
+    stage = Usd.Stage.Open(layer)
+    UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.y)
+    UsdGeom.SetStageMetersPerUnit(stage, 1.0)
+    root = UsdGeom.Xform.Define(stage, "/Proxy")
+    stage.SetDefaultPrim(root.GetPrim())
+    prim = UsdGeom.Mesh.Define(stage, "/Proxy/Mesh")
+    prim.CreatePointsAttr(Vt.Vec3fArray.FromNumpy(mesh.vertices.astype(np.float32)))
+    prim.CreateFaceVertexCountsAttr(Vt.IntArray.FromNumpy(np.full(len(mesh.faces), 3,
+                                                                  np.int32)))
+    prim.CreateFaceVertexIndicesAttr(Vt.IntArray.FromNumpy(mesh.faces.reshape(-1)
+                                                           .astype(np.int32)))
+    prim.CreateNormalsAttr(Vt.Vec3fArray.FromNumpy(mesh.normals.astype(np.float32)))
+    prim.SetNormalsInterpolation(UsdGeom.Tokens.vertex)
+    prim.CreateSubdivisionSchemeAttr(UsdGeom.Tokens.none)
+    colors = prim.CreateDisplayColorPrimvar(UsdGeom.Tokens.vertex)
+    colors.Set(Vt.Vec3fArray.FromNumpy(np.clip(mesh.colors, 0, 1).astype(np.float32)))
+    low, high = mesh.vertices.min(0), mesh.vertices.max(0)
+    prim.CreateExtentAttr(Vt.Vec3fArray([Gf.Vec3f(*map(float, low)),
+                                         Gf.Vec3f(*map(float, high))]))
+    data = layer.ExportToString().encode("utf-8")
+    with atomic_write(path) as f:
+        f.write(data)
+
+
+def read_glb(path: str | os.PathLike) -> ProxyMesh:
+    """Read back a proxy written by ``write_glb`` (tests, and re-packaging)."""
+    import pygltflib
+
+    document = pygltflib.GLTF2().load(str(path))
+    blob = document.binary_blob()
+    primitive = document.meshes[0].primitives[0]
+
+    def values(index: int, width: int, kind: str) -> np.ndarray:
+        accessor = document.accessors[index]
+        view = document.bufferViews[accessor.bufferView]
+        return np.frombuffer(blob, kind, accessor.count * width,
+                             view.byteOffset + (accessor.byteOffset or 0)).reshape(-1, width)
+
+    a = primitive.attributes
+    return ProxyMesh(values(a.POSITION, 3, "<f4"), values(primitive.indices, 3, "<u4"),
+                     values(a.COLOR_0, 3, "<f4"), values(a.NORMAL, 3, "<f4"), YUP,
+                     bool((document.meshes[0].extras or {}).get("setsplat", {})
+                          .get("watertight", False)))
