@@ -72,7 +72,9 @@ def staging(out: Path) -> Iterator[Path]:
         shutil.rmtree(stage, ignore_errors=True)
 
 
-def units_name(frame: Frame) -> str:
+def units_name(frame: Frame, unscaled: bool = False) -> str:
+    if unscaled:
+        return "arbitrary structure-from-motion units (the scene is unscaled)"
     names = {1.0: "metres", 0.01: "centimetres", 0.001: "millimetres", 0.3048: "feet",
              0.0254: "inches"}
     return names.get(frame.meters_per_unit, f"{frame.meters_per_unit:g} m per unit")
@@ -106,3 +108,10 @@ def write_readme(stage: Path, title: str, sections: list[tuple[str, str]],
 
 def matrix_text(matrix: np.ndarray) -> str:
     return "\n".join("    [" + "  ".join(f"{v:9.4g}" for v in row) + " ]" for row in matrix)
+
+
+def engine_ply_scene(scene: GaussianScene) -> GaussianScene:
+    """The full INRIA layout engine importers insist on (248 bytes a splat): SH degree 3
+    (zero-padded), zero normals, no other extra properties."""
+    zeros = np.zeros(len(scene), np.float32)
+    return scene.with_sh_degree(3).replace(extras={"nx": zeros, "ny": zeros, "nz": zeros})
