@@ -6,7 +6,9 @@ any and otherwise consistently along the surface (open3d's tangent-plane propaga
 Poisson reconstruction builds a surface; vertices with little point support are trimmed
 (unless ``watertight`` is asked for, which keeps the closed surface for collision);
 quadric decimation brings it to the target triangle count; vertex colours come from the
-splats' DC term. Needs the ``mesh`` extra (open3d).
+splats' DC term. "Watertight" here means closed and manifold (every edge shared by
+two triangles); the caps that close an open scan's rims may self-intersect, which
+engines' complex collision tolerates. Needs the ``mesh`` extra (open3d).
 """
 
 from __future__ import annotations
@@ -48,18 +50,6 @@ class ProxyMesh:
     normals: np.ndarray
     frame: Frame
     watertight: bool
-
-    def converted(self, frame: Frame | str) -> ProxyMesh:
-        """The mesh in another frame; triangle winding flips with the handedness."""
-        vertices = convert_points(self.vertices.astype(np.float64), self.frame, frame)
-        normals = convert_points(self.normals.astype(np.float64), self.frame, frame)
-        normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
-        from setsplat.core.frames import get_frame
-
-        faces = self.faces if self.frame.handedness == get_frame(frame).handedness \
-            else self.faces[:, ::-1]
-        return ProxyMesh(vertices.astype(np.float32), np.ascontiguousarray(faces), self.colors,
-                         normals.astype(np.float32), get_frame(frame), self.watertight)
 
     def rotated(self, rotation: np.ndarray) -> ProxyMesh:
         """The mesh turned by a proper rotation, staying in its frame."""
@@ -129,6 +119,10 @@ def build_proxy(scene: GaussianScene, options: MeshOptions = MeshOptions(),
         mesh = mesh.simplify_quadric_decimation(options.triangles)
     mesh.remove_unreferenced_vertices()
     mesh.remove_degenerate_triangles()
+    if options.watertight:
+        vertices, faces = cap_holes(np.asarray(mesh.vertices), np.asarray(mesh.triangles))
+        mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(vertices),
+                                         o3d.utility.Vector3iVector(faces))
     if len(mesh.triangles) == 0:
         raise StageFailed("Poisson reconstruction produced no triangles",
                           "the splats may not describe surfaces; check the scene")
@@ -138,7 +132,38 @@ def build_proxy(scene: GaussianScene, options: MeshOptions = MeshOptions(),
     return ProxyMesh(vertices.astype(np.float32), np.asarray(mesh.triangles).astype(np.uint32),
                      colors.astype(np.float32),
                      np.asarray(mesh.vertex_normals).astype(np.float32), YUP,
-                     bool(mesh.is_watertight()))
+                     bool(mesh.is_edge_manifold(allow_boundary_edges=False)
+                          and mesh.is_vertex_manifold()))
+
+
+def cap_holes(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Close every boundary loop with a fan of triangles around the loop's centroid.
+
+    Poisson surfaces of an open scan end where they meet the reconstruction volume;
+    capping those rims gives the closed mesh collision wants. Loops through a vertex
+    that touches the boundary twice are left open (the mesh then reports it is not
+    watertight)."""
+    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    _, inverse, counts = np.unique(np.sort(edges, axis=1), axis=0, return_inverse=True,
+                                   return_counts=True)
+    boundary = edges[counts[inverse.reshape(-1)] == 1]
+    following = dict(zip(boundary[:, 0].tolist(), boundary[:, 1].tolist()))
+    new_vertices, new_faces = [vertices], [faces]
+    count = len(vertices)
+    while following:
+        start, current = following.popitem()
+        loop = [start]
+        while current != start and current in following:
+            loop.append(current)
+            current = following.pop(current)
+        if current != start or len(loop) < 3:
+            continue
+        ring = np.array(loop)
+        new_vertices.append(vertices[ring].mean(0)[None])
+        # a boundary edge runs a -> b in its triangle; the cap must run b -> a
+        new_faces.append(np.stack([np.roll(ring, -1), ring, np.full(len(ring), count)], 1))
+        count += 1
+    return np.concatenate(new_vertices), np.concatenate(new_faces)
 
 
 def _nearest_colors(o3d: Any, cloud: Any, vertices: np.ndarray) -> np.ndarray:
@@ -226,7 +251,8 @@ def read_glb(path: str | os.PathLike) -> ProxyMesh:
                              view.byteOffset + (accessor.byteOffset or 0)).reshape(-1, width)
 
     a = primitive.attributes
-    return ProxyMesh(values(a.POSITION, 3, "<f4"), values(primitive.indices, 3, "<u4"),
+    faces = values(primitive.indices, 1, "<u4").reshape(-1, 3)
+    return ProxyMesh(values(a.POSITION, 3, "<f4"), faces,
                      values(a.COLOR_0, 3, "<f4"), values(a.NORMAL, 3, "<f4"), YUP,
                      bool((document.meshes[0].extras or {}).get("setsplat", {})
                           .get("watertight", False)))
