@@ -138,3 +138,22 @@ def test_unknown_suffix(cli, tmp_path):
     path.write_text("1 2 3\n")
     result = cli("info", path)
     assert result.code == 2 and "unknown scene format '.xyz'" in result.err
+
+
+def test_info_drop_invalid(cli, tmp_path, scene_factory):
+    import numpy as np
+
+    path = tmp_path / "nan.ply"
+    ply.write(path, scene_factory(30))
+    data = path.read_bytes()
+    head, body = data.split(b"end_header\n")
+    values = np.frombuffer(body, np.float32).copy()
+    values[0] = np.nan
+    path.write_bytes(head + b"end_header\n" + values.tobytes())
+    refused = cli("info", path)
+    assert refused.code == 2 and "1 splats have NaN or infinite means" in refused.err
+    assert "--drop-invalid" in refused.err
+    result = cli("--json", "info", "--drop-invalid", path)
+    assert result.code == 0
+    info = json.loads(result.out)
+    assert info["splats"] == 29 and info["meta"]["dropped_invalid"] == 1

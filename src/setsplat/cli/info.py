@@ -12,11 +12,13 @@ from setsplat.cli.common import console, emit
 
 @click.command()
 @click.argument("file", type=click.Path(path_type=Path))
-def info(file: Path) -> None:
+@click.option("--drop-invalid", is_flag=True,
+              help="Skip splats with NaN/inf values instead of refusing the file.")
+def info(file: Path, drop_invalid: bool) -> None:
     """Splat count, SH degree, bounds, frame, memory, opacity and scale statistics."""
     from setsplat.core.summary import describe_file
 
-    emit(describe_file(file), _print)
+    emit(describe_file(file, drop_invalid=drop_invalid), _print)
 
 
 def _vec(values: list[float]) -> str:

@@ -60,10 +60,10 @@ def summarize(scene: GaussianScene) -> dict[str, Any]:
     return info
 
 
-def describe_file(path: str | os.PathLike) -> dict[str, Any]:
+def describe_file(path: str | os.PathLike, drop_invalid: bool = False) -> dict[str, Any]:
     """``summarize`` of the scene in a file, plus what the file itself says."""
     codec = codec_for(path)
-    scene = read_scene(path)
+    scene = read_scene(path, drop_invalid=drop_invalid) if drop_invalid else read_scene(path)
     info = {"file": os.fspath(path), "file_bytes": Path(path).stat().st_size,
             "format": codec.__name__.rsplit(".", 1)[-1]}
     if hasattr(codec, "property_summary"):

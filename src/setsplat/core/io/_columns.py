@@ -55,13 +55,10 @@ def _index_table(groups: Sequence[Sequence[int]]) -> np.ndarray:
     return table
 
 
-def _pack(arrays: Sequence[np.ndarray]):
-    from numba.typed import List
-
-    packed = List()
-    for array in arrays:
-        packed.append(np.ascontiguousarray(array, dtype=np.float32).reshape(array.shape[0], -1))
-    return packed
+def _pack(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
+    """A homogeneous tuple of 2-D float32 arrays: numba indexes it without typed-List costs."""
+    return tuple(np.ascontiguousarray(a, dtype=np.float32).reshape(a.shape[0], -1)
+                 for a in arrays)
 
 
 _KERNELS = None
