@@ -35,6 +35,7 @@ lint: install
 
 bench: install
 	$(BIN)/python benchmarks/io_ply.py
+	$(BIN)/python benchmarks/export.py
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache
