@@ -9,14 +9,8 @@ from pathlib import Path
 from setsplat.core.errors import SetsplatError
 from setsplat.core.io import write_scene
 from setsplat.core.scene import GaussianScene
-from setsplat.export.package import (
-    Export,
-    bounds_text,
-    staging,
-    units_name,
-    write_manifest,
-    write_readme,
-)
+from setsplat.export import package
+from setsplat.export.package import Export
 
 SUFFIX = {"ply": ".ply", "splat": ".splat", "spz": ".spz", "gltf": ".glb", "usd": ".usda",
           "usdz": ".usdz"}
@@ -48,13 +42,13 @@ def write_scene_file(target: str, scene: GaussianScene, path: Path) -> None:
 def write_target(target: str, source: GaussianScene, converted: GaussianScene, out: Path,
                  options, result: Export) -> None:
     del source  # the converted scene is what goes into the file
-    with staging(out) as stage:
+    with package.staging(out) as stage:
         name = f"{options.name}{SUFFIX[target]}"
         write_scene_file(target, converted, stage / name)
-        write_readme(stage, f"{name} — exported by setsplat", [
+        units = package.units_name(converted.frame, result.unscaled)
+        package.write_readme(stage, f"{name} — exported by setsplat", [
             ("What", ABOUT[target]),
-            ("Frame and units", f"{converted.frame.description}; lengths in "
-                                f"{units_name(converted.frame, result.unscaled)}. Bounds (1–99 %): "
-                                f"{bounds_text(converted)}."),
+            ("Frame and units", f"{converted.frame.description}; lengths in {units}. "
+                                f"Bounds (1–99 %): {package.bounds_text(converted)}."),
         ], result)
-        write_manifest(stage, result)
+        package.write_manifest(stage, result)

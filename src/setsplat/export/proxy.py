@@ -8,14 +8,9 @@ import numpy as np
 
 from setsplat.core.frames import YUP, convert_scene
 from setsplat.core.scene import GaussianScene
+from setsplat.export import package
 from setsplat.export.mesh import ProxyMesh, build_proxy, write_glb, write_obj, write_usd
-from setsplat.export.package import (
-    Export,
-    staging,
-    units_name,
-    write_manifest,
-    write_readme,
-)
+from setsplat.export.package import Export
 
 
 def write_target(target: str, source: GaussianScene, converted: GaussianScene, out: Path,
@@ -24,22 +19,22 @@ def write_target(target: str, source: GaussianScene, converted: GaussianScene, o
     mesh = build_proxy(converted, options.mesh, options.cameras)
     result.details["mesh"] = {"triangles": len(mesh.faces), "vertices": len(mesh.vertices),
                               "watertight": mesh.watertight}
-    with staging(out) as stage:
+    with package.staging(out) as stage:
         base = f"{options.name}_proxy"
         write_glb(stage / f"{base}.glb", mesh)
         write_obj(stage / f"{base}.obj", mesh)
         write_usd(stage / f"{base}.usda", mesh)
-        write_readme(stage, f"{base} — proxy mesh exported by setsplat", [
+        package.write_readme(stage, f"{base} — proxy mesh exported by setsplat", [
             ("What", f"A {len(mesh.faces):,}-triangle proxy of the splat scene (Poisson "
                      "surface of the splat centres, vertex colours from the splats), for "
                      "collision, layout and shadow casting. "
                      + ("It is watertight (closed), usable as a collision mesh."
                         if mesh.watertight else "It is open where the scan had no surface.")),
-            ("Frame and units", f"Y up, right-handed; lengths in "
-                                f"{units_name(mesh.frame, result.unscaled)}: the glTF and USD "
-                                "convention. The OBJ uses the same axes."),
+            ("Frame and units", "Y up, right-handed; lengths in "
+                                f"{package.units_name(mesh.frame, result.unscaled)}: the glTF "
+                                "and USD convention. The OBJ uses the same axes."),
         ], result)
-        write_manifest(stage, result)
+        package.write_manifest(stage, result)
 
 
 def package_proxy(stage: Path, scene: GaussianScene, options, result: Export, *,

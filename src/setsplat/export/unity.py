@@ -7,26 +7,19 @@ from pathlib import Path
 
 from setsplat.core.io import ply
 from setsplat.core.scene import GaussianScene
-from setsplat.export.package import (
-    Export,
-    bounds_text,
-    engine_ply_scene,
-    staging,
-    units_name,
-    write_manifest,
-    write_readme,
-)
+from setsplat.export import package
+from setsplat.export.package import Export
 from setsplat.export.proxy import package_proxy
 
 
 def write_target(target: str, source: GaussianScene, converted: GaussianScene, out: Path,
                  options, result: Export) -> None:
     del target
-    with staging(out) as stage:
+    with package.staging(out) as stage:
         name = options.name
-        ply.write(stage / f"{name}.ply", engine_ply_scene(converted))
+        ply.write(stage / f"{name}.ply", package.engine_ply_scene(converted))
         mesh = package_proxy(stage, source, options, result, turn_y_180=True)
-        units = units_name(converted.frame, result.unscaled)
+        units = package.units_name(converted.frame, result.unscaled)
         sections = [
             ("Files", f"{name}.ply  the splats (INRIA PLY layout, SH degree 3) in Unity's "
                       "axes.\n"
@@ -47,7 +40,7 @@ the training frame (a mirror of y: no rotation or negative scale is needed in Un
 unlike raw training PLYs, which need Rotation X 180 and Scale Z -1 and then have
 mirrored view-dependent colour).
 Check: in Unity the set should span (1-99 % of splats)
-{bounds_text(converted)}."""),
+{package.bounds_text(converted)}."""),
         ]
         if mesh is not None:
             convex = " (watertight, so it can be Convex)" if mesh.watertight else ""
@@ -58,5 +51,6 @@ Check: in Unity the set should span (1-99 % of splats)
    about Y to compensate, so it lands on the splats.
 3. For collision add a Mesh Collider{convex}; hide its renderer if it is for
    collision only."""))
-        write_readme(stage, f"{name} — Unity package exported by setsplat", sections, result)
-        write_manifest(stage, result)
+        title = f"{name} — Unity package exported by setsplat"
+        package.write_readme(stage, title, sections, result)
+        package.write_manifest(stage, result)

@@ -10,17 +10,9 @@ import numpy as np
 from setsplat.core.frames import convert_scene, frame_change
 from setsplat.core.io import ply
 from setsplat.core.scene import GaussianScene
+from setsplat.export import package
 from setsplat.export.cameras import write_cameras_usd
-from setsplat.export.package import (
-    Export,
-    bounds_text,
-    engine_ply_scene,
-    matrix_text,
-    staging,
-    units_name,
-    write_manifest,
-    write_readme,
-)
+from setsplat.export.package import Export
 from setsplat.export.proxy import package_proxy
 
 
@@ -38,13 +30,13 @@ def write_target(target: str, source: GaussianScene, converted: GaussianScene, o
     matrix = placement(converted)
     in_unreal = convert_scene(source, "unreal")
     result.details["placement"] = matrix.tolist()
-    with staging(out) as stage:
+    with package.staging(out) as stage:
         name = options.name
-        ply.write(stage / f"{name}.ply", engine_ply_scene(converted))
+        ply.write(stage / f"{name}.ply", package.engine_ply_scene(converted))
         mesh = package_proxy(stage, source, options, result)
         if options.cameras:
             write_cameras_usd(stage / "cameras.usda", options.cameras)
-        units = units_name(converted.frame, result.unscaled)
+        units = package.units_name(converted.frame, result.unscaled)
         sections = [
             ("Files", f"{name}.ply  the splats: INRIA 3DGS PLY (SH degree 3, 248 bytes a "
                       "splat), the layout every Unreal 3DGS plugin imports.\n"
@@ -67,11 +59,11 @@ z forward, lengths in {units}; the scene is upright in that frame (floor towards
 The plugins convert it to Unreal's Z-up, left-handed, centimetre world with the
 matrix below (Unreal = M · PLY), i.e. X = {matrix[0, 2]:g}·z, Y = {matrix[1, 0]:g}·x,
 Z = {matrix[2, 1]:g}·y:
-{matrix_text(matrix)}
+{package.matrix_text(matrix)}
 If your plugin imports the PLY's numbers as Unreal coordinates unchanged, give the
 actor this matrix as its transform instead.
 Check: in Unreal the set should span (1-99 % of splats, cm)
-{bounds_text(in_unreal)}."""),
+{package.bounds_text(in_unreal)}."""),
         ]
         if mesh is not None:
             open_note = "" if mesh.watertight else (
@@ -87,5 +79,6 @@ Check: in Unreal the set should span (1-99 % of splats, cm)
             sections.append(("Shot cameras", """\
 File > Import Into Level > cameras.usda (or open it in a USD Stage actor): one
 CineCamera per camera, already placed relative to the splats."""))
-        write_readme(stage, f"{name} — Unreal package exported by setsplat", sections, result)
-        write_manifest(stage, result)
+        title = f"{name} — Unreal package exported by setsplat"
+        package.write_readme(stage, title, sections, result)
+        package.write_manifest(stage, result)

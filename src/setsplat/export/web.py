@@ -7,25 +7,20 @@ from pathlib import Path
 
 from setsplat.core.io import gltf, splat, spz
 from setsplat.core.scene import GaussianScene
-from setsplat.export.package import (
-    Export,
-    staging,
-    units_name,
-    write_manifest,
-    write_readme,
-)
+from setsplat.export import package
+from setsplat.export.package import Export
 
 
 def write_target(target: str, source: GaussianScene, converted: GaussianScene, out: Path,
                  options, result: Export) -> None:
     del target, converted
-    with staging(out) as stage:
+    with package.staging(out) as stage:
         name = options.name
         spz.write(stage / f"{name}.spz", source)
         gltf.write(stage / f"{name}.glb", source)
         splat.write(stage / f"{name}.splat", source)
-        units = units_name(gltf.FRAME, result.unscaled)
-        write_readme(stage, f"{name} — web package exported by setsplat", [
+        units = package.units_name(gltf.FRAME, result.unscaled)
+        package.write_readme(stage, f"{name} — web package exported by setsplat", [
             ("Files", f"""\
 {name}.spz    Niantic SPZ v3, the smallest (three.js with Spark, Babylon.js, Niantic's
               viewers). Stored right/up/back (RUB), {units}.
@@ -37,4 +32,4 @@ manifest.json file list and SHA-256 sums."""),
             ("Serving", "Serve the files over HTTP with their plain bytes (do not let the "
                         "server gzip .spz again); .glb as model/gltf-binary."),
         ], result)
-        write_manifest(stage, result)
+        package.write_manifest(stage, result)

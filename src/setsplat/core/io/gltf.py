@@ -34,6 +34,7 @@ from setsplat.core.errors import SetsplatError
 from setsplat.core.frames import YUP, convert_scene
 from setsplat.core.fsutil import atomic_write
 from setsplat.core.io._common import read_bytes, sigmoid
+from setsplat.core.io.ply import _json_default
 from setsplat.core.rotation import quat_to_matrix
 from setsplat.core.scene import GaussianScene
 
@@ -153,14 +154,6 @@ def write(path: str | os.PathLike, scene: GaussianScene) -> None:
     builder.mesh(attributes, mode=POINTS, extensions={EXTENSION: dict(EXTENSION_OBJECT)},
                  extras=json.loads(json.dumps(extras, default=_json_default)), name="splats")
     builder.save(path)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
 
 
 # ----------------------------------------------------------------------------- reading
