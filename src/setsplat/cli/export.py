@@ -39,13 +39,13 @@ def export(target: str, source: str, out: Path, crop: str | None, max_splats: in
     ply, splat, spz, gltf, usd, usdz, mesh (proxy), or the unreal, unity and web
     packages, in the target's frame and units, with a README.txt and manifest.json."""
     from setsplat.export.mesh import MeshOptions
-    from setsplat.export.run import ExportOptions, load_source
+    from setsplat.export.run import ExportOptions, asset_reference, load_source
     from setsplat.export.run import export as run_export
     from setsplat.export.select import Crop
 
     options = ExportOptions(
         crop=Crop.parse(crop) if crop else None, max_splats=max_splats, sh_degree=sh_degree,
-        frame=frame, units=units, proxy=not no_mesh,
+        frame=frame, units=units, proxy=not no_mesh, asset=asset_reference(source),
         name=name or Path(source.split("@")[0]).stem or "scene",
         mesh=MeshOptions(triangles=mesh_triangles, watertight=watertight))
     scene = load_source(source)

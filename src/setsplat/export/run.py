@@ -43,12 +43,19 @@ class ExportOptions:
     cameras: Sequence[Camera] = ()  # written as USD cameras by the unreal package
     name: str = "scene"             # base name of the files written
     proxy: bool = True              # engine packages include the proxy mesh
+    asset: str | None = None        # the catalog reference the scene came from, if any
+
+
+def asset_reference(source: str) -> str | None:
+    """``source`` when it names a catalog asset (``Name@3``, ``Name@latest``) rather than
+    an existing file."""
+    return source if ASSET_REFERENCE.match(source) and not Path(source).exists() else None
 
 
 def load_source(source: str) -> GaussianScene:
     """A scene file (PLY, SPZ, .splat, glTF) or a catalog asset ``Name@version``."""
     path = Path(source)
-    if not path.exists() and ASSET_REFERENCE.match(source):
+    if asset_reference(source):
         try:
             assets = importlib.import_module("setsplat.assets")
         except ImportError:
