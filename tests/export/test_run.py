@@ -108,6 +108,7 @@ def test_unreal_package(tmp_path, room):
     from pxr import Usd, UsdGeom
 
     stage = Usd.Stage.Open(str(tmp_path / "cameras.usda"))
+    assert stage.GetCompositionErrors() == []
     cameras = [p for p in stage.Traverse() if p.IsA(UsdGeom.Camera)]
     assert len(cameras) == 1
     pose = np.array(UsdGeom.Xformable(cameras[0]).ComputeLocalToWorldTransform(0)).T
@@ -158,6 +159,7 @@ def test_mesh_target(tmp_path, room):
     from pxr import Usd, UsdGeom
 
     stage = Usd.Stage.Open(str(tmp_path / "set_proxy.usda"))
+    assert stage.GetCompositionErrors() == []
     assert UsdGeom.GetStageUpAxis(stage) == "Y"
     mesh = UsdGeom.Mesh(stage.GetPrimAtPath("/Proxy/Mesh"))
     assert len(mesh.GetFaceVertexCountsAttr().Get()) == result.details["mesh"]["triangles"]

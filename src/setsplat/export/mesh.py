@@ -26,6 +26,7 @@ from setsplat.core.errors import SetsplatError, StageFailed
 from setsplat.core.frames import YUP, Frame, convert_points, convert_scene
 from setsplat.core.fsutil import atomic_write
 from setsplat.core.io import gltf
+from setsplat.core.progress import progress
 from setsplat.core.rotation import quat_to_matrix
 from setsplat.core.scene import GaussianScene
 
@@ -88,7 +89,12 @@ def splat_normals(scene: GaussianScene) -> np.ndarray:
 def build_proxy(scene: GaussianScene, options: MeshOptions = MeshOptions(),
                 cameras: Sequence[Camera] = ()) -> ProxyMesh:
     """Poisson proxy mesh of ``scene``, in the ``yup`` frame (metres if the scene is)."""
-    o3d = import_open3d()
+    with progress("proxy mesh", total=4) as advance:
+        return _build(import_open3d(), scene, options, cameras, advance)
+
+
+def _build(o3d: Any, scene: GaussianScene, options: MeshOptions, cameras: Sequence[Camera],
+           advance: Any) -> ProxyMesh:
     scene = convert_scene(scene, YUP) if scene.frame != YUP else scene
     visible = scene.subset(scene.opacities >= options.min_opacity)
     if len(visible) > options.max_points:
@@ -110,11 +116,13 @@ def build_proxy(scene: GaussianScene, options: MeshOptions = MeshOptions(),
         cloud.normals = o3d.utility.Vector3dVector(np.where(flip[:, None], -normals, normals))
     else:
         cloud.orient_normals_consistent_tangent_plane(12)
+    advance(step="normals oriented")
     mesh, densities = o3d.geometry.TriangleMesh.create_from_point_cloud_poisson(
         cloud, depth=options.depth)
     if not options.watertight and options.trim > 0:
         densities = np.asarray(densities)
         mesh.remove_vertices_by_mask(densities < np.quantile(densities, options.trim))
+    advance(step="surface reconstructed")
     if len(mesh.triangles) > options.triangles:
         mesh = mesh.simplify_quadric_decimation(options.triangles)
     mesh.remove_unreferenced_vertices()
@@ -127,8 +135,10 @@ def build_proxy(scene: GaussianScene, options: MeshOptions = MeshOptions(),
         raise StageFailed("Poisson reconstruction produced no triangles",
                           "the splats may not describe surfaces; check the scene")
     mesh.compute_vertex_normals()
+    advance(step="decimated")
     vertices = np.asarray(mesh.vertices)
     colors = _nearest_colors(o3d, cloud, vertices)
+    advance(step="coloured")
     return ProxyMesh(vertices.astype(np.float32), np.asarray(mesh.triangles).astype(np.uint32),
                      colors.astype(np.float32),
                      np.asarray(mesh.vertex_normals).astype(np.float32), YUP,
