@@ -171,6 +171,14 @@ def test_watertight_mesh(tmp_path, room):
     assert result.details["mesh"]["watertight"] is True
 
 
+def test_empty_scene_is_refused(tmp_path):
+    from setsplat.core.scene import GaussianScene
+
+    with pytest.raises(SetsplatError, match="no splats"):
+        export("gltf", GaussianScene.empty(), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("target, options, what", [
     ("gltf", ExportOptions(frame="rdf"), "always written in the yup frame"),
     ("spz", ExportOptions(units="cm"), "always written"),

@@ -90,6 +90,8 @@ def export(target: str, scene: GaussianScene, out: str | Path,
     if target not in TARGETS:
         raise SetsplatError(f"unknown export target {target!r}", f"use one of {', '.join(TARGETS)}")
     frame = output_frame(target, options)
+    if len(scene) == 0:
+        raise SetsplatError("the scene has no splats", "nothing to export")
     chosen = select(scene, region=options.crop, max_splats=options.max_splats,
                     sh_degree=options.sh_degree)
     converted = convert_scene(chosen, frame)
