@@ -165,10 +165,13 @@ def test_mesh_target(tmp_path, room):
     assert len(mesh.GetFaceVertexCountsAttr().Get()) == result.details["mesh"]["triangles"]
 
 
-def test_watertight_mesh(tmp_path, room):
-    result = export("mesh", room, tmp_path,
-                    ExportOptions(mesh=MeshOptions(triangles=2000, depth=6, watertight=True)))
+@pytest.mark.parametrize("orientation", ["inward", "propagate"])
+def test_watertight_mesh(tmp_path, room, orientation):
+    options = MeshOptions(triangles=2000, depth=6, watertight=True, orientation=orientation)
+    result = export("mesh", room, tmp_path, ExportOptions(mesh=options))
     assert result.details["mesh"]["watertight"] is True
+    _assert_proxy_on_surfaces(read_glb(tmp_path / "scene_proxy.glb").vertices,
+                              convert_scene(room, "yup"))
 
 
 def test_empty_scene_is_refused(tmp_path):

@@ -31,10 +31,15 @@ TARGETS = ("ply", "splat", "spz", "gltf", "usd", "usdz", "mesh", "unreal", "unit
 @click.option("--mesh-triangles", type=click.IntRange(min=100), default=20_000,
               show_default=True, help="Proxy mesh size (mesh, unreal, unity).")
 @click.option("--watertight", is_flag=True, help="Closed proxy mesh, for collision.")
+@click.option("--mesh-orientation", type=click.Choice(["inward", "outward", "propagate"]),
+              default="inward", show_default=True,
+              help="Which way surfaces face: a set scanned from inside (inward), an object "
+                   "scanned from around (outward), or no assumption (propagate; slow).")
 @click.option("--no-mesh", is_flag=True, help="unreal / unity: leave out the proxy mesh.")
 def export(target: str, source: str, out: Path, crop: str | None, max_splats: int | None,
            sh_degree: int | None, frame: str | None, units: str | None, name: str | None,
-           mesh_triangles: int, watertight: bool, no_mesh: bool) -> None:
+           mesh_triangles: int, watertight: bool, mesh_orientation: str,
+           no_mesh: bool) -> None:
     """Export SOURCE (a PLY/SPZ/.splat/glTF file or an asset Name@version) as TARGET:
     ply, splat, spz, gltf, usd, usdz, mesh (proxy), or the unreal, unity and web
     packages, in the target's frame and units, with a README.txt and manifest.json."""
@@ -47,7 +52,8 @@ def export(target: str, source: str, out: Path, crop: str | None, max_splats: in
         crop=Crop.parse(crop) if crop else None, max_splats=max_splats, sh_degree=sh_degree,
         frame=frame, units=units, proxy=not no_mesh, asset=asset_reference(source),
         name=name or Path(source.split("@")[0]).stem or "scene",
-        mesh=MeshOptions(triangles=mesh_triangles, watertight=watertight))
+        mesh=MeshOptions(triangles=mesh_triangles, watertight=watertight,
+                         orientation=mesh_orientation))
     scene = load_source(source)
     result = run_export(target.lower(), scene, out, options)
     if result.unscaled:

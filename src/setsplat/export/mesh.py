@@ -1,8 +1,10 @@
 """A light proxy mesh of a splat scene, for collision, layout and shadows.
 
 Splat centres become a point cloud whose normals are each splat's shortest axis (the
-surface normal of a flat splat), oriented towards the capture cameras when there are
-any and otherwise consistently along the surface (open3d's tangent-plane propagation).
+surface normal of a flat splat), oriented towards the nearest capture camera when there
+are cameras, and otherwise ``inward`` (towards the scene's centre: a set scanned from
+inside), ``outward`` (an object scanned from around it) or by open3d's tangent-plane
+``propagate`` (no assumption, but its time grows fast: small scenes only).
 Poisson reconstruction builds a surface; vertices with little point support are trimmed
 (unless ``watertight`` is asked for, which keeps the closed surface for collision);
 quadric decimation brings it to the target triangle count; vertex colours come from the
@@ -37,8 +39,9 @@ class MeshOptions:
     depth: int = 9                  # Poisson octree depth (detail vs. time)
     trim: float = 0.05              # drop vertices in this lowest share of point density
     min_opacity: float = 0.2        # splats fainter than this do not shape the surface
-    max_points: int = 300_000       # splat centres used at most (the most opaque kept)
-    watertight: bool = False        # keep Poisson's closed surface (collision)
+    max_points: int = 200_000       # splat centres used at most (the most opaque kept)
+    watertight: bool = False        # close the surface (collision)
+    orientation: str = "inward"     # without cameras: inward, outward or propagate
 
 
 @dataclass
@@ -108,12 +111,9 @@ def _build(o3d: Any, scene: GaussianScene, options: MeshOptions, cameras: Sequen
     cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points))
     cloud.normals = o3d.utility.Vector3dVector(normals)
     cloud.colors = o3d.utility.Vector3dVector(visible.colors.astype(np.float64))
-    if cameras:
-        centres = convert_points(np.array([c.center for c in cameras]), cameras[0].frame, YUP)
-        nearest = np.argmin(((points[:, None] - centres[None]) ** 2).sum(-1), axis=1)
-        towards = centres[nearest] - points
-        flip = (normals * towards).sum(1) < 0
-        cloud.normals = o3d.utility.Vector3dVector(np.where(flip[:, None], -normals, normals))
+    if cameras or options.orientation != "propagate":
+        cloud.normals = o3d.utility.Vector3dVector(_oriented(points, normals, cameras,
+                                                             options.orientation))
     else:
         cloud.orient_normals_consistent_tangent_plane(12)
     advance(step="normals oriented")
@@ -144,6 +144,28 @@ def _build(o3d: Any, scene: GaussianScene, options: MeshOptions, cameras: Sequen
                      np.asarray(mesh.vertex_normals).astype(np.float32), YUP,
                      bool(mesh.is_edge_manifold(allow_boundary_edges=False)
                           and mesh.is_vertex_manifold()))
+
+
+def _oriented(points: np.ndarray, normals: np.ndarray, cameras: Sequence[Camera],
+              orientation: str) -> np.ndarray:
+    """Normals flipped to face the nearest camera, or the scene centre (inward), or away
+    from it (outward)."""
+    if cameras:
+        centres = convert_points(np.array([c.center for c in cameras]), cameras[0].frame, YUP)
+        nearest = np.empty(len(points), np.int64)
+        for start in range(0, len(points), 65536):  # bounded memory
+            chunk = points[start:start + 65536]
+            nearest[start:start + 65536] = np.argmin(
+                ((chunk[:, None] - centres[None]) ** 2).sum(-1), axis=1)
+        towards = centres[nearest] - points
+    elif orientation in ("inward", "outward"):
+        towards = np.median(points, axis=0) - points
+        towards = towards if orientation == "inward" else -towards
+    else:
+        raise SetsplatError(f"unknown normal orientation {orientation!r}",
+                            "use inward, outward or propagate")
+    flip = (normals * towards).sum(1) < 0
+    return np.where(flip[:, None], -normals, normals)
 
 
 def cap_holes(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
