@@ -21,7 +21,7 @@ CAMERAS = [Camera.look_at([0.3, 0.1, -1.2], [-0.3, 0.4, 1.5], width=96, height=7
 
 
 def images(scene) -> list[np.ndarray]:
-    return [o.colors[0].numpy() for o in render.render_scene(scene, CAMERAS)]
+    return [o.rgb[0].numpy() for o in render.render_scene(scene, CAMERAS)]
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -15,8 +15,9 @@ Layout (all little-endian), after gunzip:
   inner axis (r, g, b of each coefficient in turn).
 - Quaternions are (x, y, z, w); the data are in the RUB frame (x right, y up, z back).
 
-We read versions 1–3 and write version 3 with the reference quantisation: 5 bits for
-SH degree 1 and 4 bits for higher degrees (the low bits zeroed, which gzip rewards).
+We read versions 1–3 and write version 3, keeping 6 bits of each SH byte for degree 1
+and 5 bits for higher degrees (the low bits zeroed, which gzip rewards; Niantic's
+reference encoder keeps 5 and 4, ``sh_bits`` chooses).
 Positions use 12 fractional bits (1/4096 unit) unless the scene is too large for 24
 bits, then fewer. SH degree 4 files are read with the 4th band dropped. Extension
 records are skipped (SH min/max scaling from Adobe's extension is honoured). Version 4
@@ -27,9 +28,10 @@ half a fixed-point step (1/8192 unit at 12 bits); log-scales within 1/32; opacit
 within half a byte (0.5/255) for opacities in 0.5/255..1-0.5/255; DC coefficients
 within 0.5/(0.15·255) = 0.0131 for DC colours in about -0.33..1.33 (clipped outside);
 the three stored quaternion components within 0.0007 (≤ 0.3° of rotation once the
-fourth is rebuilt); SH band 1 within 4.5/128 = 0.035 and bands 2–3 within 8.5/128 =
-0.066 for coefficients in -1..1 (clipped outside). SPZ carries no units, so a scene
-read from it is marked ``unscaled``.
+fourth is rebuilt); SH band 1 within 2.5/128 = 0.020 and bands 2–3 within 4.5/128 =
+0.035 for coefficients in -1..127/128 (clipped outside; with ``sh_bits`` b the bound is
+(2^(7-b) + 0.5)/128). SPZ carries no units, so a scene read from it is marked
+``unscaled``.
 """
 
 from __future__ import annotations
@@ -56,7 +58,10 @@ FLAG_ANTIALIASED = 0x1
 FLAG_EXTENSIONS = 0x2
 COLOR_SCALE = 0.15
 FRACTIONAL_BITS = 12
-SH_BUCKETS = (8, 16)  # degree 1 kept to 5 bits, higher degrees to 4 bits
+# Bits kept for SH degree 1 and for higher degrees: one more each than Niantic's
+# reference encoder (5, 4), which costs about a third more bytes and halves the SH error
+# (benchmarks/README.md). Decoders need no hint: the bytes keep their meaning.
+SH_BITS = (6, 5)
 _EXT_SH_QUANTIZATION = 0xADBE0001
 _SQRT_HALF = np.sqrt(0.5)
 _FIX_HINT = "the file is damaged or not an SPZ file; export it again"
@@ -99,17 +104,20 @@ def _pack_rotations(quats_wxyz: np.ndarray) -> np.ndarray:
     return words.astype("<u4").reshape(-1, 1).view(np.uint8)
 
 
-def _quantise_sh(rest: np.ndarray) -> np.ndarray:
-    """SH bands 1.. (N, K-1, 3) to bytes, colour inner."""
+def _quantise_sh(rest: np.ndarray, bits: tuple[int, int]) -> np.ndarray:
+    """SH bands 1.. (N, K-1, 3) to bytes, colour inner; only the top ``bits`` of each
+    byte vary (degree 1, higher degrees), the rest are zeroed for gzip."""
+    if not all(1 <= b <= 8 for b in bits):
+        raise SetsplatError(f"SPZ SH bits {bits} out of range", "use 1 to 8 bits")
     q = _round(rest.astype(np.float64) * 128) + 128
-    buckets = np.full(rest.shape[1], SH_BUCKETS[1])
-    buckets[:3] = SH_BUCKETS[0]
+    buckets = np.full(rest.shape[1], 1 << (8 - bits[1]))
+    buckets[:3] = 1 << (8 - bits[0])
     b = buckets[None, :, None]
     q = (q + b // 2) // b * b
     return np.clip(q, 0, 255).astype(np.uint8).reshape(len(rest), -1)
 
 
-def encode(scene: GaussianScene) -> bytes:
+def encode(scene: GaussianScene, sh_bits: tuple[int, int] = SH_BITS) -> bytes:
     """Uncompressed SPZ (version 3) of ``scene``, converted to the RUB frame."""
     if scene.frame != FRAME:
         scene = convert_scene(scene, FRAME)
@@ -123,15 +131,17 @@ def encode(scene: GaussianScene) -> bytes:
         to_byte(_round(scene.sh[:, 0].astype(np.float64) * (COLOR_SCALE * 255) + 127.5)),
         to_byte(_round((scene.log_scales.astype(np.float64) + 10) * 16)),
         _pack_rotations(scene.quats),
-        _quantise_sh(scene.sh[:, 1:]),
+        _quantise_sh(scene.sh[:, 1:], sh_bits),
     ]
     return b"".join(np.ascontiguousarray(b).tobytes() if isinstance(b, np.ndarray) else b
                     for b in blocks)
 
 
-def write(path: str | os.PathLike, scene: GaussianScene, *, level: int = 6) -> None:
-    """Write ``scene`` as SPZ version 3 (gzip ``level``), atomically."""
-    data = gzip.compress(encode(scene), compresslevel=level, mtime=0)
+def write(path: str | os.PathLike, scene: GaussianScene, *, level: int = 6,
+          sh_bits: tuple[int, int] = SH_BITS) -> None:
+    """Write ``scene`` as SPZ version 3 (gzip ``level``), atomically. ``sh_bits`` trades
+    size for view-dependent colour: (8, 8) keeps every SH byte; decoders need no hint."""
+    data = gzip.compress(encode(scene, sh_bits), compresslevel=level, mtime=0)
     with atomic_write(path) as f:
         f.write(data)
 
