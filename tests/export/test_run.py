@@ -113,6 +113,10 @@ def test_unreal_package(tmp_path, room):
     assert len(cameras) == 1
     pose = np.array(UsdGeom.Xformable(cameras[0]).ComputeLocalToWorldTransform(0)).T
     np.testing.assert_allclose(pose[:3, 3], [0, 0.5, 2], atol=1e-9)  # RDF (0,-.5,-2) in yup
+    np.testing.assert_allclose(pose[:3, :3], camera.pose_in("yup", "RUB")[:3, :3], atol=1e-9)
+    usd_camera = UsdGeom.Camera(cameras[0])
+    assert usd_camera.GetHorizontalApertureOffsetAttr().Get() == pytest.approx(0, abs=1e-9)
+    assert usd_camera.GetFocalLengthAttr().Get() == pytest.approx(camera.focal_length_mm())
 
 
 def _assert_proxy_on_surfaces(vertices, scene_yup):

@@ -24,7 +24,9 @@ def _prim_name(camera: Camera, index: int) -> str:
 
 def write_cameras_usd(path: str | os.PathLike, cameras: Sequence[Camera]) -> None:
     """One UsdGeom.Camera per camera under /Cameras: pose converted to the ``yup`` frame
-    with USD's camera axes (looking down -Z), focal length on a 36 mm wide sensor."""
+    with USD's camera axes (looking down -Z), focal length on a 36 mm wide sensor, the
+    principal point's offset from the image centre (pixel centres at i + 0.5) as the
+    aperture offset."""
     from pxr import Gf, Sdf, Usd, UsdGeom
 
     layer = Sdf.Layer.CreateAnonymous("usda")
@@ -47,8 +49,8 @@ def write_cameras_usd(path: str | os.PathLike, cameras: Sequence[Camera]) -> Non
         prim.CreateHorizontalApertureAttr(aperture)
         prim.CreateVerticalApertureAttr(aperture * camera.height / camera.width * camera.fx
                                         / camera.fy)
-        offset_x = (camera.cx + 0.5 - camera.width / 2) / camera.width * aperture
-        offset_y = -(camera.cy + 0.5 - camera.height / 2) / camera.width * aperture
+        offset_x = (camera.cx - camera.width / 2) / camera.width * aperture
+        offset_y = -(camera.cy - camera.height / 2) / camera.width * aperture
         prim.CreateHorizontalApertureOffsetAttr(float(offset_x))
         prim.CreateVerticalApertureOffsetAttr(float(offset_y))
     data = layer.ExportToString().encode("utf-8")
