@@ -13,10 +13,15 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,mesh]"
 	touch $@
 
-install: $(VENV)/.installed
+# The Khronos glTF validator (npm) checks every GLB the export tests write.
+GLTF_VALIDATOR := .tools/node_modules/gltf-validator/package.json
+$(GLTF_VALIDATOR):
+	npm install -s --prefix .tools --no-audit --no-fund gltf-validator@2.0.0-dev.3.10
+
+install: $(VENV)/.installed $(GLTF_VALIDATOR)
 
 # Until `setsplat run` exists, the demo runs the stages there are: the capture stage
 # (ingest + QC of the bundled synthetic scan into demo-out/) and `info` on a scene.
@@ -34,6 +39,7 @@ bench: install
 	$(BIN)/python benchmarks/io_ply.py
 	$(BIN)/python benchmarks/capture.py
 	$(BIN)/python benchmarks/sfm.py
+	$(BIN)/python benchmarks/export.py
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache

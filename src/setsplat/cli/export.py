@@ -1,11 +1,74 @@
 """setsplat export: scenes to files and engine packages."""
 
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
 import click
 
+from setsplat.cli.common import console, emit
 
-@click.group()
-def export() -> None:
-    """Export a scene or asset in the right frame and units: PLY, SPZ, .splat, glTF
-    (KHR_gaussian_splatting), USD/USDZ, a proxy mesh, and Unreal / Unity / web packages.
+TARGETS = ("ply", "splat", "spz", "gltf", "usd", "usdz", "mesh", "unreal", "unity", "web")
 
-    Coming: one subcommand per target."""
+
+@click.command()
+@click.argument("target", type=click.Choice(TARGETS, case_sensitive=False))
+@click.argument("source")
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path),
+              help="Folder to write into (created; files appear only when all succeeded).")
+@click.option("--crop", metavar="REGION",
+              help="box:XMIN,YMIN,ZMIN,XMAX,YMAX,ZMAX or sphere:X,Y,Z,R, in the source's "
+                   "frame and units.")
+@click.option("--max-splats", type=click.IntRange(min=1),
+              help="Keep the N most important splats (opacity × volume).")
+@click.option("--sh-degree", type=click.IntRange(0, 3), help="Cut (or pad) SH to this degree.")
+@click.option("--frame", help="ply only: frame to write (rdf, yup, unity, unreal, spz).")
+@click.option("--units", type=click.Choice(["m", "cm", "mm", "ft", "in"]),
+              help="ply / unreal: length unit to write.")
+@click.option("--name", help="Base name of the files (default: the source's name).")
+@click.option("--mesh-triangles", type=click.IntRange(min=100), default=20_000,
+              show_default=True, help="Proxy mesh size (mesh, unreal, unity).")
+@click.option("--watertight", is_flag=True, help="Closed proxy mesh, for collision.")
+@click.option("--mesh-orientation", type=click.Choice(["inward", "outward", "propagate"]),
+              default="inward", show_default=True,
+              help="Which way surfaces face: a set scanned from inside (inward), an object "
+                   "scanned from around (outward), or no assumption (propagate; slow).")
+@click.option("--no-mesh", is_flag=True, help="unreal / unity: leave out the proxy mesh.")
+def export(target: str, source: str, out: Path, crop: str | None, max_splats: int | None,
+           sh_degree: int | None, frame: str | None, units: str | None, name: str | None,
+           mesh_triangles: int, watertight: bool, mesh_orientation: str,
+           no_mesh: bool) -> None:
+    """Export SOURCE (a PLY/SPZ/.splat/glTF file or an asset Name@version) as TARGET:
+    ply, splat, spz, gltf, usd, usdz, mesh (proxy), or the unreal, unity and web
+    packages, in the target's frame and units, with a README.txt and manifest.json."""
+    from setsplat.export.mesh import MeshOptions
+    from setsplat.export.run import ExportOptions, asset_reference, load_source
+    from setsplat.export.run import export as run_export
+    from setsplat.export.select import Crop
+
+    options = ExportOptions(
+        crop=Crop.parse(crop) if crop else None, max_splats=max_splats, sh_degree=sh_degree,
+        frame=frame, units=units, proxy=not no_mesh, asset=asset_reference(source),
+        name=name or Path(source.split("@")[0]).stem or "scene",
+        mesh=MeshOptions(triangles=mesh_triangles, watertight=watertight,
+                         orientation=mesh_orientation))
+    scene = load_source(source)
+    result = run_export(target.lower(), scene, out, options)
+    if result.unscaled:
+        sys.stderr.write(f"warning: {source}: the scene is unscaled (arbitrary units, not "
+                         "metres); the export's README says so — scale it in reconstruct\n")
+    emit(result.as_dict(), _print)
+
+
+def _print(data: dict[str, Any]) -> None:
+    out = console()
+    out.print(f"[bold]{data['target']}[/bold]: {data['splats']:,} splats -> {data['out']}  "
+              f"(frame {data['frame']}, units {data['units']})")
+    for file in data["files"]:
+        out.print(f"  {file}")
+    if "mesh" in data:
+        m = data["mesh"]
+        out.print(f"  proxy mesh: {m['triangles']:,} triangles"
+                  + (", watertight" if m["watertight"] else ""))

@@ -1,0 +1,290 @@
+"""A light proxy mesh of a splat scene, for collision, layout and shadows.
+
+Splat centres become a point cloud whose normals are each splat's shortest axis (the
+surface normal of a flat splat), oriented towards the nearest capture camera when there
+are cameras, and otherwise ``inward`` (towards the scene's centre: a set scanned from
+inside), ``outward`` (an object scanned from around it) or by open3d's tangent-plane
+``propagate`` (no assumption, but its time grows fast: small scenes only).
+Poisson reconstruction builds a surface; vertices with little point support are trimmed
+(unless ``watertight`` is asked for, which keeps the closed surface for collision);
+quadric decimation brings it to the target triangle count; vertex colours come from the
+splats' DC term. "Watertight" here means closed and manifold (every edge shared by
+two triangles); the caps that close an open scan's rims may self-intersect, which
+engines' complex collision tolerates. Needs the ``mesh`` extra (open3d).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from setsplat.core.camera import Camera
+from setsplat.core.errors import SetsplatError, StageFailed
+from setsplat.core.frames import YUP, Frame, convert_points, convert_scene
+from setsplat.core.fsutil import atomic_write
+from setsplat.core.io import gltf
+from setsplat.core.progress import progress
+from setsplat.core.rotation import quat_to_matrix
+from setsplat.core.scene import GaussianScene
+
+
+@dataclass(frozen=True)
+class MeshOptions:
+    triangles: int = 20_000         # target triangle count after decimation
+    depth: int = 9                  # Poisson octree depth (detail vs. time)
+    trim: float = 0.05              # drop vertices in this lowest share of point density
+    min_opacity: float = 0.2        # splats fainter than this do not shape the surface
+    max_points: int = 200_000       # splat centres used at most (the most opaque kept)
+    watertight: bool = False        # close the surface (collision)
+    orientation: str = "inward"     # without cameras: inward, outward or propagate
+
+
+@dataclass
+class ProxyMesh:
+    """Triangles in a frame: vertices (V, 3), faces (F, 3), colours (V, 3) 0..1, normals."""
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    colors: np.ndarray
+    normals: np.ndarray
+    frame: Frame
+    watertight: bool
+
+    def rotated(self, rotation: np.ndarray) -> ProxyMesh:
+        """The mesh turned by a proper rotation, staying in its frame."""
+        r = np.asarray(rotation, dtype=np.float64)
+        return ProxyMesh((self.vertices @ r.T).astype(np.float32), self.faces, self.colors,
+                         (self.normals @ r.T).astype(np.float32), self.frame, self.watertight)
+
+
+def import_open3d() -> Any:
+    """open3d, with libusb-1.0 (which it links against) loaded from the libusb-package
+    wheel when the system has none."""
+    import ctypes
+
+    try:
+        import libusb_package
+
+        ctypes.CDLL(str(libusb_package.get_library_path()), mode=ctypes.RTLD_GLOBAL)
+    except (ImportError, OSError, TypeError):
+        pass  # the system's libusb-1.0, if any, is then used
+    try:
+        import open3d
+    except ImportError as exc:
+        raise SetsplatError(f"the proxy mesh needs open3d ({exc})",
+                            "install the mesh extra: pip install 'setsplat[mesh]'") from None
+    open3d.utility.set_verbosity_level(open3d.utility.VerbosityLevel.Error)
+    return open3d
+
+
+def splat_normals(scene: GaussianScene) -> np.ndarray:
+    """Each splat's shortest axis (unit, unoriented)."""
+    rotations = quat_to_matrix(scene.quats.astype(np.float64))
+    shortest = np.argmin(scene.log_scales, axis=1)
+    return np.take_along_axis(rotations, shortest[:, None, None], axis=2)[..., 0]
+
+
+def build_proxy(scene: GaussianScene, options: MeshOptions = MeshOptions(),
+                cameras: Sequence[Camera] = ()) -> ProxyMesh:
+    """Poisson proxy mesh of ``scene``, in the ``yup`` frame (metres if the scene is)."""
+    with progress("proxy mesh", total=4) as advance:
+        return _build(import_open3d(), scene, options, cameras, advance)
+
+
+def _build(o3d: Any, scene: GaussianScene, options: MeshOptions, cameras: Sequence[Camera],
+           advance: Any) -> ProxyMesh:
+    scene = convert_scene(scene, YUP) if scene.frame != YUP else scene
+    visible = scene.subset(scene.opacities >= options.min_opacity)
+    if len(visible) > options.max_points:
+        keep = np.argsort(-visible.opacities, kind="stable")[: options.max_points]
+        visible = visible.subset(np.sort(keep))
+    if len(visible) < 100:
+        raise StageFailed(f"only {len(visible)} splats are opaque enough to build a mesh from",
+                          "lower the opacity threshold or check the scene")
+    points = visible.means.astype(np.float64)
+    normals = splat_normals(visible)
+    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points))
+    cloud.normals = o3d.utility.Vector3dVector(normals)
+    cloud.colors = o3d.utility.Vector3dVector(visible.colors.astype(np.float64))
+    if cameras or options.orientation != "propagate":
+        cloud.normals = o3d.utility.Vector3dVector(_oriented(points, normals, cameras,
+                                                             options.orientation))
+    else:
+        cloud.orient_normals_consistent_tangent_plane(12)
+    advance(step="normals oriented")
+    mesh, densities = o3d.geometry.TriangleMesh.create_from_point_cloud_poisson(
+        cloud, depth=options.depth)
+    if not options.watertight and options.trim > 0:
+        densities = np.asarray(densities)
+        mesh.remove_vertices_by_mask(densities < np.quantile(densities, options.trim))
+    advance(step="surface reconstructed")
+    if len(mesh.triangles) > options.triangles:
+        mesh = mesh.simplify_quadric_decimation(options.triangles)
+    mesh.remove_unreferenced_vertices()
+    mesh.remove_degenerate_triangles()
+    if options.watertight:
+        vertices, faces = cap_holes(np.asarray(mesh.vertices), np.asarray(mesh.triangles))
+        mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(vertices),
+                                         o3d.utility.Vector3iVector(faces))
+    if len(mesh.triangles) == 0:
+        raise StageFailed("Poisson reconstruction produced no triangles",
+                          "the splats may not describe surfaces; check the scene")
+    mesh.compute_vertex_normals()
+    advance(step="decimated")
+    vertices = np.asarray(mesh.vertices)
+    colors = _nearest_colors(o3d, cloud, vertices)
+    advance(step="coloured")
+    return ProxyMesh(vertices.astype(np.float32), np.asarray(mesh.triangles).astype(np.uint32),
+                     colors.astype(np.float32),
+                     np.asarray(mesh.vertex_normals).astype(np.float32), YUP,
+                     bool(mesh.is_edge_manifold(allow_boundary_edges=False)
+                          and mesh.is_vertex_manifold()))
+
+
+def _oriented(points: np.ndarray, normals: np.ndarray, cameras: Sequence[Camera],
+              orientation: str) -> np.ndarray:
+    """Normals flipped to face the nearest camera, or the scene centre (inward), or away
+    from it (outward)."""
+    if cameras:
+        centres = convert_points(np.array([c.center for c in cameras]), cameras[0].frame, YUP)
+        nearest = np.empty(len(points), np.int64)
+        for start in range(0, len(points), 65536):  # bounded memory
+            chunk = points[start:start + 65536]
+            nearest[start:start + 65536] = np.argmin(
+                ((chunk[:, None] - centres[None]) ** 2).sum(-1), axis=1)
+        towards = centres[nearest] - points
+    elif orientation in ("inward", "outward"):
+        towards = np.median(points, axis=0) - points
+        towards = towards if orientation == "inward" else -towards
+    else:
+        raise SetsplatError(f"unknown normal orientation {orientation!r}",
+                            "use inward, outward or propagate")
+    flip = (normals * towards).sum(1) < 0
+    return np.where(flip[:, None], -normals, normals)
+
+
+def cap_holes(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Close every boundary loop with a fan of triangles around the loop's centroid.
+
+    Poisson surfaces of an open scan end where they meet the reconstruction volume;
+    capping those rims gives the closed mesh collision wants. Loops through a vertex
+    that touches the boundary twice are left open (the mesh then reports it is not
+    watertight)."""
+    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    _, inverse, counts = np.unique(np.sort(edges, axis=1), axis=0, return_inverse=True,
+                                   return_counts=True)
+    boundary = edges[counts[inverse.reshape(-1)] == 1]
+    following = dict(zip(boundary[:, 0].tolist(), boundary[:, 1].tolist()))
+    new_vertices, new_faces = [vertices], [faces]
+    count = len(vertices)
+    while following:
+        start, current = following.popitem()
+        loop = [start]
+        while current != start and current in following:
+            loop.append(current)
+            current = following.pop(current)
+        if current != start or len(loop) < 3:
+            continue
+        ring = np.array(loop)
+        new_vertices.append(vertices[ring].mean(0)[None])
+        # a boundary edge runs a -> b in its triangle; the cap must run b -> a
+        new_faces.append(np.stack([np.roll(ring, -1), ring, np.full(len(ring), count)], 1))
+        count += 1
+    return np.concatenate(new_vertices), np.concatenate(new_faces)
+
+
+def _nearest_colors(o3d: Any, cloud: Any, vertices: np.ndarray) -> np.ndarray:
+    tree = o3d.geometry.KDTreeFlann(cloud)
+    colors = np.asarray(cloud.colors)
+    index = np.empty(len(vertices), np.int64)
+    for i, vertex in enumerate(vertices):
+        index[i] = tree.search_knn_vector_3d(vertex, 1)[1][0]
+    return colors[index]
+
+
+# ----------------------------------------------------------------------------- writing
+def write_glb(path: str | os.PathLike, mesh: ProxyMesh) -> None:
+    """glTF/GLB: must be in the ``yup`` frame (glTF's own)."""
+    if mesh.frame != YUP:
+        raise ValueError("glTF meshes are Y-up metres: convert the mesh to 'yup' first")
+    builder = gltf.GltfBuilder()
+    attributes = {
+        "POSITION": builder.accessor(mesh.vertices.astype(np.float32), bounds=True),
+        "NORMAL": builder.accessor(mesh.normals.astype(np.float32)),
+        "COLOR_0": builder.accessor(np.clip(mesh.colors, 0, 1).astype(np.float32)),
+    }
+    indices = builder.accessor(mesh.faces.reshape(-1).astype(np.uint32),
+                               target=gltf.ELEMENT_ARRAY_BUFFER, bounds=True)
+    builder.mesh(attributes, mode=gltf.TRIANGLES, indices=indices, name="proxy",
+                 extras={"setsplat": {"watertight": mesh.watertight}})
+    builder.save(path)
+
+
+def write_obj(path: str | os.PathLike, mesh: ProxyMesh) -> None:
+    """Wavefront OBJ with per-vertex colours (the common ``v x y z r g b`` extension)."""
+    rows = np.concatenate([mesh.vertices, np.clip(mesh.colors, 0, 1)], 1)
+    lines = [f"# setsplat proxy mesh, frame {mesh.frame.name} ({mesh.frame.description})"]
+    lines += ["v " + " ".join(f"{v:.6g}" for v in row) for row in rows]
+    lines += ["vn " + " ".join(f"{v:.5g}" for v in n) for n in mesh.normals]
+    lines += [f"f {a}//{a} {b}//{b} {c}//{c}" for a, b, c in (mesh.faces + 1)]
+    with atomic_write(path) as f:
+        f.write(("\n".join(lines) + "\n").encode("ascii"))
+
+
+def write_usd(path: str | os.PathLike, mesh: ProxyMesh) -> None:
+    """A USD stage with one UsdGeom.Mesh (Y up, metres, displayColor per vertex)."""
+    from pxr import Gf, Sdf, Usd, UsdGeom, Vt
+
+    if mesh.frame != YUP:
+        raise ValueError("USD stages here are Y-up metres: convert the mesh to 'yup' first")
+    path = Path(path)
+    layer = Sdf.Layer.CreateAnonymous(path.suffix.lstrip("."))
+    stage = Usd.Stage.Open(layer)
+    UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.y)
+    UsdGeom.SetStageMetersPerUnit(stage, 1.0)
+    root = UsdGeom.Xform.Define(stage, "/Proxy")
+    stage.SetDefaultPrim(root.GetPrim())
+    prim = UsdGeom.Mesh.Define(stage, "/Proxy/Mesh")
+    prim.CreatePointsAttr(Vt.Vec3fArray.FromNumpy(mesh.vertices.astype(np.float32)))
+    prim.CreateFaceVertexCountsAttr(Vt.IntArray.FromNumpy(np.full(len(mesh.faces), 3,
+                                                                  np.int32)))
+    prim.CreateFaceVertexIndicesAttr(Vt.IntArray.FromNumpy(mesh.faces.reshape(-1)
+                                                           .astype(np.int32)))
+    prim.CreateNormalsAttr(Vt.Vec3fArray.FromNumpy(mesh.normals.astype(np.float32)))
+    prim.SetNormalsInterpolation(UsdGeom.Tokens.vertex)
+    prim.CreateSubdivisionSchemeAttr(UsdGeom.Tokens.none)
+    colors = prim.CreateDisplayColorPrimvar(UsdGeom.Tokens.vertex)
+    colors.Set(Vt.Vec3fArray.FromNumpy(np.clip(mesh.colors, 0, 1).astype(np.float32)))
+    low, high = mesh.vertices.min(0), mesh.vertices.max(0)
+    prim.CreateExtentAttr(Vt.Vec3fArray([Gf.Vec3f(*map(float, low)),
+                                         Gf.Vec3f(*map(float, high))]))
+    data = layer.ExportToString().encode("utf-8")
+    with atomic_write(path) as f:
+        f.write(data)
+
+
+def read_glb(path: str | os.PathLike) -> ProxyMesh:
+    """Read back a proxy written by ``write_glb`` (tests, and re-packaging)."""
+    import pygltflib
+
+    document = pygltflib.GLTF2().load(str(path))
+    blob = document.binary_blob()
+    primitive = document.meshes[0].primitives[0]
+
+    def values(index: int, width: int, kind: str) -> np.ndarray:
+        accessor = document.accessors[index]
+        view = document.bufferViews[accessor.bufferView]
+        return np.frombuffer(blob, kind, accessor.count * width,
+                             view.byteOffset + (accessor.byteOffset or 0)).reshape(-1, width)
+
+    a = primitive.attributes
+    faces = values(primitive.indices, 1, "<u4").reshape(-1, 3)
+    return ProxyMesh(values(a.POSITION, 3, "<f4"), faces,
+                     values(a.COLOR_0, 3, "<f4"), values(a.NORMAL, 3, "<f4"), YUP,
+                     bool((document.meshes[0].extras or {}).get("setsplat", {})
+                          .get("watertight", False)))

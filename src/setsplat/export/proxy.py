@@ -1,0 +1,54 @@
+"""The ``mesh`` target: the proxy mesh alone, as GLB, OBJ and USD (Y up, metres)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from setsplat.core.frames import YUP, convert_scene
+from setsplat.core.scene import GaussianScene
+from setsplat.export import package
+from setsplat.export.mesh import ProxyMesh, build_proxy, write_glb, write_obj, write_usd
+from setsplat.export.package import Export
+
+
+def write_target(target: str, source: GaussianScene, converted: GaussianScene, out: Path,
+                 options, result: Export) -> None:
+    del target, source
+    mesh = build_proxy(converted, options.mesh, options.cameras)
+    result.details["mesh"] = {"triangles": len(mesh.faces), "vertices": len(mesh.vertices),
+                              "watertight": mesh.watertight}
+    with package.staging(out) as stage:
+        base = f"{options.name}_proxy"
+        write_glb(stage / f"{base}.glb", mesh)
+        write_obj(stage / f"{base}.obj", mesh)
+        write_usd(stage / f"{base}.usda", mesh)
+        package.write_readme(stage, f"{base} — proxy mesh exported by setsplat", [
+            ("What", f"A {len(mesh.faces):,}-triangle proxy of the splat scene (Poisson "
+                     "surface of the splat centres, vertex colours from the splats), for "
+                     "collision, layout and shadow casting. "
+                     + ("It is watertight (closed), usable as a collision mesh."
+                        if mesh.watertight else "It is open where the scan had no surface.")),
+            ("Frame and units", "Y up, right-handed; lengths in "
+                                f"{package.units_name(mesh.frame, result.unscaled)}: the glTF "
+                                "and USD convention. The OBJ uses the same axes."),
+        ], result)
+        package.write_manifest(stage, result)
+
+
+def package_proxy(stage: Path, scene: GaussianScene, options, result: Export, *,
+                  turn_y_180: bool = False) -> ProxyMesh | None:
+    """The proxy GLB of an engine package (None when ``options.proxy`` is off).
+
+    ``turn_y_180`` pre-turns the mesh half a turn about Y: Unity's glTF importers mirror
+    glTF's X axis into Unity, which together with the turn gives Unity's own axes."""
+    if not options.proxy:
+        return None
+    mesh = build_proxy(convert_scene(scene, YUP), options.mesh, options.cameras)
+    if turn_y_180:
+        mesh = mesh.rotated(np.diag([-1.0, 1.0, -1.0]))
+    write_glb(stage / f"{options.name}_proxy.glb", mesh)
+    result.details["mesh"] = {"triangles": len(mesh.faces), "vertices": len(mesh.vertices),
+                              "watertight": mesh.watertight}
+    return mesh

@@ -1,0 +1,116 @@
+"""``export``: read a source, select splats, and write a target into a folder.
+
+Targets: single files (ply, splat, spz, gltf, usd, usdz), the proxy ``mesh``, and the
+``unreal``, ``unity`` and ``web`` packages. Frames and units always change through
+``core.frames``; an unscaled scene is announced in every export.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from setsplat.core.camera import Camera
+from setsplat.core.errors import SetsplatError
+from setsplat.core.frames import Frame, convert_scene, get_frame
+from setsplat.core.io import read_scene
+from setsplat.core.scene import GaussianScene
+from setsplat.export.mesh import MeshOptions
+from setsplat.export.package import Export
+from setsplat.export.select import Crop, select
+
+TARGETS = ("ply", "splat", "spz", "gltf", "usd", "usdz", "mesh", "unreal", "unity", "web")
+UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "ft": 0.3048, "in": 0.0254}
+# Targets whose file format fixes the frame (and so the units): no --frame/--units there.
+FIXED_FRAME = {"splat": "rdf", "spz": "spz", "gltf": "yup", "usd": "yup", "usdz": "yup",
+               "mesh": "yup", "web": "yup", "unity": "unity"}
+DEFAULT_FRAME = {"ply": "rdf", "unreal": "rdf", **FIXED_FRAME}
+ASSET_REFERENCE = re.compile(r"^[A-Za-z_][\w.-]*@(\d+|latest)$")
+
+
+@dataclass
+class ExportOptions:
+    crop: Crop | None = None
+    max_splats: int | None = None
+    sh_degree: int | None = None
+    frame: str | None = None        # ply only: the frame to write
+    units: str | None = None        # ply / unreal: the length unit to write
+    mesh: MeshOptions = field(default_factory=MeshOptions)
+    cameras: Sequence[Camera] = ()  # written as USD cameras by the unreal package
+    name: str = "scene"             # base name of the files written
+    proxy: bool = True              # engine packages include the proxy mesh
+    asset: str | None = None        # the catalog reference the scene came from, if any
+
+
+def asset_reference(source: str) -> str | None:
+    """``source`` when it names a catalog asset (``Name@3``, ``Name@latest``) rather than
+    an existing file."""
+    return source if ASSET_REFERENCE.match(source) and not Path(source).exists() else None
+
+
+def load_source(source: str) -> GaussianScene:
+    """A scene file (PLY, SPZ, .splat, glTF) or a catalog asset ``Name@version``."""
+    path = Path(source)
+    if asset_reference(source):
+        try:
+            assets = importlib.import_module("setsplat.assets")
+        except ImportError:
+            raise SetsplatError(f"{source!r} looks like an asset reference, but this build "
+                                "has no asset catalog", "give the path of a scene file") from None
+        return assets.load(source)
+    return read_scene(path)
+
+
+def output_frame(target: str, options: ExportOptions) -> Frame:
+    """The frame (axes and unit) the target is written in."""
+    if target in FIXED_FRAME and (options.frame or options.units):
+        fixed = get_frame(FIXED_FRAME[target])
+        raise SetsplatError(f"{target} is always written in the {fixed.name} frame "
+                            f"({fixed.description})", "drop --frame/--units for this target")
+    if options.frame and target != "ply":
+        raise SetsplatError(f"--frame applies to the ply target only, not {target}",
+                            "drop --frame")
+    frame = get_frame(options.frame or DEFAULT_FRAME[target])
+    if options.units:
+        if options.units not in UNITS:
+            raise SetsplatError(f"unknown --units {options.units!r}",
+                                f"use one of {', '.join(UNITS)}")
+        frame = dataclasses.replace(frame, meters_per_unit=UNITS[options.units])
+    return frame
+
+
+def export(target: str, scene: GaussianScene, out: str | Path,
+           options: ExportOptions | None = None) -> Export:
+    """Write ``scene`` as ``target`` into the folder ``out`` (atomically, all or nothing)."""
+    options = options or ExportOptions()
+    if target not in TARGETS:
+        raise SetsplatError(f"unknown export target {target!r}", f"use one of {', '.join(TARGETS)}")
+    frame = output_frame(target, options)
+    if len(scene) == 0:
+        raise SetsplatError("the scene has no splats", "nothing to export")
+    chosen = select(scene, region=options.crop, max_splats=options.max_splats,
+                    sh_degree=options.sh_degree)
+    converted = convert_scene(chosen, frame)
+    if options.units:
+        converted.meta["units"] = options.units
+    module = importlib.import_module(f"setsplat.export.{_MODULES[target]}")
+    result = Export(target=target, out=Path(out), splats=len(chosen), frame=frame.name,
+                    units=options.units or _unit_symbol(frame),
+                    unscaled=bool(scene.meta.get("unscaled", False)))
+    if result.unscaled:
+        result.notes.append("the scene is unscaled: its units are arbitrary, not metres")
+    module.write_target(target, chosen, converted, Path(out), options, result)
+    return result
+
+
+def _unit_symbol(frame: Frame) -> str:
+    return next((k for k, v in UNITS.items() if v == frame.meters_per_unit), "m")
+
+
+_MODULES = {"ply": "files", "splat": "files", "spz": "files", "gltf": "files", "usd": "files",
+            "usdz": "files", "mesh": "proxy", "unreal": "unreal", "unity": "unity",
+            "web": "web"}

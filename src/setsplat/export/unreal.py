@@ -1,0 +1,84 @@
+"""The ``unreal`` package: the splats as an INRIA PLY for Unreal's 3DGS plugins, the
+proxy mesh as GLB, shot cameras as USD, and a README with the placement transform."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from setsplat.core.frames import convert_scene, frame_change
+from setsplat.core.io import ply
+from setsplat.core.scene import GaussianScene
+from setsplat.export import package
+from setsplat.export.cameras import write_cameras_usd
+from setsplat.export.package import Export
+from setsplat.export.proxy import package_proxy
+
+
+def placement(converted: GaussianScene) -> np.ndarray:
+    """4x4 taking the PLY's coordinates to Unreal's (X forward, Y right, Z up, cm)."""
+    scale, q = frame_change(converted.frame, "unreal")
+    matrix = np.eye(4)
+    matrix[:3, :3] = scale * q
+    return matrix
+
+
+def write_target(target: str, source: GaussianScene, converted: GaussianScene, out: Path,
+                 options, result: Export) -> None:
+    del target
+    matrix = placement(converted)
+    in_unreal = convert_scene(source, "unreal")
+    result.details["placement"] = matrix.tolist()
+    with package.staging(out) as stage:
+        name = options.name
+        ply.write(stage / f"{name}.ply", package.engine_ply_scene(converted))
+        mesh = package_proxy(stage, source, options, result)
+        if options.cameras:
+            write_cameras_usd(stage / "cameras.usda", options.cameras)
+        units = package.units_name(converted.frame, result.unscaled)
+        sections = [
+            ("Files", f"{name}.ply  the splats: INRIA 3DGS PLY (SH degree 3, 248 bytes a "
+                      "splat), the layout every Unreal 3DGS plugin imports.\n"
+                      + (f"{name}_proxy.glb  proxy mesh for collision and layout "
+                         f"({len(mesh.faces):,} triangles"
+                         + (", watertight" if mesh.watertight else "") + ").\n"
+                         if mesh is not None else "")
+                      + ("cameras.usda  the shot cameras (USD, Y up, metres).\n"
+                         if options.cameras else "")
+                      + "manifest.json  file list, SHA-256 sums, frame, units, transform."),
+            ("Import the splats", f"""\
+1. Enable a 3DGS plugin (XVERSE XV3DGS for UE 5.1-5.3, or Luma AI's) and restart.
+2. Import {name}.ply with the plugin's importer (XV3DGS: drag it into the Content
+   Browser; Luma: Import, then choose the Gaussian splat PLY) and drag the asset
+   into the level.
+3. Set the actor's transform to Location 0,0,0 / Rotation 0,0,0 / Scale 1,1,1."""),
+            ("Frame, units and the transform applied", f"""\
+The PLY keeps the training (COLMAP/OpenCV) frame the plugins expect: x right, y down,
+z forward, lengths in {units}; the scene is upright in that frame (floor towards +y).
+The plugins convert it to Unreal's Z-up, left-handed, centimetre world with the
+matrix below (Unreal = M · PLY), i.e. X = {matrix[0, 2]:g}·z, Y = {matrix[1, 0]:g}·x,
+Z = {matrix[2, 1]:g}·y:
+{package.matrix_text(matrix)}
+If your plugin imports the PLY's numbers as Unreal coordinates unchanged, give the
+actor this matrix as its transform instead.
+Check: in Unreal the set should span (1-99 % of splats, cm)
+{package.bounds_text(in_unreal)}."""),
+        ]
+        if mesh is not None:
+            open_note = "" if mesh.watertight else (
+                " (the mesh is open: re-export with a watertight mesh for simple collision)")
+            sections.append(("Import the proxy mesh", f"""\
+1. Import {name}_proxy.glb (File > Import Into Level, or Content Browser > Import).
+   Unreal's glTF importer converts glTF's Y-up metres into Z-up centimetres itself.
+2. Place it at Location 0,0,0 / Rotation 0,0,0 / Scale 1,1,1: it overlaps the splats.
+3. For collision: Static Mesh editor > Collision Complexity > Use Complex Collision
+   As Simple{open_note}.
+4. Hide it in game (Actor > Rendering > Visible off) if it is for collision only."""))
+        if options.cameras:
+            sections.append(("Shot cameras", """\
+File > Import Into Level > cameras.usda (or open it in a USD Stage actor): one
+CineCamera per camera, already placed relative to the splats."""))
+        title = f"{name} — Unreal package exported by setsplat"
+        package.write_readme(stage, title, sections, result)
+        package.write_manifest(stage, result)

@@ -1,0 +1,80 @@
+"""`setsplat export` through the CLI: outputs, --json, and every bad input as one line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from setsplat.core.io import read_scene, write_scene
+from tests.export.conftest import room_corner
+
+
+@pytest.fixture
+def source(tmp_path):
+    path = tmp_path / "room.ply"
+    write_scene(path, room_corner(300).replace(meta={"unscaled": True}))
+    return path
+
+
+def test_export_spz_json(cli, source, tmp_path):
+    out = tmp_path / "out"
+    result = cli("--json", "export", "spz", source, "--out", out, "--max-splats", "100",
+                 "--crop", "box:-2,-2,-2,2,2,3")
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert data["splats"] == 100 and data["unscaled"] is True
+    assert sorted(data["files"]) == ["README.txt", "manifest.json", "room.spz"]
+    assert len(read_scene(out / "room.spz")) == 100
+    assert "warning:" in result.err and "unscaled" in result.err
+
+
+def test_export_ply_frame_units(cli, source, tmp_path):
+    result = cli("export", "ply", source, "--out", tmp_path / "o", "--frame", "unreal",
+                 "--units", "m", "--name", "set")
+    assert result.code == 0, result.err
+    assert read_scene(tmp_path / "o" / "set.ply").frame.name == "unreal"
+
+
+@pytest.mark.parametrize("args, what", [
+    (["export", "spz", "{missing}", "--out", "{out}"], "no such file"),
+    (["export", "spz", "{bad}", "--out", "{out}"], "not a PLY"),
+    (["export", "spz", "{src}", "--out", "{out}", "--crop", "ball:1"], "bad --crop"),
+    (["export", "spz", "{src}", "--out", "{out}", "--crop", "sphere:50,50,50,1"],
+     "keeps no splats"),
+    (["export", "gltf", "{src}", "--out", "{out}", "--units", "cm"], "always written"),
+    (["export", "unity", "{src}", "--out", "{out}", "--frame", "rdf"], "always written"),
+    (["export", "nope", "{src}", "--out", "{out}"], "Invalid value"),
+    (["export", "spz", "{src}"], "Missing option '--out'"),
+    (["export", "spz", "{src}", "--out", "{file}"], "not a folder"),
+    (["export", "spz", "Set_Office@7", "--out", "{out}"], "Set_Office@7"),
+])
+def test_bad_input_is_one_line(cli, source, tmp_path, args, what):
+    bad = tmp_path / "bad.ply"
+    bad.write_bytes(b"garbage")
+    file = tmp_path / "file.txt"
+    file.write_text("x")
+    values = {"missing": tmp_path / "missing.ply", "bad": bad, "src": source,
+              "out": tmp_path / "out", "file": file}
+    result = cli(*[a.format(**values) for a in args])
+    assert result.code == 2
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and what in lines[0], result.err
+    assert "Traceback" not in result.err
+    assert not (tmp_path / "out").exists()
+    assert not list(tmp_path.glob(".out.*"))
+
+
+def test_full_disk_leaves_nothing(cli, source, tmp_path, monkeypatch):
+    """A write failing mid-export (no space) is one line, and nothing appears in --out."""
+    import errno
+
+    from setsplat.core.io import spz
+
+    def no_room(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(spz.gzip, "compress", no_room)
+    result = cli("export", "web", source, "--out", tmp_path / "out")
+    assert result.code == 2 and "no room left" in result.err
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.*"))
