@@ -47,7 +47,8 @@ def test_export_ply_frame_units(cli, source, tmp_path):
     (["export", "nope", "{src}", "--out", "{out}"], "Invalid value"),
     (["export", "spz", "{src}"], "Missing option '--out'"),
     (["export", "spz", "{src}", "--out", "{file}"], "not a folder"),
-    (["export", "spz", "Set_Office@7", "--out", "{out}"], "Set_Office@7"),
+    (["export", "spz", "Set_Office@7", "--out", "{out}", "--library", "{out}"],
+     "no asset library here"),
 ])
 def test_bad_input_is_one_line(cli, source, tmp_path, args, what):
     bad = tmp_path / "bad.ply"

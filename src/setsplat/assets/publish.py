@@ -33,7 +33,7 @@ import numpy as np
 
 from setsplat.core.errors import SetsplatError, os_error
 from setsplat.core.frames import YUP, convert_points
-from setsplat.core.fsutil import _UMASK, fsync_dir, sha256_file
+from setsplat.core.fsutil import default_mode, fsync_dir, sha256_file
 from setsplat.core.io import read_scene, usd
 from setsplat.core.progress import progress
 from setsplat.core.scene import GaussianScene
@@ -284,7 +284,7 @@ def _reservation(library: Library, catalog: Catalog,
     tmp = final.parent / "(not made yet)"
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
-        os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp makes 0700; the library is shared
+        os.chmod(tmp, default_mode(folder=True))  # mkdtemp makes 0700; the library is shared
         yield version_id, version, tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

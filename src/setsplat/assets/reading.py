@@ -16,9 +16,11 @@ from .catalog import Catalog
 from .library import Library, parse_ref
 
 
-def resolve(ref: str, library: Library | None = None) -> tuple[dict[str, Any], Path]:
+def resolve(ref: str, library: Library | str | os.PathLike | None = None
+            ) -> tuple[dict[str, Any], Path]:
     """The catalog record of a reference and the path of its interface layer."""
-    library = library or Library.resolve()
+    if not isinstance(library, Library):
+        library = Library.resolve(library)
     library.require()
     parsed = parse_ref(ref)
     with Catalog(library.catalog_path) as catalog:
@@ -33,8 +35,6 @@ def load(ref: str, library: Library | str | os.PathLike | None = None, *, lod: s
     In the asset's Y-up metres unless ``frame`` asks for another (``"rdf"`` gives back a
     3DGS-PLY-oriented scene).
     """
-    if not isinstance(library, Library):
-        library = Library.resolve(library)
     record, interface = resolve(ref, library)
     payload = interface.parent / usd_asset.PAYLOADS["splats", lod]
     if not payload.is_file():

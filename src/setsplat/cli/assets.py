@@ -81,7 +81,6 @@ def publish(source: Path, name: str, tags: tuple[str, ...], description: str, ha
 
     if units and scale is not None:
         raise SetsplatError("give --units or --scale, not both", "--units cm equals --scale 0.01")
-    _keep_freed_memory()
     options = PublishOptions(
         name=name, tags=tuple(t.strip() for group in tags for t in group.split(",") if t.strip()),
         description=description, half=half,
@@ -267,27 +266,6 @@ def verify(refs: tuple[str, ...], library: Any) -> None:
 
 
 # ----------------------------------------------------------------------------- helpers
-def _keep_freed_memory() -> None:
-    """Let glibc reuse freed big buffers instead of handing them back to the kernel.
-
-    A publish allocates and frees several copies of the splat arrays (PLY columns, Y-up
-    copies, USD arrays); by default each is unmapped on free and faulted in again, which
-    on VMs costs about a second of kernel time per GB. The process is ours, so we tune it.
-    """
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return  # not glibc: nothing to tune
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    mallopt(m_mmap_threshold, 1 << 30)
-    mallopt(m_trim_threshold, (1 << 31) - 1)  # C int
-
-
 def _bytes(text: str | None, option: str) -> int | None:
     if text is None:
         return None

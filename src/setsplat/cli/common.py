@@ -40,3 +40,25 @@ def console():
     from rich.console import Console
 
     return Console(highlight=False)
+
+
+def keep_freed_memory() -> None:
+    """Let glibc reuse freed big buffers instead of handing them back to the kernel.
+
+    Commands allocate and free several copies of big splat arrays (PLY columns, frame
+    conversions, USD arrays); by default each is unmapped on free and faulted in again,
+    which on VMs costs about a second of kernel time per GB. A CLI process is ours, so
+    we tune it; the library leaves the allocator alone.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return  # not glibc: nothing to tune
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    mallopt(m_mmap_threshold, 1 << 30)
+    mallopt(m_trim_threshold, (1 << 31) - 1)  # C int

@@ -36,25 +36,28 @@ TARGETS = ("ply", "splat", "spz", "gltf", "usd", "usdz", "mesh", "unreal", "unit
               help="Which way surfaces face: a set scanned from inside (inward), an object "
                    "scanned from around (outward), or no assumption (propagate; slow).")
 @click.option("--no-mesh", is_flag=True, help="unreal / unity: leave out the proxy mesh.")
+@click.option("--library", type=click.Path(path_type=Path),
+              help="Asset library for Name@version sources "
+                   "(default: $SETSPLAT_LIBRARY or ./setsplat-library).")
 def export(target: str, source: str, out: Path, crop: str | None, max_splats: int | None,
            sh_degree: int | None, frame: str | None, units: str | None, name: str | None,
            mesh_triangles: int, watertight: bool, mesh_orientation: str,
-           no_mesh: bool) -> None:
+           no_mesh: bool, library: Path | None) -> None:
     """Export SOURCE (a PLY/SPZ/.splat/glTF file or an asset Name@version) as TARGET:
     ply, splat, spz, gltf, usd, usdz, mesh (proxy), or the unreal, unity and web
     packages, in the target's frame and units, with a README.txt and manifest.json."""
     from setsplat.export.mesh import MeshOptions
-    from setsplat.export.run import ExportOptions, asset_reference, load_source
+    from setsplat.export.run import ExportOptions, load_source
     from setsplat.export.run import export as run_export
     from setsplat.export.select import Crop
 
     options = ExportOptions(
         crop=Crop.parse(crop) if crop else None, max_splats=max_splats, sh_degree=sh_degree,
-        frame=frame, units=units, proxy=not no_mesh, asset=asset_reference(source),
+        frame=frame, units=units, proxy=not no_mesh,
         name=name or Path(source.split("@")[0]).stem or "scene",
         mesh=MeshOptions(triangles=mesh_triangles, watertight=watertight,
                          orientation=mesh_orientation))
-    scene = load_source(source)
+    scene, options.asset_layer = load_source(source, library)
     result = run_export(target.lower(), scene, out, options)
     if result.unscaled:
         sys.stderr.write(f"warning: {source}: the scene is unscaled (arbitrary units, not "

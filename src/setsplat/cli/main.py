@@ -15,7 +15,7 @@ import click
 from setsplat import __version__
 from setsplat.cli.assets import assets
 from setsplat.cli.capture import capture
-from setsplat.cli.common import Settings
+from setsplat.cli.common import Settings, keep_freed_memory
 from setsplat.cli.export import export
 from setsplat.cli.info import info
 from setsplat.cli.reconstruct import reconstruct
@@ -37,6 +37,7 @@ def cli(ctx: click.Context, debug: bool, quiet: bool, as_json: bool) -> None:
     from setsplat.core.progress import set_quiet
 
     ctx.obj = Settings(debug=debug, quiet=quiet or as_json, json=as_json)
+    keep_freed_memory()
     set_quiet(ctx.obj.quiet)
 
 

@@ -22,6 +22,12 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
+def default_mode(folder: bool = False) -> int:
+    """The permissions open()/mkdir() would give under the umask (mkstemp/mkdtemp give
+    0600/0700, too private for a shared library)."""
+    return (0o777 if folder else 0o666) & ~_UMASK
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, *, fsync: bool = False) -> Iterator[BinaryIO]:
     """Yield a binary file that becomes ``path`` only if the block finishes.
@@ -36,7 +42,7 @@ def atomic_write(path: str | os.PathLike, *, fsync: bool = False) -> Iterator[Bi
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; give what open() would
+        os.fchmod(fd, default_mode())  # mkstemp makes 0600; give what open() would
     except OSError as exc:
         raise os_error(exc, path, "creating the output") from exc
     try:

@@ -3,7 +3,6 @@ README.txt (frame, units, scale) and manifest.json."""
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 from setsplat.core.errors import SetsplatError
@@ -26,32 +25,28 @@ ABOUT = {
 
 
 def write_scene_file(target: str, scene: GaussianScene, path: Path,
-                     asset: str | None = None) -> None:
+                     asset_layer: Path | None = None) -> None:
     """One scene file; ``usdz`` packs a catalog asset's own USD (all its variants and
     payloads) when the scene came from one, else a stage holding the splats."""
     if target not in ("usd", "usdz"):
         write_scene(path, scene)
         return
-    try:
-        usd = importlib.import_module("setsplat.core.io.usd")
-    except ImportError:
-        raise SetsplatError(f"the {target} target needs the USD splat codec "
-                            "(setsplat.core.io.usd), which this build lacks",
-                            "export to gltf or ply instead") from None
+    from setsplat.core.io import usd
+
     if target == "usd":
         usd.write(path, scene)
         return
     from pxr import UsdUtils
 
-    if asset is not None:
-        root = importlib.import_module("setsplat.assets").resolve(asset)[1]
+    if asset_layer is not None:
+        root = asset_layer
     else:
         root = path.with_name(f".{path.stem}.usdc")
         usd.write(root, scene)
     try:
         packed = UsdUtils.CreateNewUsdzPackage(str(root), str(path))
     finally:
-        if asset is None:
+        if asset_layer is None:
             root.unlink(missing_ok=True)
     if not packed or not path.is_file():
         raise SetsplatError("USD could not pack the USDZ (see the USD messages above)",
@@ -65,7 +60,7 @@ def write_target(target: str, source: GaussianScene, converted: GaussianScene, o
         name = f"{options.name}{SUFFIX[target]}"
         # a whole catalog asset is packed only when no splats were left out
         selected = options.crop or options.max_splats or options.sh_degree is not None
-        write_scene_file(target, converted, stage / name, None if selected else options.asset)
+        write_scene_file(target, converted, stage / name, None if selected else options.asset_layer)
         units = package.units_name(converted.frame, result.unscaled)
         package.write_readme(stage, f"{name} — exported by setsplat", [
             ("What", ABOUT[target]),

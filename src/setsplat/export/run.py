@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ class ExportOptions:
     cameras: Sequence[Camera] = ()  # written as USD cameras by the unreal package
     name: str = "scene"             # base name of the files written
     proxy: bool = True              # engine packages include the proxy mesh
-    asset: str | None = None        # the catalog reference the scene came from, if any
+    asset_layer: Path | None = None  # the catalog asset's USD the scene came from, if any
 
 
 def asset_reference(source: str) -> str | None:
@@ -52,17 +53,16 @@ def asset_reference(source: str) -> str | None:
     return source if ASSET_REFERENCE.match(source) and not Path(source).exists() else None
 
 
-def load_source(source: str) -> GaussianScene:
-    """A scene file (PLY, SPZ, .splat, glTF) or a catalog asset ``Name@version``."""
-    path = Path(source)
+def load_source(source: str, library: str | os.PathLike | None = None
+                ) -> tuple[GaussianScene, Path | None]:
+    """The scene of a file (PLY, SPZ, .splat, glTF, USD) or of a catalog asset
+    ``Name@version`` (in ``library``, else $SETSPLAT_LIBRARY, else ./setsplat-library),
+    and for an asset its USD interface layer (usdz packs it whole)."""
     if asset_reference(source):
-        try:
-            assets = importlib.import_module("setsplat.assets")
-        except ImportError:
-            raise SetsplatError(f"{source!r} looks like an asset reference, but this build "
-                                "has no asset catalog", "give the path of a scene file") from None
-        return assets.load(source)
-    return read_scene(path)
+        from setsplat.assets import load, resolve
+
+        return load(source, library), resolve(source, library)[1]
+    return read_scene(Path(source)), None
 
 
 def output_frame(target: str, options: ExportOptions) -> Frame:

@@ -33,8 +33,7 @@ from setsplat.core import sh as shlib
 from setsplat.core.errors import SetsplatError
 from setsplat.core.frames import YUP, convert_scene
 from setsplat.core.fsutil import atomic_write
-from setsplat.core.io._common import read_bytes, sigmoid
-from setsplat.core.io.ply import _json_default
+from setsplat.core.io._common import json_default, read_bytes, sigmoid
 from setsplat.core.rotation import quat_to_matrix
 from setsplat.core.scene import GaussianScene
 
@@ -152,7 +151,7 @@ def write(path: str | os.PathLike, scene: GaussianScene) -> None:
         attributes[sh_attribute(degree, k - degree * degree)] = builder.accessor(scene.sh[:, k])
     extras = {"setsplat": {"meta": scene.meta}}
     builder.mesh(attributes, mode=POINTS, extensions={EXTENSION: dict(EXTENSION_OBJECT)},
-                 extras=json.loads(json.dumps(extras, default=_json_default)), name="splats")
+                 extras=json.loads(json.dumps(extras, default=json_default)), name="splats")
     builder.save(path)
 
 

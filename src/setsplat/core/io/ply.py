@@ -27,6 +27,7 @@ from setsplat.core.errors import SetsplatError, os_error
 from setsplat.core.frames import RDF, get_frame
 from setsplat.core.fsutil import atomic_write
 from setsplat.core.io._columns import join_columns, split_columns, use_numba
+from setsplat.core.io._common import json_default
 from setsplat.core.scene import GaussianScene
 
 FORMATS = {"ascii": None, "binary_little_endian": "<", "binary_big_endian": ">"}
@@ -400,7 +401,7 @@ def _layout(scene: GaussianScene) -> list[tuple[str, str]]:
 
 def header_bytes(scene: GaussianScene, props: list[tuple[str, str]]) -> bytes:
     info = json.dumps({"frame": scene.frame.name, "meta": scene.meta}, sort_keys=True,
-                      separators=(",", ":"), default=_json_default)
+                      separators=(",", ":"), default=json_default)
     lines = ["ply", "format binary_little_endian 1.0", f"comment {_COMMENT_TAG}{info}",
              f"element vertex {len(scene)}"]
     lines += [f"property {_TYPE_NAMES[code]} {name}" for name, code in props]
@@ -408,12 +409,6 @@ def header_bytes(scene: GaussianScene, props: list[tuple[str, str]]) -> bytes:
     return ("\n".join(lines) + "\n").encode("ascii")
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
 
 
 _CHUNK_ROWS = 1 << 15

@@ -24,7 +24,7 @@ import numpy as np
 from setsplat.core import sh as shlib
 from setsplat.core.errors import SetsplatError, os_error
 from setsplat.core.frames import YUP, convert_scene, get_frame
-from setsplat.core.io.ply import _json_default
+from setsplat.core.io._common import json_default
 from setsplat.core.scene import GaussianScene
 
 PRIM_NAME = "Splats"
@@ -129,7 +129,7 @@ def define_splats(stage: Any, prim_path: Any, scene: GaussianScene, *, half: boo
     prim = splats.GetPrim()
     prim.SetCustomDataByKey(META_KEY, json.dumps(
         {"source_frame": source_frame.name, "meta": scene.meta},
-        sort_keys=True, default=_json_default))
+        sort_keys=True, default=json_default))
     return prim
 
 
