@@ -19,6 +19,7 @@ from setsplat.cli.common import Settings
 from setsplat.cli.export import export
 from setsplat.cli.info import info
 from setsplat.cli.reconstruct import reconstruct
+from setsplat.cli.render import render
 from setsplat.cli.shots import shots
 from setsplat.core.errors import SetsplatError
 
@@ -39,7 +40,7 @@ def cli(ctx: click.Context, debug: bool, quiet: bool, as_json: bool) -> None:
     set_quiet(ctx.obj.quiet)
 
 
-for command in (info, capture, reconstruct, assets, export, shots):
+for command in (info, capture, reconstruct, render, assets, export, shots):
     cli.add_command(command)
 
 

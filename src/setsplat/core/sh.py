@@ -34,9 +34,16 @@ def degree_of(num: int) -> int:
 
 
 def sh_basis(degree: int, dirs: np.ndarray) -> np.ndarray:
-    """Basis functions Y_k at unit directions (..., 3) -> (..., (degree+1)^2)."""
-    x, y, z = np.moveaxis(np.asarray(dirs, dtype=np.float64), -1, 0)
-    out = [np.full_like(x, SH_C0)]
+    """Basis functions Y_k at unit directions (..., 3) -> (..., (degree+1)^2).
+
+    Takes numpy arrays (computed in float64) or torch tensors (kept differentiable, for
+    the reference renderer).
+    """
+    tensor = type(dirs).__module__.startswith("torch")
+    if not tensor:
+        dirs = np.asarray(dirs, dtype=np.float64)
+    x, y, z = dirs[..., 0], dirs[..., 1], dirs[..., 2]
+    out = [x * 0 + SH_C0]
     if degree >= 1:
         out += [-_C1 * y, _C1 * z, -_C1 * x]
     if degree >= 2:
@@ -47,6 +54,10 @@ def sh_basis(degree: int, dirs: np.ndarray) -> np.ndarray:
         out += [_C3[0] * y * (3 * xx - yy), _C3[1] * x * y * z, _C3[2] * y * (4 * zz - xx - yy),
                 _C3[3] * z * (2 * zz - 3 * xx - 3 * yy), _C3[4] * x * (4 * zz - xx - yy),
                 _C3[5] * z * (xx - yy), _C3[6] * x * (xx - 3 * yy)]
+    if tensor:
+        import torch
+
+        return torch.stack(out, -1)
     return np.stack(out, -1)
 
 

@@ -1,0 +1,169 @@
+"""CPU rasterization: setsplat's backend against gsplat's PyTorch path, in one run.
+
+    .venv/bin/python benchmarks/render.py [--repeats 5] [--peer-budget 600]
+
+Forward + backward (SH degree 3, RGB + expected depth, a fixed random loss on both)
+at 20k splats 256x256 and 100k splats 512x512, and forward only for 1M splats at
+1920x1080, all on 2 threads. The peer is gsplat's ``rendering._rasterization`` with
+its CUDA-only helpers swapped for PyTorch ones (see ``gsplat_cpu_peer.py``).
+
+Each (renderer, case) runs in a fresh process, so peak RSS is its own: a first call
+(numba loads its cache, or compiles on a fresh machine), then ``--repeats`` timed calls
+whose median is reported (the peer runs once: it is slow). If one peer call would take
+longer than ``--peer-budget`` seconds, it is run on a vertical band of the image
+(same splats, same projection, a share of the tiles) and the time is scaled up by the
+share of tile-splat pairs it covered; the output says so.
+
+The scenes are synthetic and fixed by a seed: splats fill a 60° view between depths 2
+and 6, with a spread of sizes (median 1–1.5 px standard deviation on screen) and
+opacities, so that pixels end up nearly opaque, as in a trained capture.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+CASES = {
+    "20k splats 256x256, fwd+bwd": dict(n=20_000, width=256, height=256, backward=True),
+    "100k splats 512x512, fwd+bwd": dict(n=100_000, width=512, height=512, backward=True),
+    "1M splats 1920x1080, fwd": dict(n=1_000_000, width=1920, height=1080, backward=False),
+}
+THREADS = 2
+
+
+def make_scene(n: int, width: int, height: int, seed: int = 0):
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    f = width / (2 * math.tan(math.radians(30)))
+    z = 2 + 4 * torch.rand(n, generator=g)
+    half = torch.tensor([width / 2 / f, height / 2 / f]) * 1.1
+    xy = (torch.rand(n, 2, generator=g) * 2 - 1) * half * z[:, None]
+    means = torch.cat([xy, z[:, None]], 1)
+    sigma_px = math.sqrt(6 * width * height / n) / 3
+    scales = (sigma_px * z / f)[:, None] * torch.exp(torch.rand(n, 3, generator=g) * 1.4 - 0.7)
+    quats = torch.randn(n, 4, generator=g)
+    opacities = torch.sigmoid(torch.randn(n, generator=g) * 1.5)
+    sh = torch.randn(n, 16, 3, generator=g) * 0.3
+    viewmats = torch.eye(4)[None]
+    ks = torch.tensor([[[f, 0, width / 2], [0, f, height / 2], [0, 0, 1.0]]])
+    return [means, quats, scales, opacities, sh], viewmats, ks
+
+
+def _worker(renderer: str, case: str, repeats: int, budget: float) -> dict:
+    import resource
+    import time
+
+    import torch
+
+    torch.set_num_threads(THREADS)
+    spec = CASES[case]
+    params, viewmats, ks = make_scene(spec["n"], spec["width"], spec["height"])
+    width, height = spec["width"], spec["height"]
+    baseline_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    weights = None
+
+    if renderer == "setsplat":
+        from setsplat.render import rasterize
+
+        def run(w: int = width):
+            out = rasterize(*params, viewmats, ks, w, height, sh_degree=3, backend="cpu")
+            return torch.cat([out.rgb, out.depth], -1), out.alpha
+    else:
+        sys.path.insert(0, str(Path(__file__).parent))
+        import gsplat_cpu_peer as peer
+
+        def run(w: int = width):
+            image, alpha, _ = peer.rasterize(*params, viewmats, ks, w, height, 3)
+            return image, alpha
+
+    def step(w: int = width) -> tuple[float, float]:
+        nonlocal weights
+        for p in params:
+            p.grad = None
+            p.requires_grad_(spec["backward"])
+        t0 = time.perf_counter()
+        with torch.set_grad_enabled(spec["backward"]):
+            image, alpha = run(w)
+        if weights is None or weights.shape != image.shape:
+            weights = torch.rand(image.shape, generator=torch.Generator().manual_seed(1))
+        t1 = time.perf_counter()
+        if spec["backward"]:
+            (image * weights).sum().backward()
+        t2 = time.perf_counter()
+        step.alpha = float(alpha.mean())
+        return t1 - t0, t2 - t1
+
+    result: dict = {"renderer": renderer, "case": case}
+    if renderer == "setsplat":
+        first = step()
+        times = [step() for _ in range(repeats)]
+        result["first_call_s"] = sum(first)
+    else:
+        # time a narrow band first, to see whether the whole image fits the budget
+        band = 64
+        probe = step(band)
+        share = band / width
+        if sum(probe) / share <= budget:
+            times = [step()]
+        else:
+            times = [(probe[0] / share, probe[1] / share)]
+            result["extrapolated_from_share"] = share
+    fwd = sorted(t[0] for t in times)[len(times) // 2]
+    bwd = sorted(t[1] for t in times)[len(times) // 2]
+    result.update(forward_s=fwd, backward_s=bwd, total_s=fwd + bwd, mean_alpha=step.alpha,
+                  baseline_rss_mb=baseline_mb,
+                  peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--peer-budget", type=float, default=600.0,
+                        help="seconds one peer call may take before it is extrapolated")
+    parser.add_argument("--cases", nargs="*", default=list(CASES))
+    parser.add_argument("--worker", nargs=2, metavar=("RENDERER", "CASE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(_worker(*args.worker, args.repeats, args.peer_budget)))
+        return
+    env = dict(os.environ, OMP_NUM_THREADS=str(THREADS), NUMBA_NUM_THREADS=str(THREADS),
+               MKL_NUM_THREADS=str(THREADS))
+    rows = []
+    for case in args.cases:
+        renderers = ["setsplat"] + (["gsplat (PyTorch path)"] if CASES[case]["backward"] else [])
+        for renderer in renderers:
+            proc = subprocess.run([sys.executable, __file__, "--worker", renderer, case,
+                                   "--repeats", str(args.repeats), "--peer-budget",
+                                   str(args.peer_budget)], env=env, capture_output=True,
+                                  text=True)
+            if proc.returncode != 0:
+                sys.exit(f"{renderer} on {case} failed:\n{proc.stderr[-3000:]}")
+            rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            r = rows[-1]
+            note = (f"  (extrapolated from {r['extrapolated_from_share']:.1%} of the image)"
+                    if "extrapolated_from_share" in r else "")
+            print(f"{case:30s} {renderer:22s} fwd {r['forward_s']:8.3f} s  bwd "
+                  f"{r['backward_s']:8.3f} s  total {r['total_s']:8.3f} s  peak RSS "
+                  f"{r['peak_rss_mb']:6.0f} MB (after imports {r['baseline_rss_mb']:.0f})  "
+                  f"mean alpha {r['mean_alpha']:.3f}{note}", flush=True)
+    print()
+    for case in args.cases:
+        ours = next(r for r in rows if r["case"] == case and r["renderer"] == "setsplat")
+        peer = [r for r in rows if r["case"] == case and r["renderer"] != "setsplat"]
+        if peer:
+            print(f"{case:30s} setsplat is {peer[0]['total_s'] / ours['total_s']:.1f}x faster "
+                  "than gsplat's PyTorch path")
+        else:
+            print(f"{case:30s} setsplat forward {ours['forward_s']:.3f} s (goal <= 2 s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""setsplat render: views of a scene from a cameras file, as PNG colour and depth."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from setsplat.cli.common import console, emit
+
+
+@click.command()
+@click.argument("scene_file", metavar="SCENE", type=click.Path(path_type=Path))
+@click.option("--cameras", "cameras_file", required=True, type=click.Path(path_type=Path),
+              help="cameras.json (as setsplat writes it).")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Folder for the images (made if missing).")
+@click.option("--depth", type=click.Choice(["expected", "median", "none"]), default="expected",
+              show_default=True, help="Depth to write as 16-bit PNG (+ its scale as JSON).")
+@click.option("--alpha", is_flag=True, help="Write RGBA instead of RGB.")
+@click.option("--background", default="0,0,0", show_default=True,
+              help="Background colour r,g,b in 0..1.")
+@click.option("--sh-degree", type=click.IntRange(0, 3), default=None,
+              help="Use SH bands up to this degree (default: all in the scene).")
+@click.option("--backend", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True)
+def render(scene_file: Path, cameras_file: Path, out_dir: Path, depth: str, alpha: bool,
+           background: str, sh_degree: int | None, backend: str) -> None:
+    """Render SCENE from every camera in --cameras into --out (PNG per view)."""
+    from setsplat.core.camera import read_cameras
+    from setsplat.core.errors import SetsplatError, os_error
+    from setsplat.core.io import read_scene
+    from setsplat.core.progress import progress
+
+    bg = _colour(background)
+    scene = read_scene(scene_file)
+    cameras = read_cameras(cameras_file)
+    if not cameras:
+        raise SetsplatError("the cameras file lists no cameras", "add at least one camera",
+                            cameras_file)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise os_error(exc, out_dir, "creating the output folder") from exc
+
+    from setsplat.render import render_scene
+    from setsplat.render.files import view_names, write_view
+
+    units = f"{scene.frame.meters_per_unit:g} m" if not scene.meta.get("unscaled") \
+        else "unscaled scene units"
+    started = time.perf_counter()
+    views = []
+    with progress("rendering", total=len(cameras)) as advance:
+        for camera, stem in zip(cameras, view_names([c.name for c in cameras])):
+            t0 = time.perf_counter()
+            output = render_scene(scene, [camera], sh_degree=sh_degree, background=bg,
+                                  backend=backend)[0]
+            written = write_view(output, out_dir, stem, depth=depth, alpha=alpha, units=units)
+            views.append({"camera": camera.name, **written, "width": camera.width,
+                          "height": camera.height, "seconds": time.perf_counter() - t0})
+            advance(1)
+    emit({"scene": str(scene_file), "splats": len(scene), "out": str(out_dir),
+          "backend": output.backend, "views": views,
+          "seconds": round(time.perf_counter() - started, 3)}, _print)
+
+
+def _colour(text: str) -> tuple[float, float, float]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or not all(0 <= v <= 1 for v in values):
+        raise click.BadParameter(f"{text!r} is not r,g,b in 0..1", param_hint="--background")
+    return values  # type: ignore[return-value]
+
+
+def _print(data: dict[str, Any]) -> None:
+    console().print(f"rendered {len(data['views'])} views of {data['splats']:,} splats into "
+                    f"{data['out']} in {data['seconds']:.1f} s ({data['backend']})")

@@ -1,0 +1,1 @@
+"""Our differentiable CPU rasterizer: numba kernels behind two autograd Functions."""

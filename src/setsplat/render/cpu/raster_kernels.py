@@ -1,0 +1,253 @@
+"""Numba kernels: front-to-back alpha compositing per 16x16 tile, and its backward.
+
+Within a tile, splats are visited in depth order and each one only touches the
+pixels inside its footprint rectangle (outside it alpha is below ALPHA_THRESHOLD by
+construction of the radius), which is what makes the CPU fast on small splats. A
+tile stops as soon as all its pixels are saturated.
+
+The backward pass walks the same lists back to front from the final transmittance,
+as gsplat does, and accumulates per-splat gradients in one buffer per thread, summed
+afterwards: no atomics.
+"""
+
+import contextlib
+import math
+from collections.abc import Iterator
+
+import numpy as np
+from numba import get_num_threads, get_thread_id, njit, prange, set_parallel_chunksize
+
+from setsplat.render.conventions import (
+    ALPHA_THRESHOLD,
+    MAX_ALPHA,
+    MEDIAN_TRANSMITTANCE,
+    MIN_TRANSMITTANCE,
+    TILE_SIZE,
+)
+
+PIXELS = TILE_SIZE * TILE_SIZE
+DEPTH_ALPHA_FLOOR = 1e-10  # expected depth = accumulated depth / max(alpha, this)
+TILES_PER_CHUNK = 4
+
+
+@njit(cache=True)
+def _footprint(mx, my, rx, ry, x0, x1, y0, y1):
+    """Pixel rectangle [xa, xb) x [ya, yb) of the tile whose centres are within the radius."""
+    xa = max(x0, math.ceil(mx - rx - 0.5))
+    xb = min(x1, math.floor(mx + rx - 0.5) + 1)
+    ya = max(y0, math.ceil(my - ry - 0.5))
+    yb = min(y1, math.floor(my + ry - 0.5) + 1)
+    return xa, xb, ya, yb
+
+
+@njit(cache=True)
+def _tile_bounds(job, tiles_x, tiles_y, width, height):
+    per_camera = tiles_x * tiles_y
+    c = job // per_camera
+    tile = job - c * per_camera
+    x0 = (tile % tiles_x) * TILE_SIZE
+    y0 = (tile // tiles_x) * TILE_SIZE
+    return c, x0, min(x0 + TILE_SIZE, width), y0, min(y0 + TILE_SIZE, height)
+
+
+@njit(parallel=True, cache=True)
+def rasterize_forward(means2d, conics, colors, opacities, depths, radii, offsets, ids,
+                      tiles_x, tiles_y, width, height,
+                      out_color, out_transmittance, out_last, out_median):
+    """Composite every (camera, tile); ``out_last`` is the end of each pixel's contributing
+    prefix in ``ids`` (for the backward pass), ``out_median`` the median depth (0 if the
+    pixel never gets opaque enough)."""
+    channels = colors.shape[2]
+    for job in prange(len(offsets) - 1):
+        c, x0, x1, y0, y1 = _tile_bounds(job, tiles_x, tiles_y, width, height)
+        start, end = offsets[job], offsets[job + 1]
+        trans = np.ones(PIXELS, colors.dtype)
+        acc = np.zeros((PIXELS, channels), colors.dtype)
+        last = np.full(PIXELS, start, np.int64)
+        median = np.zeros(PIXELS, colors.dtype)
+        done = np.zeros(PIXELS, np.bool_)
+        alive = (x1 - x0) * (y1 - y0)
+        for k in range(start, end):
+            g = ids[k]
+            mx, my = means2d[c, g, 0], means2d[c, g, 1]
+            ca, cb, cc = conics[c, g, 0], conics[c, g, 1], conics[c, g, 2]
+            opacity = opacities[c, g]
+            xa, xb, ya, yb = _footprint(mx, my, radii[c, g, 0], radii[c, g, 1], x0, x1, y0, y1)
+            for py in range(ya, yb):
+                dy = py + 0.5 - my
+                row = (py - y0) * TILE_SIZE - x0
+                for px in range(xa, xb):
+                    p = row + px
+                    if done[p]:
+                        continue
+                    dx = px + 0.5 - mx
+                    sigma = 0.5 * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
+                    if sigma < 0.0:
+                        continue
+                    alpha = min(MAX_ALPHA, opacity * math.exp(-sigma))
+                    if alpha < ALPHA_THRESHOLD:
+                        continue
+                    t = trans[p]
+                    next_t = t * (1.0 - alpha)
+                    if next_t <= MIN_TRANSMITTANCE:
+                        done[p] = True
+                        alive -= 1
+                        continue
+                    weight = alpha * t
+                    for ch in range(channels):
+                        acc[p, ch] += colors[c, g, ch] * weight
+                    if t > MEDIAN_TRANSMITTANCE >= next_t:
+                        median[p] = depths[c, g]
+                    trans[p] = next_t
+                    last[p] = k + 1
+            if alive == 0:
+                break
+        for py in range(y0, y1):
+            for px in range(x0, x1):
+                p = (py - y0) * TILE_SIZE + px - x0
+                for ch in range(channels):
+                    out_color[c, py, px, ch] = acc[p, ch]
+                out_transmittance[c, py, px] = trans[p]
+                out_last[c, py, px] = last[p]
+                out_median[c, py, px] = median[p]
+
+
+@njit(parallel=True, cache=True)
+def rasterize_backward(means2d, conics, colors, opacities, radii, offsets, ids,
+                       tiles_x, tiles_y, width, height, transmittance, last,
+                       v_color, v_alpha_out, grads):
+    """Per-thread gradients ``grads[thread, c, g, :]`` = (mean x, mean y, conic a, b, c,
+    opacity, colour channels...). Caller zeroes ``grads`` and sums over threads."""
+    channels = colors.shape[2]
+    for job in prange(len(offsets) - 1):
+        thread = get_thread_id()
+        trans = np.empty(PIXELS, colors.dtype)
+        behind = np.empty((PIXELS, channels), colors.dtype)
+        stop = np.empty(PIXELS, np.int64)
+        v_col = np.empty((PIXELS, channels), colors.dtype)
+        v_a = np.empty(PIXELS, colors.dtype)
+        t_final = np.empty(PIXELS, colors.dtype)
+        g_color = np.empty(channels, colors.dtype)
+        c, x0, x1, y0, y1 = _tile_bounds(job, tiles_x, tiles_y, width, height)
+        start = offsets[job]
+        k_end = start
+        for py in range(y0, y1):
+            for px in range(x0, x1):
+                p = (py - y0) * TILE_SIZE + px - x0
+                trans[p] = transmittance[c, py, px]
+                t_final[p] = trans[p]
+                stop[p] = last[c, py, px]
+                k_end = max(k_end, stop[p])
+                v_a[p] = v_alpha_out[c, py, px, 0]
+                for ch in range(channels):
+                    behind[p, ch] = 0.0
+                    v_col[p, ch] = v_color[c, py, px, ch]
+        for k in range(k_end - 1, start - 1, -1):
+            g = ids[k]
+            mx, my = means2d[c, g, 0], means2d[c, g, 1]
+            ca, cb, cc = conics[c, g, 0], conics[c, g, 1], conics[c, g, 2]
+            opacity = opacities[c, g]
+            xa, xb, ya, yb = _footprint(mx, my, radii[c, g, 0], radii[c, g, 1],
+                                        x0, x1, y0, y1)
+            g_mx = g_my = g_a = g_b = g_c = g_op = 0.0
+            for ch in range(channels):
+                g_color[ch] = 0.0
+            touched = False
+            for py in range(ya, yb):
+                dy = py + 0.5 - my
+                row = (py - y0) * TILE_SIZE - x0
+                for px in range(xa, xb):
+                    p = row + px
+                    if k >= stop[p]:
+                        continue
+                    dx = px + 0.5 - mx
+                    sigma = 0.5 * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
+                    if sigma < 0.0:
+                        continue
+                    vis = math.exp(-sigma)
+                    alpha = min(MAX_ALPHA, opacity * vis)
+                    if alpha < ALPHA_THRESHOLD:
+                        continue
+                    touched = True
+                    one_minus = 1.0 - alpha
+                    t = trans[p] / one_minus  # transmittance in front of this splat
+                    weight = alpha * t
+                    v_alpha = t_final[p] / one_minus * v_a[p]
+                    for ch in range(channels):
+                        col = colors[c, g, ch]
+                        g_color[ch] += weight * v_col[p, ch]
+                        v_alpha += (col * t - behind[p, ch] / one_minus) * v_col[p, ch]
+                        behind[p, ch] += col * weight
+                    trans[p] = t
+                    if opacity * vis <= MAX_ALPHA:
+                        g_op += vis * v_alpha
+                        v_sigma = -opacity * vis * v_alpha
+                        g_a += 0.5 * dx * dx * v_sigma
+                        g_b += dx * dy * v_sigma
+                        g_c += 0.5 * dy * dy * v_sigma
+                        g_mx -= (ca * dx + cb * dy) * v_sigma
+                        g_my -= (cb * dx + cc * dy) * v_sigma
+            if touched:
+                out = grads[thread, c, g]
+                out[0] += g_mx
+                out[1] += g_my
+                out[2] += g_a
+                out[3] += g_b
+                out[4] += g_c
+                out[5] += g_op
+                for ch in range(channels):
+                    out[6 + ch] += g_color[ch]
+
+
+@njit(parallel=True, cache=True)
+def finish_images(acc, transmittance, backgrounds, rgb, alpha, depth):
+    """Accumulated (colour..., depth) -> colour over the background, alpha, expected depth."""
+    channels = rgb.shape[3]
+    rows = acc.shape[1]
+    for row in prange(acc.shape[0] * rows):
+        c, y = row // rows, row % rows
+        for x in range(acc.shape[2]):
+            t = transmittance[c, y, x]
+            for ch in range(channels):
+                rgb[c, y, x, ch] = acc[c, y, x, ch] + t * backgrounds[c, ch]
+            alpha[c, y, x, 0] = 1.0 - t
+            depth[c, y, x, 0] = acc[c, y, x, channels] / max(1.0 - t, DEPTH_ALPHA_FLOOR)
+
+
+@njit(parallel=True, cache=True)
+def image_gradients(v_rgb, v_alpha, v_depth, acc, transmittance, backgrounds, v_acc, v_alpha_acc):
+    """The inverse of ``finish_images``: gradients w.r.t. the accumulated channels and the
+    accumulated alpha."""
+    channels = v_rgb.shape[3]
+    rows = acc.shape[1]
+    for row in prange(acc.shape[0] * rows):
+        c, y = row // rows, row % rows
+        for x in range(acc.shape[2]):
+            a = 1.0 - transmittance[c, y, x]
+            g_alpha = v_alpha[c, y, x, 0]
+            for ch in range(channels):
+                v_acc[c, y, x, ch] = v_rgb[c, y, x, ch]
+                g_alpha -= v_rgb[c, y, x, ch] * backgrounds[c, ch]
+            vd = v_depth[c, y, x, 0]
+            if a > DEPTH_ALPHA_FLOOR:
+                v_acc[c, y, x, channels] = vd / a
+                g_alpha -= vd * acc[c, y, x, channels] / (a * a)
+            else:
+                v_acc[c, y, x, channels] = vd / DEPTH_ALPHA_FLOOR
+            v_alpha_acc[c, y, x, 0] = g_alpha
+
+
+@contextlib.contextmanager
+def tiles_in_small_chunks() -> Iterator[None]:
+    """Hand tiles to threads a few at a time rather than in two halves: tiles differ in
+    cost, and on a busy machine one thread may be descheduled for a while. (Set from
+    Python: numba cannot cache kernels that set it themselves.)"""
+    previous = set_parallel_chunksize(TILES_PER_CHUNK)
+    try:
+        yield
+    finally:
+        set_parallel_chunksize(previous)
+
+
+def thread_count() -> int:
+    return get_num_threads()

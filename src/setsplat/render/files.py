@@ -1,0 +1,68 @@
+"""Rendered views to files: 8-bit PNG colour, 16-bit PNG depth with its scale beside it."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from setsplat.core.fsutil import atomic_write
+from setsplat.render.api import RenderOutput
+
+DEPTH_KINDS = ("expected", "median", "none")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def view_names(names: list[str]) -> list[str]:
+    """File-safe, unique stems for views (``view_0003`` where a camera has no name)."""
+    stems, seen = [], set()
+    for index, name in enumerate(names):
+        stem = _UNSAFE.sub("_", Path(name).stem).strip("._") or f"view_{index:04d}"
+        base, n = stem, 1
+        while stem in seen:
+            n += 1
+            stem = f"{base}_{n}"
+        seen.add(stem)
+        stems.append(stem)
+    return stems
+
+
+def _png(path: Path, pixels: np.ndarray) -> None:
+    from PIL import Image
+
+    with atomic_write(path) as f:
+        Image.fromarray(pixels).save(f, format="PNG")
+
+
+def depth_to_uint16(depth: np.ndarray) -> tuple[np.ndarray, float]:
+    """Depth (H, W) -> (uint16 image, scale) with depth = value * scale; 0 means no hit."""
+    finite = depth[np.isfinite(depth) & (depth > 0)]
+    top = float(finite.max()) if finite.size else 0.0
+    scale = top / 65535.0 if top > 0 else 1.0
+    values = np.where(np.isfinite(depth) & (depth > 0), np.round(depth / scale), 0)
+    return np.clip(values, 0, 65535).astype(np.uint16), scale
+
+
+def write_view(output: RenderOutput, directory: Path, stem: str, *, depth: str = "expected",
+               alpha: bool = False, units: str = "scene units") -> dict[str, Any]:
+    """Write camera 0 of ``output``; returns what was written (paths and depth scale)."""
+    rgb = output.rgb[0, ..., :3].detach().clamp(0, 1).cpu().numpy()
+    if alpha:
+        rgb = np.concatenate([rgb, output.alpha[0].detach().clamp(0, 1).cpu().numpy()], -1)
+    written: dict[str, Any] = {"image": str(directory / f"{stem}.png")}
+    _png(directory / f"{stem}.png", np.round(rgb * 255).astype(np.uint8))
+    if depth != "none":
+        source = output.depth if depth == "expected" else output.median_depth
+        if source is None:
+            raise ValueError(f"this backend gives no {depth} depth")
+        values, scale = depth_to_uint16(source[0, ..., 0].detach().cpu().numpy())
+        _png(directory / f"{stem}.depth.png", values)
+        meta = {"depth": depth, "scale": scale, "units": units,
+                "meaning": "camera-space z = pixel value * scale; 0 = nothing was hit"}
+        with atomic_write(directory / f"{stem}.depth.json") as f:
+            f.write(json.dumps(meta, indent=1).encode())
+        written.update(depth=str(directory / f"{stem}.depth.png"), depth_scale=scale)
+    return written

@@ -1,0 +1,114 @@
+"""setsplat render: PNG colour and 16-bit depth per view, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from setsplat.core.camera import Camera, write_cameras
+from setsplat.core.io import ply
+
+
+@pytest.fixture
+def job(tmp_path, scene_factory):
+    scene = scene_factory(300, degree=2, spread=1.0)
+    scene_path = tmp_path / "scene.ply"
+    ply.write(scene_path, scene)
+    cameras = [Camera.look_at([0, 0, -4.0], [0, 0, 0], width=48, height=32, name="front/a"),
+               Camera.look_at([3.0, -1, -3.0], [0, 0, 0], width=40, height=40, name="")]
+    cameras_path = tmp_path / "cameras.json"
+    write_cameras(cameras_path, cameras)
+    return scene_path, cameras_path, tmp_path / "out"
+
+
+def test_renders_every_view_with_depth(cli, job):
+    scene_path, cameras_path, out = job
+    result = cli("--json", "render", scene_path, "--cameras", cameras_path, "--out", out)
+    assert result.code == 0, result.err
+    summary = json.loads(result.out)
+    assert summary["splats"] == 300 and summary["backend"] == "cpu"
+    assert [os.path.basename(v["image"]) for v in summary["views"]] == ["a.png",
+                                                                        "view_0001.png"]
+    rgb = np.asarray(Image.open(out / "a.png"))
+    assert rgb.shape == (32, 48, 3) and rgb.dtype == np.uint8 and rgb.max() > 50
+    depth_png = Image.open(out / "a.depth.png")
+    depth = np.asarray(depth_png).astype(np.float64)
+    assert depth_png.mode.startswith("I;16") or depth.max() > 255
+    scale = json.loads((out / "a.depth.json").read_text())["scale"]
+    assert scale == summary["views"][0]["depth_scale"]
+    hit = depth > 0
+    # the splats sit around the origin, 4 units in front of the camera
+    assert hit.mean() > 0.3 and 2.5 < np.median(depth[hit] * scale) < 5.5
+    assert np.asarray(Image.open(out / "view_0001.png")).shape == (40, 40, 3)
+
+
+def test_alpha_and_median_depth(cli, job):
+    scene_path, cameras_path, out = job
+    result = cli("-q", "render", scene_path, "--cameras", cameras_path, "--out", out,
+                 "--alpha", "--depth", "median", "--background", "1,1,1")
+    assert result.code == 0, result.err
+    assert np.asarray(Image.open(out / "a.png")).shape == (32, 48, 4)
+    assert json.loads((out / "a.depth.json").read_text())["depth"] == "median"
+
+
+def test_missing_scene(cli, job, tmp_path):
+    _, cameras_path, out = job
+    result = cli("render", tmp_path / "nope.ply", "--cameras", cameras_path, "--out", out)
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert result.err.startswith(f"error: {tmp_path / 'nope.ply'}: no such file")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"cameras": "x"}',
+                                     '{"cameras": [{"width": 4}]}'])
+def test_bad_cameras_file(cli, job, content):
+    scene_path, cameras_path, out = job
+    cameras_path.write_text(content)
+    result = cli("render", scene_path, "--cameras", cameras_path, "--out", out)
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert result.err.startswith(f"error: {cameras_path}: ")
+    assert not out.exists()
+
+
+def test_empty_camera_list(cli, job):
+    scene_path, cameras_path, out = job
+    write_cameras(cameras_path, [])
+    result = cli("render", scene_path, "--cameras", cameras_path, "--out", out)
+    assert result.code == 2
+    assert result.err == (f"error: {cameras_path}: the cameras file lists no cameras — add at "
+                          "least one camera\n")
+
+
+def test_unwritable_out_dir(cli, job):
+    """sysfs refuses new folders to everyone, root included (chmod would not stop root)."""
+    scene_path, cameras_path, _ = job
+    out = "/sys/setsplat-render-test/views"
+    result = cli("render", scene_path, "--cameras", cameras_path, "--out", out)
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert result.err.startswith(f"error: {out}: permission denied while creating")
+
+
+def test_out_is_a_file(cli, job, tmp_path):
+    scene_path, cameras_path, _ = job
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = cli("render", scene_path, "--cameras", cameras_path, "--out", blocker)
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert result.err.startswith(f"error: {blocker}: ")
+
+
+def test_bad_background_and_missing_gpu(cli, job):
+    scene_path, cameras_path, out = job
+    bad = cli("render", scene_path, "--cameras", cameras_path, "--out", out,
+              "--background", "red")
+    assert bad.code == 2 and "--background" in bad.err
+    import torch
+
+    if not torch.cuda.is_available():
+        gpu = cli("render", scene_path, "--cameras", cameras_path, "--out", out,
+                  "--backend", "cuda")
+        assert gpu.code == 2 and "no CUDA GPU" in gpu.err
