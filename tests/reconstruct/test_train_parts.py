@@ -90,3 +90,24 @@ def test_floaters_outside_bounds_and_unseen(scene_factory):
     kept, report = remove_floaters(scene, points, [camera], margin=0.5)
     assert report == {"outside_bounds": 1, "unseen": 1}
     assert len(kept) == 98
+
+
+def test_separable_ssim_equals_the_full_window():
+    import torch.nn.functional as F
+
+    gen = torch.Generator().manual_seed(3)
+    a = torch.rand(40, 50, 3, generator=gen)
+    b = (a + 0.1 * torch.randn(a.shape, generator=gen)).clamp(0, 1)
+    g = torch.exp(-((torch.arange(11.0) - 5) ** 2) / (2 * 1.5**2))
+    g = g / g.sum()
+    window = (g[:, None] * g[None]).expand(3, 1, 11, 11)
+    x, y = a.permute(2, 0, 1)[None], b.permute(2, 0, 1)[None]
+
+    def blur(t):
+        return F.conv2d(t, window, padding=5, groups=3)
+
+    mx, my = blur(x), blur(y)
+    vx, vy, cxy = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
+    full = ((2 * mx * my + 1e-4) * (2 * cxy + 9e-4)) / ((mx**2 + my**2 + 1e-4)
+                                                          * (vx + vy + 9e-4))
+    assert float(ssim(a, b)) == pytest.approx(float(full.mean()), abs=1e-6)

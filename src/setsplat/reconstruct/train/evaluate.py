@@ -17,8 +17,7 @@ from setsplat.reconstruct.train.losses import psnr, ssim
 def render_view(scene: GaussianScene, view: View, backend: str = "auto") -> np.ndarray:
     from setsplat.render import render_scene
 
-    with torch.no_grad():
-        out = render_scene(scene, [view.camera], backend=backend)
+    out = render_scene(scene, [view.camera], backend=backend)[0]
     return out.rgb[0].clamp(0, 1).cpu().numpy()
 
 

@@ -10,28 +10,30 @@ import torch.nn.functional as F
 
 
 @functools.lru_cache(maxsize=4)
-def _window(size: int, sigma: float, channels: int, dtype: torch.dtype) -> torch.Tensor:
+def _taps(size: int, sigma: float, dtype: torch.dtype) -> torch.Tensor:
     x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
     g = torch.exp(-(x**2) / (2 * sigma**2))
-    g = g / g.sum()
-    return (g[:, None] * g[None, :]).expand(channels, 1, size, size).to(dtype).contiguous()
+    return (g / g.sum()).to(dtype)
+
+
+def _blur(t: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
+    """Separable Gaussian blur of (B, C, H, W), zero padded to the same size."""
+    channels, size = t.shape[1], taps.numel()
+    row = taps.view(1, 1, 1, size).expand(channels, 1, 1, size)
+    col = taps.view(1, 1, size, 1).expand(channels, 1, size, 1)
+    t = F.conv2d(t, row, padding=(0, size // 2), groups=channels)
+    return F.conv2d(t, col, padding=(size // 2, 0), groups=channels)
 
 
 def ssim(a: torch.Tensor, b: torch.Tensor, size: int = 11, sigma: float = 1.5) -> torch.Tensor:
-    """Mean SSIM of images (..., H, W, C) in 0..1; 'valid'-free ('same' zero padding) like 3DGS."""
+    """Mean SSIM of images (..., H, W, C) in 0..1, 11x11 Gaussian window with zero
+    padding as in 3DGS; the five local moments are blurred in one separable pass."""
     x = a.reshape(-1, *a.shape[-3:]).permute(0, 3, 1, 2)
     y = b.reshape(-1, *b.shape[-3:]).permute(0, 3, 1, 2)
     channels = x.shape[1]
-    w = _window(size, sigma, channels, x.dtype)
-    pad = size // 2
-
-    def blur(t: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(t, w, padding=pad, groups=channels)
-
-    mu_x, mu_y = blur(x), blur(y)
-    var_x = blur(x * x) - mu_x**2
-    var_y = blur(y * y) - mu_y**2
-    cov = blur(x * y) - mu_x * mu_y
+    moments = _blur(torch.cat([x, y, x * x, y * y, x * y], 1), _taps(size, sigma, x.dtype))
+    mu_x, mu_y, xx, yy, xy = moments.split(channels, 1)
+    var_x, var_y, cov = xx - mu_x**2, yy - mu_y**2, xy - mu_x * mu_y
     c1, c2 = 0.01**2, 0.03**2
     value = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / (
         (mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2)

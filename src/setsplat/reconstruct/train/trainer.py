@@ -124,7 +124,7 @@ class Trainer:
         p = self.params
         return rasterize(
             means=p["means"], quats=p["quats"], scales=torch.exp(p["scales"]),
-            opacities=torch.sigmoid(p["opacities"]), sh=torch.cat([p["sh0"], p["shN"]], 1),
+            opacities=torch.sigmoid(p["opacities"]), colors=torch.cat([p["sh0"], p["shN"]], 1),
             viewmats=viewmat, Ks=k, width=width, height=height, sh_degree=sh_degree,
             backgrounds=background, antialiased=self.config.antialiased,
             backend=self.config.backend,
