@@ -33,6 +33,8 @@ def reconstruct() -> None:
 @click.option("--seed", type=int, help="Random seed [0].")
 @click.option("--backend", type=click.Choice(["auto", "cpu", "cuda"]), help="Renderer [auto].")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Device [auto].")
+@click.option("--checkpoint-every", type=click.IntRange(1),
+              help="Steps between checkpoints [500].")
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint.")
 def train(capture: Path, out: Path | None, config_file: Path | None, resume: bool,
           **options: Any) -> None:
