@@ -18,8 +18,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-# Until `setsplat run` exists, the demo runs the furthest stage there is.
+# Until `setsplat run` exists, the demo runs the stages there are: the capture stage
+# (ingest + QC of the bundled synthetic scan into demo-out/) and `info` on a scene.
 demo: install
+	$(BIN)/setsplat capture ingest sample_scans/stage/images --out demo-out/capture --overwrite
 	$(BIN)/setsplat info tests/data/room_corner.ply
 
 test: install
@@ -30,6 +32,7 @@ lint: install
 
 bench: install
 	$(BIN)/python benchmarks/io_ply.py
+	$(BIN)/python benchmarks/capture.py
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache

@@ -1,7 +1,9 @@
 """Cameras: OpenCV pinhole intrinsics with COLMAP's distortion models, and poses.
 
 A camera's pose is world-to-camera (4x4) with camera axes OpenCV's (x right, y down,
-z forward) and the world in the camera's ``frame``. Conversions to other
+z forward) and the world in the camera's ``frame``. Pixel coordinates follow COLMAP and
+gsplat: pixel (i, j) covers i..i+1, so its centre is at i + 0.5 and a centred principal
+point is (width / 2, height / 2). Conversions to other
 applications' camera conventions go through ``core.frames``.
 """
 
@@ -86,11 +88,11 @@ class Camera:
         return self.fx * sensor_width_mm / self.width
 
     def scaled(self, factor: float) -> Camera:
-        """The same camera for an image resized by ``factor`` (pixel centres kept)."""
+        """The same camera for an image resized by ``factor``."""
         width, height = round(self.width * factor), round(self.height * factor)
         sx, sy = width / self.width, height / self.height
-        return Camera(width, height, self.fx * sx, self.fy * sy, (self.cx + 0.5) * sx - 0.5,
-                      (self.cy + 0.5) * sy - 0.5, self.world_to_camera.copy(), self.model,
+        return Camera(width, height, self.fx * sx, self.fy * sy, self.cx * sx, self.cy * sy,
+                      self.world_to_camera.copy(), self.model,
                       dict(self.distortion), self.name, self.frame)
 
     # ----- pose ----------------------------------------------------------------------
@@ -149,8 +151,7 @@ class Camera:
         pose[:3, :3] = rotation
         pose[:3, 3] = -rotation @ eye
         f = width / (2 * math.tan(math.radians(fov_x_deg) / 2))
-        return cls(width, height, f, f, (width - 1) / 2, (height - 1) / 2, pose, name=name,
-                   frame=frame)
+        return cls(width, height, f, f, width / 2, height / 2, pose, name=name, frame=frame)
 
     def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pinhole projection of world points (N, 3) -> pixels (N, 2) and depths (N,)."""
