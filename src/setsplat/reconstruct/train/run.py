@@ -23,25 +23,26 @@ from setsplat.reconstruct.train.trainer import Trainer
 OUTPUTS = ("scene.ply", "metrics.json", "config.json", "loss.png")
 
 
-def sfm_inputs(capture: Path) -> tuple[Path, Path, Path]:
-    """cameras.json, the undistorted image folder and the sparse points of a capture."""
-    sfm = capture / "sfm"
-    cameras = sfm / "cameras.json"
-    if not cameras.is_file():
-        raise SetsplatError("no SfM results (sfm/cameras.json)",
-                            "run `setsplat reconstruct sfm` on it first", capture)
-    return cameras, sfm / "images", sfm / "points.ply"
+def sfm_folder(path: str | Path) -> Path:
+    """The SfM results to train from: ``path`` itself or its ``sfm/`` (a capture)."""
+    path = Path(path)
+    for folder in (path, path / "sfm"):
+        if (folder / "cameras.json").is_file():
+            return folder
+    raise SetsplatError("no SfM results (sfm/cameras.json)",
+                        "run `setsplat reconstruct sfm` on it first", path)
 
 
 def train_capture(capture: str | Path, config: TrainConfig, out: str | Path | None = None,
                   resume: bool = False) -> dict[str, Any]:
-    """Train a splat scene for ``capture``; write outputs to ``out`` (default
-    ``CAPTURE/train``) and return the metrics."""
-    capture = Path(capture)
-    out = Path(out) if out else capture / "train"
-    cameras_file, image_dir, points_file = sfm_inputs(capture)
-    cameras = read_cameras(cameras_file)
-    sfm_meta = _sfm_meta(capture)
+    """Train a splat scene from SfM results (``capture/sfm`` or an sfm folder itself);
+    write outputs to ``out`` (default: ``train/`` beside the sfm folder) and return the
+    metrics."""
+    sfm = sfm_folder(capture)
+    out = Path(out) if out else sfm.parent / "train"
+    image_dir, points_file = sfm / "images", sfm / "points.ply"
+    cameras = read_cameras(sfm / "cameras.json")
+    sfm_meta = _sfm_meta(sfm)
     views = load_views(cameras, image_dir, config.downscale, config.eval_every)
     rng = np.random.default_rng(config.seed)
     points, colours = ply.read_points(points_file) if points_file.is_file() else (None, None)
@@ -85,9 +86,9 @@ def train_capture(capture: str | Path, config: TrainConfig, out: str | Path | No
     return metrics
 
 
-def _sfm_meta(capture: Path) -> dict[str, Any]:
+def _sfm_meta(sfm: Path) -> dict[str, Any]:
     """What later stages must know from SfM: is the scene at metric scale?"""
-    report = capture / "sfm" / "sfm_report.json"
+    report = sfm / "sfm_report.json"
     if not report.is_file():
         return {"unscaled": True}
     try:
