@@ -103,3 +103,19 @@ def test_gradcheck_on_a_tiny_scene():
     ks[:, 0, 2], ks[:, 1, 2] = 8.0, 6.0
     assert images(*inputs)[1].max() > 0.5  # the splats are in view
     assert torch.autograd.gradcheck(images, inputs, eps=1e-6, atol=1e-6, rtol=1e-4)
+
+
+def test_float32_gradients_match_float64_reference():
+    """Training runs in float32: its gradients stay close to the float64 truth."""
+    params = splats(seed=10, max_opacity=0.95)
+    ours_in = [p.detach().float().requires_grad_() for p in leaves(params)]
+    ref_in = leaves(params)
+    ours = rasterize(*ours_in, views().float(), intrinsics(3).float(), W, H, sh_degree=3)
+    rgb, *_ = reference.render(*ref_in, views(), intrinsics(3), W, H, sh_degree=3)
+    weights = torch.randn(rgb.shape, generator=torch.Generator().manual_seed(2),
+                          dtype=torch.float64)
+    (ours.rgb * weights.float()).sum().backward()
+    (rgb * weights).sum().backward()
+    for name, mine, truth in zip(("means", "quats", "scales", "opacities", "colors"),
+                                 ours_in, ref_in):
+        assert _relative(mine.grad.double(), truth.grad) <= 1e-3, name

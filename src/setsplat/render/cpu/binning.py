@@ -3,13 +3,15 @@
 A splat's footprint (mean ± radius, from the projection) covers a rectangle of tiles;
 every (camera, tile) gets the list of splats touching it sorted by depth. Splats are
 sorted by depth once per camera and then scattered to tiles with a counting sort
-(which keeps that order), so no per-tile sorting is needed.
+(which keeps that order), so no per-tile sorting is needed. Equal depths keep an
+arbitrary but repeatable order.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from setsplat.render.conventions import TILE_SIZE
 
@@ -24,38 +26,42 @@ class TileBins:
     tiles_y: int
 
 
-@njit(cache=True)
-def _tile_rect(mx, my, rx, ry, tiles_x, tiles_y):
-    x0 = min(max(0, int(np.floor((mx - rx) / TILE_SIZE))), tiles_x)
-    x1 = min(max(0, int(np.ceil((mx + rx) / TILE_SIZE))), tiles_x)
-    y0 = min(max(0, int(np.floor((my - ry) / TILE_SIZE))), tiles_y)
-    y1 = min(max(0, int(np.ceil((my + ry) / TILE_SIZE))), tiles_y)
-    return x0, x1, y0, y1
+@njit(parallel=True, cache=True)
+def _tile_rects(means2d, radii, tiles_x, tiles_y, rects):
+    """Tile rectangle [x0, x1) x [y0, y1) of every splat (empty for culled ones), read in
+    index order: the depth-ordered passes below then touch one small record per splat."""
+    for i in prange(means2d.shape[1]):
+        for c in range(means2d.shape[0]):
+            rx, ry = radii[c, i, 0], radii[c, i, 1]
+            if rx <= 0 or ry <= 0:
+                rects[c, i, 0] = rects[c, i, 1] = rects[c, i, 2] = rects[c, i, 3] = 0
+                continue
+            mx, my = means2d[c, i, 0], means2d[c, i, 1]
+            rects[c, i, 0] = min(max(0, math.floor((mx - rx) / TILE_SIZE)), tiles_x)
+            rects[c, i, 1] = min(max(0, math.ceil((mx + rx) / TILE_SIZE)), tiles_x)
+            rects[c, i, 2] = min(max(0, math.floor((my - ry) / TILE_SIZE)), tiles_y)
+            rects[c, i, 3] = min(max(0, math.ceil((my + ry) / TILE_SIZE)), tiles_y)
 
 
 @njit(cache=True)
-def _count(means2d, radii, order, tiles_x, tiles_y, counts):
-    for c in range(means2d.shape[0]):
+def _count(rects, tiles_x, tiles_y, counts):
+    for c in range(rects.shape[0]):
         base = c * tiles_x * tiles_y
-        for i in order[c]:
-            if i < 0:
-                break
-            x0, x1, y0, y1 = _tile_rect(means2d[c, i, 0], means2d[c, i, 1], radii[c, i, 0],
-                                        radii[c, i, 1], tiles_x, tiles_y)
+        for i in range(rects.shape[1]):
+            x0, x1, y0, y1 = rects[c, i, 0], rects[c, i, 1], rects[c, i, 2], rects[c, i, 3]
             for ty in range(y0, y1):
                 for tx in range(x0, x1):
                     counts[base + ty * tiles_x + tx] += 1
 
 
 @njit(cache=True)
-def _scatter(means2d, radii, order, tiles_x, tiles_y, cursor, ids):
-    for c in range(means2d.shape[0]):
+def _scatter(rects, order, tiles_x, tiles_y, cursor, ids):
+    for c in range(rects.shape[0]):
         base = c * tiles_x * tiles_y
         for i in order[c]:
             if i < 0:
                 break
-            x0, x1, y0, y1 = _tile_rect(means2d[c, i, 0], means2d[c, i, 1], radii[c, i, 0],
-                                        radii[c, i, 1], tiles_x, tiles_y)
+            x0, x1, y0, y1 = rects[c, i, 0], rects[c, i, 1], rects[c, i, 2], rects[c, i, 3]
             for ty in range(y0, y1):
                 for tx in range(x0, x1):
                     j = base + ty * tiles_x + tx
@@ -72,11 +78,13 @@ def bin_splats(means2d: np.ndarray, radii: np.ndarray, depths: np.ndarray, width
     order = np.full((cameras, n), -1, np.int32)  # visible splats by depth, then -1
     for c in range(cameras):
         visible = np.flatnonzero((radii[c, :, 0] > 0) & (radii[c, :, 1] > 0)).astype(np.int32)
-        order[c, : len(visible)] = visible[np.argsort(depths[c, visible], kind="stable")]
+        order[c, : len(visible)] = visible[np.argsort(depths[c, visible])]
+    rects = np.empty((cameras, n, 4), np.int32)
+    _tile_rects(means2d, radii, tiles_x, tiles_y, rects)
     counts = np.zeros(cameras * tiles_x * tiles_y, np.int64)
-    _count(means2d, radii, order, tiles_x, tiles_y, counts)
+    _count(rects, tiles_x, tiles_y, counts)
     offsets = np.zeros(len(counts) + 1, np.int64)
     np.cumsum(counts, out=offsets[1:])
     ids = np.empty(int(offsets[-1]), np.int32)
-    _scatter(means2d, radii, order, tiles_x, tiles_y, offsets[:-1].copy(), ids)
+    _scatter(rects, order, tiles_x, tiles_y, offsets[:-1].copy(), ids)
     return TileBins(offsets, ids, tiles_x, tiles_y)

@@ -26,6 +26,7 @@ from setsplat.render.conventions import (
 )
 
 PIXELS = TILE_SIZE * TILE_SIZE
+SPAN_MARGIN = 1e-4  # px; the exact alpha test still decides at the ellipse's edge
 DEPTH_ALPHA_FLOOR = 1e-10  # expected depth = accumulated depth / max(alpha, this)
 TILES_PER_CHUNK = 4
 
@@ -38,6 +39,49 @@ def _footprint(mx, my, rx, ry, x0, x1, y0, y1):
     ya = max(y0, math.ceil(my - ry - 0.5))
     yb = min(y1, math.floor(my + ry - 0.5) + 1)
     return xa, xb, ya, yb
+
+
+@njit(cache=True)
+def _splat(means2d, conics, opacities, radii, c, g, x0, x1, y0, y1):
+    """Splat g in camera c: 2D mean, conic, opacity, the sigma at which its alpha meets
+    the threshold, and its footprint within the tile."""
+    mx, my = means2d[c, g, 0], means2d[c, g, 1]
+    opacity = opacities[c, g]
+    xa, xb, ya, yb = _footprint(mx, my, radii[c, g, 0], radii[c, g, 1], x0, x1, y0, y1)
+    return (mx, my, conics[c, g, 0], conics[c, g, 1], conics[c, g, 2], opacity,
+            math.log(opacity / ALPHA_THRESHOLD), xa, xb, ya, yb)
+
+
+@njit(cache=True)
+def _row_span(ca, cb, cc, sigma_max, dy, mx, xa, xb):
+    """Pixels [lo, hi) of a row, within [xa, xb), whose centres lie inside the ellipse
+    sigma <= sigma_max (where alpha reaches the threshold): no work outside it."""
+    disc = (cb * cb - ca * cc) * dy * dy + 2.0 * ca * sigma_max
+    if disc < 0.0:
+        return 0, 0
+    root = math.sqrt(disc)
+    lo = mx + (-cb * dy - root) / ca - 0.5 - SPAN_MARGIN
+    hi = mx + (-cb * dy + root) / ca - 0.5 + SPAN_MARGIN
+    return max(xa, math.ceil(lo)), min(xb, math.floor(hi) + 1)
+
+
+@njit(cache=True)
+def _row_gaussian(ca, cb, cc, dx, dy):
+    """exp(-sigma) at offset (dx, dy), and the two factors that step it one pixel right:
+    sigma grows by ca·dx + ca/2 + cb·dy per pixel, a step that itself grows by ca, so a
+    row costs three exp calls instead of one per pixel."""
+    sigma = 0.5 * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
+    return math.exp(-sigma), math.exp(-(ca * dx + 0.5 * ca + cb * dy)), math.exp(-ca)
+
+
+@njit(cache=True)
+def _row(ca, cb, cc, sigma_max, mx, my, py, xa, xb, x0, y0):
+    """Pixel row ``py`` of a splat: dy, its span [lo, hi), the row's offset into the tile
+    buffers, and exp(-sigma) at ``lo`` with its stepping factors."""
+    dy = py + 0.5 - my
+    lo, hi = _row_span(ca, cb, cc, sigma_max, dy, mx, xa, xb)
+    vis, step, decay = _row_gaussian(ca, cb, cc, lo + 0.5 - mx, dy)
+    return dy, lo, hi, (py - y0) * TILE_SIZE - x0, vis, step, decay
 
 
 @njit(cache=True)
@@ -61,41 +105,40 @@ def rasterize_forward(means2d, conics, colors, opacities, depths, radii, offsets
     for job in prange(len(offsets) - 1):
         c, x0, x1, y0, y1 = _tile_bounds(job, tiles_x, tiles_y, width, height)
         start, end = offsets[job], offsets[job + 1]
-        trans = np.ones(PIXELS, colors.dtype)
+        trans = np.ones(PIXELS, colors.dtype)  # negated once a pixel is saturated
         acc = np.zeros((PIXELS, channels), colors.dtype)
         last = np.full(PIXELS, start, np.int64)
         median = np.zeros(PIXELS, colors.dtype)
-        done = np.zeros(PIXELS, np.bool_)
+        color = np.empty(channels, colors.dtype)
         alive = (x1 - x0) * (y1 - y0)
         for k in range(start, end):
             g = ids[k]
-            mx, my = means2d[c, g, 0], means2d[c, g, 1]
-            ca, cb, cc = conics[c, g, 0], conics[c, g, 1], conics[c, g, 2]
-            opacity = opacities[c, g]
-            xa, xb, ya, yb = _footprint(mx, my, radii[c, g, 0], radii[c, g, 1], x0, x1, y0, y1)
+            mx, my, ca, cb, cc, opacity, sigma_max, xa, xb, ya, yb = _splat(
+                means2d, conics, opacities, radii, c, g, x0, x1, y0, y1)
+            for ch in range(channels):
+                color[ch] = colors[c, g, ch]
             for py in range(ya, yb):
-                dy = py + 0.5 - my
-                row = (py - y0) * TILE_SIZE - x0
-                for px in range(xa, xb):
+                _, lo, hi, row, vis_next, step, decay = _row(ca, cb, cc, sigma_max, mx, my,
+                                                             py, xa, xb, x0, y0)
+                for px in range(lo, hi):
+                    vis = vis_next
+                    vis_next *= step
+                    step *= decay
                     p = row + px
-                    if done[p]:
+                    t = trans[p]
+                    if t <= 0.0 or vis > 1.0:  # saturated pixel; sigma < 0
                         continue
-                    dx = px + 0.5 - mx
-                    sigma = 0.5 * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
-                    if sigma < 0.0:
-                        continue
-                    alpha = min(MAX_ALPHA, opacity * math.exp(-sigma))
+                    alpha = min(MAX_ALPHA, opacity * vis)
                     if alpha < ALPHA_THRESHOLD:
                         continue
-                    t = trans[p]
                     next_t = t * (1.0 - alpha)
                     if next_t <= MIN_TRANSMITTANCE:
-                        done[p] = True
+                        trans[p] = -t
                         alive -= 1
                         continue
                     weight = alpha * t
                     for ch in range(channels):
-                        acc[p, ch] += colors[c, g, ch] * weight
+                        acc[p, ch] += color[ch] * weight
                     if t > MEDIAN_TRANSMITTANCE >= next_t:
                         median[p] = depths[c, g]
                     trans[p] = next_t
@@ -107,12 +150,12 @@ def rasterize_forward(means2d, conics, colors, opacities, depths, radii, offsets
                 p = (py - y0) * TILE_SIZE + px - x0
                 for ch in range(channels):
                     out_color[c, py, px, ch] = acc[p, ch]
-                out_transmittance[c, py, px] = trans[p]
+                out_transmittance[c, py, px] = abs(trans[p])
                 out_last[c, py, px] = last[p]
                 out_median[c, py, px] = median[p]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=True)
 def rasterize_backward(means2d, conics, colors, opacities, radii, offsets, ids,
                        tiles_x, tiles_y, width, height, transmittance, last,
                        v_color, v_alpha_out, grads):
@@ -128,6 +171,7 @@ def rasterize_backward(means2d, conics, colors, opacities, radii, offsets, ids,
         v_a = np.empty(PIXELS, colors.dtype)
         t_final = np.empty(PIXELS, colors.dtype)
         g_color = np.empty(channels, colors.dtype)
+        color = np.empty(channels, colors.dtype)
         c, x0, x1, y0, y1 = _tile_bounds(job, tiles_x, tiles_y, width, height)
         start = offsets[job]
         k_end = start
@@ -144,27 +188,24 @@ def rasterize_backward(means2d, conics, colors, opacities, radii, offsets, ids,
                     v_col[p, ch] = v_color[c, py, px, ch]
         for k in range(k_end - 1, start - 1, -1):
             g = ids[k]
-            mx, my = means2d[c, g, 0], means2d[c, g, 1]
-            ca, cb, cc = conics[c, g, 0], conics[c, g, 1], conics[c, g, 2]
-            opacity = opacities[c, g]
-            xa, xb, ya, yb = _footprint(mx, my, radii[c, g, 0], radii[c, g, 1],
-                                        x0, x1, y0, y1)
+            mx, my, ca, cb, cc, opacity, sigma_max, xa, xb, ya, yb = _splat(
+                means2d, conics, opacities, radii, c, g, x0, x1, y0, y1)
             g_mx = g_my = g_a = g_b = g_c = g_op = 0.0
             for ch in range(channels):
                 g_color[ch] = 0.0
+                color[ch] = colors[c, g, ch]
             touched = False
             for py in range(ya, yb):
-                dy = py + 0.5 - my
-                row = (py - y0) * TILE_SIZE - x0
-                for px in range(xa, xb):
+                dy, lo, hi, row, vis_next, step, decay = _row(ca, cb, cc, sigma_max, mx, my,
+                                                              py, xa, xb, x0, y0)
+                for px in range(lo, hi):
+                    vis = vis_next
+                    vis_next *= step
+                    step *= decay
                     p = row + px
-                    if k >= stop[p]:
+                    if k >= stop[p] or vis > 1.0:
                         continue
                     dx = px + 0.5 - mx
-                    sigma = 0.5 * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
-                    if sigma < 0.0:
-                        continue
-                    vis = math.exp(-sigma)
                     alpha = min(MAX_ALPHA, opacity * vis)
                     if alpha < ALPHA_THRESHOLD:
                         continue
@@ -174,7 +215,7 @@ def rasterize_backward(means2d, conics, colors, opacities, radii, offsets, ids,
                     weight = alpha * t
                     v_alpha = t_final[p] / one_minus * v_a[p]
                     for ch in range(channels):
-                        col = colors[c, g, ch]
+                        col = color[ch]
                         g_color[ch] += weight * v_col[p, ch]
                         v_alpha += (col * t - behind[p, ch] / one_minus) * v_col[p, ch]
                         behind[p, ch] += col * weight

@@ -1,0 +1,55 @@
+"""The public entry points: input checks, backend choice, the scene helper."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from setsplat.core.camera import Camera
+from setsplat.core.errors import SetsplatError
+from setsplat.core.scene import GaussianScene
+from setsplat.render import rasterize, render_scene
+from tests.render.helpers import H, W, intrinsics, splats, views
+
+
+def _args(**changes):
+    p = splats(n=20)
+    p.update(changes)
+    return (p["means"], p["quats"], p["scales"], p["opacities"], p["colors"], views(),
+            intrinsics(3), W, H)
+
+
+@pytest.mark.parametrize("change", [{"quats": torch.ones(20, 3)}, {"opacities": torch.ones(20, 1)},
+                                    {"colors": torch.ones(20, 4, 3)}])
+def test_bad_shapes_are_value_errors(change):
+    with pytest.raises(ValueError):
+        rasterize(*_args(**change), sh_degree=3)
+
+
+def test_backend_choice():
+    out = rasterize(*_args(), sh_degree=3)
+    assert out.backend == "cpu"
+    with pytest.raises(ValueError, match="backend must be one of"):
+        rasterize(*_args(), sh_degree=3, backend="metal")
+    if not torch.cuda.is_available():
+        with pytest.raises(SetsplatError, match="no CUDA GPU"):
+            rasterize(*_args(), sh_degree=3, backend="cuda")
+
+
+def test_info_is_what_gsplat_strategies_read():
+    out = rasterize(*_args(), sh_degree=3)
+    info = out.info
+    assert info["width"] == W and info["height"] == H and info["n_cameras"] == 3
+    assert info["gaussian_ids"] is None
+    assert info["radii"].shape == (3, 20, 2) and info["means2d"].shape == (3, 20, 2)
+    assert out.visibility.shape == (3, 20) and out.visibility.any()
+
+
+def test_render_scene_handles_empty_scenes_and_sh_degree(scene_factory):
+    camera = Camera.look_at([0, 0, -4.0], [0, 0, 0], width=32, height=24)
+    empty = render_scene(GaussianScene.empty(3), [camera], background=(0.2, 0.4, 0.6))[0]
+    assert torch.allclose(empty.rgb, torch.tensor([0.2, 0.4, 0.6]).expand(1, 24, 32, 3))
+    scene = scene_factory(200, degree=3, spread=1.0)
+    full, dc = (render_scene(scene, [camera], sh_degree=d)[0] for d in (None, 0))
+    assert full.alpha.max() > 0.5
+    assert torch.equal(full.alpha, dc.alpha) and not torch.equal(full.rgb, dc.rgb)
