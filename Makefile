@@ -33,6 +33,7 @@ lint: install
 bench: install
 	$(BIN)/python benchmarks/io_ply.py
 	$(BIN)/python benchmarks/capture.py
+	$(BIN)/python benchmarks/sfm.py
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache

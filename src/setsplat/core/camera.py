@@ -186,14 +186,33 @@ class Camera:
                                 "world_to_camera") from None
 
 
-def write_cameras(path: str | Path, cameras: Sequence[Camera]) -> None:
-    """cameras.json: a list of cameras, readable by ``read_cameras``."""
-    text = json.dumps({"version": 1, "cameras": [c.to_dict() for c in cameras]}, indent=1)
+def write_cameras(path: str | Path, cameras: Sequence[Camera],
+                  meta: dict[str, Any] | None = None) -> None:
+    """cameras.json: a list of cameras, readable by ``read_cameras``; ``meta`` (e.g.
+    ``unscaled``, provenance) is kept beside them for ``read_camera_meta``."""
+    data: dict[str, Any] = {"version": 1, "cameras": [c.to_dict() for c in cameras]}
+    if meta:
+        data["meta"] = meta
+    text = json.dumps(data, indent=1)
     with atomic_write(path) as f:
         f.write(text.encode())
 
 
 def read_cameras(path: str | Path) -> list[Camera]:
+    data = _load_cameras_file(path)
+    try:
+        return [Camera.from_dict(c) for c in data["cameras"]]
+    except SetsplatError as exc:
+        raise SetsplatError(exc.what, exc.hint, path) from None
+
+
+def read_camera_meta(path: str | Path) -> dict[str, Any]:
+    """The ``meta`` written with the cameras (empty when there is none)."""
+    meta = _load_cameras_file(path).get("meta", {})
+    return meta if isinstance(meta, dict) else {}
+
+
+def _load_cameras_file(path: str | Path) -> dict[str, Any]:
     try:
         data = json.loads(Path(path).read_text())
     except FileNotFoundError:
@@ -204,7 +223,4 @@ def read_cameras(path: str | Path) -> list[Camera]:
     if not isinstance(data, dict) or not isinstance(data.get("cameras"), list):
         raise SetsplatError("not a cameras file (no 'cameras' list)",
                             "give a cameras.json that setsplat wrote", path)
-    try:
-        return [Camera.from_dict(c) for c in data["cameras"]]
-    except SetsplatError as exc:
-        raise SetsplatError(exc.what, exc.hint, path) from None
+    return data

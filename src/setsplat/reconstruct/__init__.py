@@ -1,0 +1,1 @@
+"""Reconstruction: camera poses (SfM, imports) and the splat scene."""

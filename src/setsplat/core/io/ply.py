@@ -359,6 +359,25 @@ def read_points(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]
 
 
 # ----------------------------------------------------------------------------- writing
+def write_points(path: str | os.PathLike, xyz: np.ndarray, rgb: np.ndarray) -> None:
+    """A coloured point cloud (``x y z`` float, ``red green blue`` uchar), binary
+    little-endian, written atomically; ``read_points`` reads it back."""
+    xyz = np.asarray(xyz, np.float32).reshape(-1, 3)
+    table = np.empty(len(xyz), np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"),
+                                         ("red", "u1"), ("green", "u1"), ("blue", "u1")]))
+    for i, c in enumerate("xyz"):
+        table[c] = xyz[:, i]
+    for i, c in enumerate(("red", "green", "blue")):
+        table[c] = np.asarray(rgb).reshape(-1, 3)[:, i]
+    header = "\n".join(["ply", "format binary_little_endian 1.0", f"element vertex {len(xyz)}",
+                        *(f"property float {c}" for c in "xyz"),
+                        *(f"property uchar {c}" for c in ("red", "green", "blue")),
+                        "end_header"]) + "\n"
+    with atomic_write(path) as f:
+        f.write(header.encode("ascii"))
+        f.write(table.tobytes())
+
+
 def _layout(scene: GaussianScene) -> list[tuple[str, str]]:
     per_channel = scene.sh.shape[1] - 1
     names = ["x", "y", "z"]
