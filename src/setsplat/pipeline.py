@@ -77,7 +77,8 @@ def _sfm(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, Any
 
     report = run_sfm(out / "capture", out / "sfm",
                      SfmOptions(matcher=config.matcher, marker_size=config.marker_size))
-    return {"registered": report.get("registered"), "unscaled": report.get("unscaled")}
+    return {"registered": report["registered"], "images": report["images"],
+            "unscaled": report["scale"]["unscaled"]}
 
 
 def _train(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from setsplat.core.camera import read_cameras
+from setsplat.core.camera import read_camera_meta, read_cameras
 from setsplat.core.errors import SetsplatError
 from setsplat.core.fsutil import atomic_write
 from setsplat.core.io import ply
@@ -87,12 +87,7 @@ def train_capture(capture: str | Path, config: TrainConfig, out: str | Path | No
 
 
 def _sfm_meta(sfm: Path) -> dict[str, Any]:
-    """What later stages must know from SfM: is the scene at metric scale?"""
-    report = sfm / "sfm_report.json"
-    if not report.is_file():
-        return {"unscaled": True}
-    try:
-        data = json.loads(report.read_text())
-    except (OSError, ValueError):
-        return {"unscaled": True}
-    return {"unscaled": bool(data.get("unscaled", True))}
+    """What later stages must know from SfM: is the scene at metric scale, upright?"""
+    meta = read_camera_meta(sfm / "cameras.json")
+    return {"unscaled": bool(meta.get("unscaled", True)),
+            **({"upright": meta["upright"]} if "upright" in meta else {})}
