@@ -20,6 +20,7 @@ from setsplat.cli.export import export
 from setsplat.cli.info import info
 from setsplat.cli.reconstruct import reconstruct
 from setsplat.cli.render import render
+from setsplat.cli.run import run as run_command
 from setsplat.cli.shots import shots
 from setsplat.core.errors import SetsplatError
 
@@ -41,7 +42,7 @@ def cli(ctx: click.Context, debug: bool, quiet: bool, as_json: bool) -> None:
     set_quiet(ctx.obj.quiet)
 
 
-for command in (info, capture, reconstruct, render, assets, export, shots):
+for command in (run_command, info, capture, reconstruct, render, assets, export, shots):
     cli.add_command(command)
 
 

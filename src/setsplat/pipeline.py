@@ -1,0 +1,185 @@
+"""``setsplat run``: the whole flow, stage by stage, resumable.
+
+Layout of a run folder::
+
+    OUT/run.json      what ran, with which inputs, and when
+    OUT/capture/      ingest + check (images, capture.json, qc.json, contact sheet)
+    OUT/sfm/          poses, sparse points, undistorted images
+    OUT/train/        scene.ply, metrics, previews, checkpoints
+
+A stage is skipped when its outputs are all there and its fingerprint — a hash of its
+options and of the previous stage's fingerprint (the first stage: of the source files'
+names, sizes and times) — is the one recorded when it last finished. So changing an
+option or a source photo redoes that stage and everything after it; ``force`` does the
+same on request. A stage that fails leaves the earlier ones intact; training resumes
+from its last checkpoint when it is run again with the same fingerprint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from setsplat.core.errors import SetsplatError
+from setsplat.core.fsutil import atomic_write
+from setsplat.reconstruct.train.config import TrainConfig
+
+STAGES = ("ingest", "check", "sfm", "train")
+
+
+@dataclass
+class RunConfig:
+    """Everything a run depends on; saved into run.json."""
+
+    max_size: int | None = None  # longest image side at ingest
+    frames: int = 150  # frames picked from a video
+    keep_all: bool = False  # QC flags but culls nothing
+    matcher: str = "auto"
+    marker_size: float | None = None  # metres; enables metric scale from ArUco markers
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.train, dict):
+            self.train = TrainConfig(**self.train)
+
+
+@dataclass
+class Stage:
+    name: str
+    outputs: tuple[str, ...]  # files that must exist (relative to the run folder)
+    options: Callable[[RunConfig], Any]  # the part of the config this stage depends on
+    run: Callable[[Path, Path, RunConfig, bool], dict[str, Any]]  # (src, out, config, resume)
+
+
+def _ingest(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, Any]:
+    from setsplat.capture.ingest import IngestOptions, ingest
+
+    result = ingest(src, out / "capture", IngestOptions(max_size=config.max_size,
+                                                        frames=config.frames, overwrite=True))
+    return {"images": len(result.capture.images), "skipped": len(result.capture.skipped)}
+
+
+def _check(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, Any]:
+    from setsplat.capture.check import check_capture
+
+    return check_capture(out / "capture", keep_all=config.keep_all).summary
+
+
+def _sfm(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, Any]:
+    from setsplat.reconstruct.sfm import SfmOptions, run_sfm
+
+    report = run_sfm(out / "capture", out / "sfm",
+                     SfmOptions(matcher=config.matcher, marker_size=config.marker_size))
+    return {"registered": report["registered"], "images": report["images"],
+            "unscaled": report["scale"]["unscaled"]}
+
+
+def _train(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, Any]:
+    from setsplat.reconstruct.train import train_capture
+
+    metrics = train_capture(out / "sfm", config.train, out / "train", resume=resume)
+    return {k: metrics.get(k) for k in ("psnr", "ssim", "splats", "wall_seconds")}
+
+
+PIPELINE = (
+    Stage("ingest", ("capture/capture.json",),
+          lambda c: {"max_size": c.max_size, "frames": c.frames}, _ingest),
+    Stage("check", ("capture/qc.json",), lambda c: {"keep_all": c.keep_all}, _check),
+    Stage("sfm", ("sfm/cameras.json", "sfm/points.ply"),
+          lambda c: {"matcher": c.matcher, "marker_size": c.marker_size}, _sfm),
+    Stage("train", ("train/scene.ply", "train/metrics.json"),
+          lambda c: c.train.to_dict(), _train),
+)
+
+
+def source_fingerprint(src: Path) -> str:
+    """Names, sizes and modification times of every file under ``src`` (or of ``src``)."""
+    if not src.exists():
+        raise SetsplatError("no such file or folder", "check the path", src)
+    files = sorted(p for p in src.rglob("*") if p.is_file()) if src.is_dir() else [src]
+    digest = hashlib.sha256()
+    for path in files:
+        stat = path.stat()
+        digest.update(f"{path.relative_to(src) if src.is_dir() else path.name}\0"
+                      f"{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def _fingerprint(previous: str, options: Any) -> str:
+    text = json.dumps(options, sort_keys=True, default=str)
+    return hashlib.sha256(f"{previous}\n{text}".encode()).hexdigest()
+
+
+class RunLog:
+    """run.json: per stage, the fingerprint it started and finished with."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.data: dict[str, Any] = {"stages": {}}
+        if path.is_file():
+            try:
+                self.data = json.loads(path.read_text())
+            except (OSError, ValueError):
+                self.data = {"stages": {}}  # unreadable: redo everything, keep going
+
+    def stage(self, name: str) -> dict[str, Any]:
+        return self.data["stages"].setdefault(name, {})
+
+    def save(self) -> None:
+        with atomic_write(self.path) as f:
+            f.write(json.dumps(self.data, indent=2, default=str).encode())
+
+
+def run(src: str | Path, out: str | Path, config: RunConfig | None = None,
+        force: tuple[str, ...] = (), report: Callable[[str, str, dict], None] | None = None
+        ) -> dict[str, Any]:
+    """Run every stage that is not up to date; return what each stage did."""
+    config = config or RunConfig()
+    src, out = Path(src), Path(out)
+    unknown = sorted(set(force) - set(STAGES))
+    if unknown:
+        raise SetsplatError(f"unknown stage {', '.join(unknown)} for --force",
+                            f"use one of {', '.join(STAGES)}")
+    if out.resolve() == src.resolve() or out.resolve() in src.resolve().parents:
+        raise SetsplatError("the output folder contains the source",
+                            "give --out a folder outside the photos", out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = RunLog(out / "run.json")
+    log.data["config"] = dataclasses.asdict(config)
+    log.data["source"] = str(src.resolve())
+    fingerprint = source_fingerprint(src)
+    forcing = False
+    results: dict[str, Any] = {}
+    for stage in PIPELINE:
+        fingerprint = _fingerprint(fingerprint, stage.options(config))
+        entry = log.stage(stage.name)
+        forcing = forcing or stage.name in force
+        complete = all((out / name).is_file() for name in stage.outputs)
+        if not forcing and complete and entry.get("finished") == fingerprint:
+            results[stage.name] = {"status": "up to date", **entry.get("result", {})}
+            if report:
+                report(stage.name, "skipped", results[stage.name])
+            continue
+        forcing = True  # everything after a redone stage is redone too
+        resume = entry.get("started") == fingerprint
+        entry.update(started=fingerprint, finished=None)
+        log.save()
+        if report:
+            report(stage.name, "running", {})
+        began = time.perf_counter()
+        outcome = stage.run(src, out, config, resume)
+        entry.update(finished=fingerprint, result=outcome,
+                     seconds=round(time.perf_counter() - began, 2),
+                     at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        log.save()
+        results[stage.name] = {"status": "done", "seconds": entry["seconds"], **outcome}
+        if report:
+            report(stage.name, "done", results[stage.name])
+    return results

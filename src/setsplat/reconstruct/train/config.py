@@ -1,0 +1,118 @@
+"""One dataclass drives a training run; it is saved beside the outputs (config.json)
+so that any result can be reproduced with ``--config``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from setsplat.core.errors import SetsplatError
+from setsplat.core.fsutil import atomic_write
+
+STRATEGIES = ("default", "mcmc")
+
+
+@dataclass
+class LearningRates:
+    """Adam rates of the 3DGS paper; ``means`` decays exponentially to ``means_final``,
+    both multiplied by the scene extent."""
+
+    means: float = 1.6e-4
+    means_final: float = 1.6e-6
+    quats: float = 1e-3
+    scales: float = 5e-3
+    opacities: float = 5e-2
+    sh0: float = 2.5e-3
+    shN: float = 2.5e-3 / 20  # gsplat names the SH-rest parameter "shN"
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 3000
+    downscale: int = 1  # train on images shrunk by this factor (--resolution)
+    eval_every: int = 8  # every Nth image is held out for evaluation; 0 = none
+    seed: int = 0
+    sh_degree: int = 3
+    sh_degree_interval: int | None = None  # steps per SH band; None: steps // 10
+    ssim_weight: float = 0.2
+    strategy: str = "default"  # "default" (3DGS densification) or "mcmc"
+    max_splats: int = 300_000
+    init: str = "sfm"  # "sfm": SfM points; "random": uniform in the camera bounds
+    init_random_count: int = 20_000
+    init_opacity: float = 0.1
+    refine_start: int | None = None  # None: derived from steps (see ``schedule``)
+    refine_stop: int | None = None
+    refine_every: int = 100
+    reset_every: int | None = None
+    grow_grad2d: float = 0.0002
+    antialiased: bool = False
+    random_background: bool = False
+    checkpoint_every: int = 500
+    backend: str = "auto"  # renderer backend: auto | cpu | cuda
+    device: str = "auto"  # auto | cpu | cuda
+    remove_floaters: bool = True
+    floater_margin: float = 0.1  # share of the SfM bounds' size added on each side
+    lr: LearningRates = field(default_factory=LearningRates)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.lr, dict):
+            self.lr = LearningRates(**self.lr)
+        problems = []
+        if self.steps < 1:
+            problems.append("steps must be at least 1")
+        if self.downscale < 1:
+            problems.append("the downscale factor must be at least 1")
+        if not 0 <= self.sh_degree <= 3:
+            problems.append("sh_degree must be 0..3")
+        if self.strategy not in STRATEGIES:
+            problems.append(f"strategy must be one of {', '.join(STRATEGIES)}")
+        if self.init not in ("sfm", "random"):
+            problems.append("init must be 'sfm' or 'random'")
+        if self.max_splats < 1:
+            problems.append("max_splats must be positive")
+        if self.eval_every < 0 or self.eval_every == 1:
+            problems.append("eval_every must be 0 (no held-out views) or at least 2")
+        if problems:
+            raise SetsplatError("invalid training config: " + "; ".join(problems),
+                                "fix the option or the config file")
+
+    # Densification windows scaled to the run length (3DGS uses 500..15000 of 30000).
+    @property
+    def schedule(self) -> dict[str, int]:
+        start = self.refine_start if self.refine_start is not None else min(500, self.steps // 15)
+        stop = self.refine_stop if self.refine_stop is not None else self.steps // 2
+        reset = self.reset_every if self.reset_every is not None else max(3000, self.steps + 1)
+        interval = self.sh_degree_interval or max(1, self.steps // 10)
+        return {"refine_start": start, "refine_stop": stop, "reset_every": reset,
+                "sh_interval": interval}
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def save(self, path: str | Path) -> None:
+        with atomic_write(path) as f:
+            f.write(json.dumps(self.to_dict(), indent=2).encode())
+
+    @classmethod
+    def load(cls, path: str | Path, **overrides: Any) -> TrainConfig:
+        try:
+            data = json.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise SetsplatError("no such config file", "check the path", path) from None
+        except (OSError, ValueError) as exc:
+            raise SetsplatError(f"cannot read the config ({exc})",
+                                "give a config.json written by setsplat", path) from None
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise SetsplatError(f"unknown config keys {', '.join(unknown)}",
+                                "remove them (a newer setsplat may have written this file)",
+                                path)
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise SetsplatError(f"bad config ({exc})", "fix the file", path) from None

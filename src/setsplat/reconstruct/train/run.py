@@ -1,0 +1,93 @@
+"""``reconstruct train``: from a capture with SfM results to ``scene.ply`` and metrics."""
+
+from __future__ import annotations
+
+import json
+import resource
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from setsplat.core.camera import read_camera_meta, read_cameras
+from setsplat.core.errors import SetsplatError
+from setsplat.core.fsutil import atomic_write
+from setsplat.core.io import ply
+from setsplat.reconstruct.train.config import TrainConfig
+from setsplat.reconstruct.train.data import load_views
+from setsplat.reconstruct.train.evaluate import evaluate, plot_curves
+from setsplat.reconstruct.train.floaters import remove_floaters
+from setsplat.reconstruct.train.init import random_points, splats_from_points
+from setsplat.reconstruct.train.trainer import Trainer
+
+OUTPUTS = ("scene.ply", "metrics.json", "config.json", "loss.png")
+
+
+def sfm_folder(path: str | Path) -> Path:
+    """The SfM results to train from: ``path`` itself or its ``sfm/`` (a capture)."""
+    path = Path(path)
+    for folder in (path, path / "sfm"):
+        if (folder / "cameras.json").is_file():
+            return folder
+    raise SetsplatError("no SfM results (sfm/cameras.json)",
+                        "run `setsplat reconstruct sfm` on it first", path)
+
+
+def train_capture(capture: str | Path, config: TrainConfig, out: str | Path | None = None,
+                  resume: bool = False) -> dict[str, Any]:
+    """Train a splat scene from SfM results (``capture/sfm`` or an sfm folder itself);
+    write outputs to ``out`` (default: ``train/`` beside the sfm folder) and return the
+    metrics."""
+    sfm = sfm_folder(capture)
+    out = Path(out) if out else sfm.parent / "train"
+    image_dir, points_file = sfm / "images", sfm / "points.ply"
+    cameras = read_cameras(sfm / "cameras.json")
+    sfm_meta = _sfm_meta(sfm)
+    views = load_views(cameras, image_dir, config.downscale, config.eval_every)
+    rng = np.random.default_rng(config.seed)
+    points, colours = ply.read_points(points_file) if points_file.is_file() else (None, None)
+    if config.init == "sfm" and points is not None and len(points):
+        initial = splats_from_points(points, colours, config.sh_degree, config.init_opacity, rng)
+    else:
+        centres = np.array([c.center for c in cameras])
+        low, high = centres.min(0), centres.max(0)
+        pad = 0.5 * (high - low).max()
+        xyz, rgb = random_points(low - pad, high + pad, config.init_random_count, rng)
+        initial = splats_from_points(xyz, rgb, config.sh_degree, config.init_opacity, rng)
+    initial = initial.replace(frame=cameras[0].frame)
+
+    trainer = Trainer(config, views, initial)
+    checkpoints = out / "checkpoints"
+    if resume and (checkpoints / "latest.pt").is_file():
+        trainer.load_checkpoint(checkpoints / "latest.pt")
+    config.save(out / "config.json")
+    state = trainer.train(checkpoints)
+
+    scene = trainer.scene()
+    floaters = {"outside_bounds": 0, "unseen": 0}
+    if config.remove_floaters:
+        scene, floaters = remove_floaters(scene, points, [v.camera for v in views.train],
+                                          config.floater_margin)
+    scene.meta.update(sfm_meta)
+    scene.meta["antialiased"] = config.antialiased
+    ply.write(out / "scene.ply", scene)
+    metrics = evaluate(scene, views.held_out, out / "eval", config.backend)
+    metrics.update({
+        "splats": len(scene), "floaters_removed": floaters, "steps": state.step,
+        "wall_seconds": state.seconds, "device": str(trainer.device),
+        "train_views": len(views.train), "held_out_views": len(views.held_out),
+        "image_size": [views.train[0].camera.width, views.train[0].camera.height],
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "final_train_psnr": float(np.mean(state.psnrs[-20:])) if state.psnrs else None,
+    })
+    with atomic_write(out / "metrics.json") as f:
+        f.write(json.dumps(metrics, indent=2).encode())
+    plot_curves(out / "loss.png", state.losses, state.psnrs)
+    return metrics
+
+
+def _sfm_meta(sfm: Path) -> dict[str, Any]:
+    """What later stages must know from SfM: is the scene at metric scale, upright?"""
+    meta = read_camera_meta(sfm / "cameras.json")
+    return {"unscaled": bool(meta.get("unscaled", True)),
+            **({"upright": meta["upright"]} if "upright" in meta else {})}
