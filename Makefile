@@ -23,11 +23,10 @@ $(GLTF_VALIDATOR):
 
 install: $(VENV)/.installed $(GLTF_VALIDATOR)
 
-# Until `setsplat run` exists, the demo runs the stages there are: the capture stage
-# (ingest + QC of the bundled synthetic scan into demo-out/) and `info` on a scene.
+# The main job on the bundled sample scan (its floor markers are 20 cm).
 demo: install
-	$(BIN)/setsplat capture ingest sample_scans/stage/images --out demo-out/capture --overwrite
-	$(BIN)/setsplat info tests/data/room_corner.ply
+	$(BIN)/setsplat run sample_scans/stage --out demo-out --marker-size 0.2 --resolution 2
+	$(BIN)/setsplat info demo-out/train/scene.ply
 
 test: install
 	$(BIN)/python -m pytest -q

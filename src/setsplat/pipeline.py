@@ -147,8 +147,8 @@ def run(src: str | Path, out: str | Path, config: RunConfig | None = None,
     if unknown:
         raise SetsplatError(f"unknown stage {', '.join(unknown)} for --force",
                             f"use one of {', '.join(STAGES)}")
-    if out.resolve() == src.resolve() or out.resolve() in src.resolve().parents:
-        raise SetsplatError("the output folder contains the source",
+    if src.resolve() == out.resolve() or src.resolve() in out.resolve().parents:
+        raise SetsplatError("the output folder is inside the source",
                             "give --out a folder outside the photos", out)
     out.mkdir(parents=True, exist_ok=True)
     log = RunLog(out / "run.json")

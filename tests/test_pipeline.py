@@ -1,0 +1,78 @@
+"""`setsplat run`: the whole flow on the tiny sample scan, then resumption."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+TINY = Path(__file__).resolve().parents[1] / "sample_scans" / "tiny"
+FAST = ["--steps", "20", "--eval-every", "4", "--sh-degree", "1"]
+
+
+def _stages(result) -> dict:
+    assert result.code == 0, result.err
+    return json.loads(result.out)["stages"]
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("tiny") / "photos"
+    shutil.copytree(TINY / "images", folder)
+    return folder
+
+
+def test_run_then_resume(cli, photos, tmp_path):
+    out = tmp_path / "run"
+    first = _stages(cli("--json", "run", photos, "--out", out, *FAST))
+    assert [s["status"] for s in first.values()] == ["done"] * 4
+    assert first["ingest"]["images"] == 10
+    assert first["sfm"]["registered"] == 10
+    assert first["train"]["psnr"] > 10
+    scene = out / "train" / "scene.ply"
+    assert scene.is_file() and (out / "run.json").is_file()
+    stamp = scene.stat().st_mtime_ns
+
+    again = _stages(cli("--json", "run", photos, "--out", out, *FAST))
+    assert {s["status"] for s in again.values()} == {"up to date"}
+    assert scene.stat().st_mtime_ns == stamp
+
+    longer = _stages(cli("--json", "run", photos, "--out", out, "--steps", "25",
+                         *FAST[2:]))
+    assert [s["status"] for s in longer.values()] == ["up to date"] * 3 + ["done"]
+
+    forced = _stages(cli("--json", "run", photos, "--out", out, "--steps", "25", *FAST[2:],
+                         "--force", "sfm"))
+    assert [s["status"] for s in forced.values()] == ["up to date"] * 2 + ["done"] * 2
+
+    (out / "sfm" / "cameras.json").unlink()  # a missing output redoes its stage
+    redone = _stages(cli("--json", "run", photos, "--out", out, "--steps", "25", *FAST[2:]))
+    assert [s["status"] for s in redone.values()] == ["up to date"] * 2 + ["done"] * 2
+
+
+def test_a_changed_photo_redoes_everything(cli, photos, tmp_path):
+    source = tmp_path / "photos"
+    shutil.copytree(photos, source)
+    out = tmp_path / "run"
+    _stages(cli("--json", "run", source, "--out", out, *FAST))
+    first = sorted(source.iterdir())[0]
+    first.write_bytes(first.read_bytes())  # same bytes, new time: the source changed
+    redone = _stages(cli("--json", "run", source, "--out", out, *FAST))
+    assert [s["status"] for s in redone.values()] == ["done"] * 4
+
+
+def test_bad_input(cli, tmp_path, photos):
+    result = cli("run", tmp_path / "missing")
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert "no such file or folder" in result.err
+    result = cli("run", photos, "--out", tmp_path / "o", "--force", "paint")
+    assert result.code == 2 and "unknown stage paint for --force" in result.err
+    result = cli("run", photos, "--out", photos / "inside")
+    assert result.code == 2 and "the output folder is inside the source" in result.err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = cli("run", empty, "--out", tmp_path / "e")
+    assert result.code == 2 and result.err.startswith("error: ")
+    assert not (tmp_path / "e" / "capture").exists()
