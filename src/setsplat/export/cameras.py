@@ -85,28 +85,26 @@ def define_camera(stage: Any, path: str, cameras: Sequence[Camera],
     """A UsdGeom.Camera at ``path``: still from one camera, or with a time sample per
     frame (``frames[i]`` for ``cameras[i]``). Pose in the ``yup`` frame with USD's
     camera axes (looking down -Z)."""
-    from pxr import Gf, UsdGeom
+    from pxr import Gf, Usd, UsdGeom
 
     prim = UsdGeom.Camera.Define(stage, path)
-    transform = prim.AddTransformOp()
-    attributes = {name: getattr(prim, f"Create{name[0].upper()}{name[1:]}Attr")()
-                  for name in lens_mm(cameras[0], sensor_width_mm)}
     prim.CreateClippingRangeAttr(Gf.Vec2f(*CLIPPING_RANGE))
-    times = [None] if frames is None else list(frames)
+    times = [Usd.TimeCode.Default()] if frames is None else [Usd.TimeCode(f) for f in frames]
     if len(times) != len(cameras):
         raise ValueError(f"{len(cameras)} cameras for {len(times)} frames")
+    transform = prim.AddTransformOp()
     for time, camera in zip(times, cameras):
-        pose = Gf.Matrix4d(np.asarray(camera.pose_in("yup", "RUB"), np.float64).T.tolist())
-        lens = lens_mm(camera, sensor_width_mm)
-        if time is None:
-            transform.Set(pose)
-        else:
-            transform.Set(pose, time)
-        for name, value in lens.items():
-            if time is None:
-                attributes[name].Set(tenths_of_unit(value))
-            else:
-                attributes[name].Set(tenths_of_unit(value), time)
+        pose = np.asarray(camera.pose_in("yup", "RUB"), np.float64)
+        transform.Set(Gf.Matrix4d(pose.T.tolist()), time)
+    lenses = [lens_mm(camera, sensor_width_mm) for camera in cameras]
+    for name in lenses[0]:
+        attribute = getattr(prim, f"Create{name[0].upper()}{name[1:]}Attr")()
+        values = [tenths_of_unit(lens[name]) for lens in lenses]
+        if all(v == values[0] for v in values):  # a fixed lens needs no time samples
+            attribute.Set(values[0])
+            continue
+        for time, value in zip(times, values):
+            attribute.Set(value, time)
     return prim
 
 
