@@ -78,7 +78,8 @@ def test_exr_plates(cli, lib, tmp_path):
     import OpenEXR
     from PIL import Image
 
-    _new(cli, "EP04_SH010", "--path", "static:height=1.2,target_height=1.2", "--frames", "2")
+    _new(cli, "EP04_SH010", "--path", "static:azimuth=0,height=1.2,target_height=1.2",
+         "--frames", "2")
     manifest = run_json(cli, "shots", "render", "EP04_SH010", "--exr", "--lod", "preview",
                         "--out", tmp_path / "plates")
     folder = tmp_path / "plates"

@@ -233,7 +233,8 @@ def test_depth_head_on_is_the_distance_to_the_wall(lib):
     from setsplat.shots import RenderOptions, ShotOptions, new_shot, render_shot
 
     shot = new_shot("EP02_SH010", ShotOptions(
-        asset="Set_Test", path="truck:height=1.2,target_height=1.2,distance=1.5,amount=0.4",
+        asset="Set_Test",
+        path="truck:azimuth=0,height=1.2,target_height=1.2,distance=1.5,amount=0.4",
         frames=2, resolution=(64, 36)))
     manifest = render_shot(shot["name"], options=RenderOptions())
     folder = Path(manifest["folder"])

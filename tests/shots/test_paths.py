@@ -158,3 +158,17 @@ def test_path_argument_parsing(tmp_path):
         parse_path("orbit:amount=2")
     with pytest.raises(SetsplatError, match="neither a preset"):
         parse_path("spin")
+
+
+def test_presets_face_the_set_from_where_it_was_scanned(geometry):
+    from setsplat.core.camera import Camera
+    from setsplat.shots.paths import capture_azimuth
+
+    def photo(x, z):
+        return Camera.look_at([x, 1.5, z], [0, 1, -1], width=64, height=48, frame="yup")
+
+    from_the_left = [photo(-2.0, -0.5), photo(-1.8, -1.5), photo(-1.9, -1.0)]
+    assert capture_azimuth(from_the_left, geometry) == pytest.approx(-90, abs=3)
+    around = [photo(1.5, -1), photo(-1.5, -1), photo(0, 0.5), photo(0, -2.5)]
+    assert capture_azimuth(around, geometry) is None
+    assert capture_azimuth([], geometry) is None

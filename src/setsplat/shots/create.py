@@ -65,6 +65,9 @@ def new_shot(name: str, options: ShotOptions, library: Library | None = None
         preset, params = parsed
         geometry = paths.SetGeometry.from_scene(load(pinned, library, lod="preview"))
         start = paths.Pose.of_camera(capture, focal) if capture else None
+        if start is None and "azimuth" not in params:
+            facing = paths.capture_azimuth(_kept_cameras(library, record), geometry)
+            params = params if facing is None else {**params, "azimuth": facing}
         spec = paths.preset_spec(preset, params, geometry, start)
         if capture is not None:
             spec["capture"] = {"image": options.from_capture, "camera": capture.name}
@@ -100,14 +103,20 @@ def _frame_range(options: ShotOptions, first_key: float | None,
     return start, start + (options.frames or FRAMES) - 1
 
 
+def _kept_cameras(library: Library, record: dict[str, Any]) -> list[Camera]:
+    """The capture's cameras published with the asset (none for older versions)."""
+    path = library.version_dir(record["name"], record["version"]) / CAMERAS_FILE
+    return read_cameras(path) if path.is_file() else []
+
+
 def _capture_camera(library: Library, record: dict[str, Any], image: str) -> Camera:
     """The camera a scan photo was taken with, from the cameras kept with the asset."""
+    cameras = _kept_cameras(library, record)
     path = library.version_dir(record["name"], record["version"]) / CAMERAS_FILE
-    if not path.is_file():
+    if not cameras:
         raise SetsplatError(f"{record['ref']} was published without its capture's cameras",
                             "publish the training output folder (it has sfm/cameras.json), "
                             "or place the camera with --path", path)
-    cameras = read_cameras(path)
     wanted = Path(image).name.lower()
     for camera in cameras:
         if Path(camera.name).name.lower() == wanted or \

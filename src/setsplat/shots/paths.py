@@ -382,6 +382,19 @@ def preset_spec(name: str, params: dict[str, float], geometry: SetGeometry,
             "ease": bool(params.get("ease", 1.0)), "set": geometry.as_dict()}
 
 
+def capture_azimuth(cameras: Sequence[Camera], geometry: SetGeometry) -> float | None:
+    """The side of the set the scan photos were taken from, as a preset ``azimuth`` in
+    degrees (None when they surround it evenly): the splats are best seen from there."""
+    if not cameras:
+        return None
+    centres = np.array([Pose.of_camera(c, 1.0).position for c in cameras]) - geometry.centre
+    mean = centres[:, [0, 2]].mean(0)
+    spread = np.linalg.norm(centres[:, [0, 2]], axis=1).mean()
+    if not np.linalg.norm(mean) > 0.25 * spread:
+        return None
+    return math.degrees(math.atan2(mean[0], mean[1]))
+
+
 def _evaluate_preset(spec: dict[str, Any], frames: np.ndarray, focal_mm: float) -> list[Pose]:
     eye0 = np.array(spec["start"]["position"], np.float64)
     rotation0 = quat_to_matrix(np.array(spec["start"]["rotation"], np.float64))

@@ -32,7 +32,7 @@ import numpy as np
 
 from setsplat.assets import Library, load, resolve
 from setsplat.core.errors import SetsplatError, os_error
-from setsplat.core.fsutil import atomic_write, default_mode
+from setsplat.core.fsutil import atomic_write, default_mode, replace_folder
 from setsplat.core.progress import progress
 from setsplat.core.scene import GaussianScene
 
@@ -299,11 +299,7 @@ def _staging(out: Path) -> Iterator[Path]:
         raise os_error(exc, out, "creating the render folder") from exc
     try:
         yield folder
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        if out.exists():
-            os.rename(out, old)
-        os.rename(folder, out)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_folder(folder, out)
     except OSError as exc:
         raise os_error(exc, out, "writing the render") from exc
     finally:
