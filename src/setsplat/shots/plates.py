@@ -78,9 +78,9 @@ def render_shot(name: str, library: Library | None = None,
     scene = load(shot.asset, library, lod=options.lod)
     started = time.perf_counter()
     with _staging(out) as folder:
-        manifest = _render(shot, scene, cameras, folder, options)
+        manifest, ends = _render(shot, scene, cameras, folder, options)
         write_shot_stage(folder / f"{shot.name}.usda", shot, cameras, interface)
-        _conditioning(folder, shot, record, cameras, manifest)
+        _conditioning(folder, shot, record, cameras, manifest, ends)
         manifest.update(
             shot=shot.as_dict(), asset={"ref": record["ref"], "description":
                                         record["description"], "layer": str(interface)},
@@ -96,7 +96,8 @@ def render_shot(name: str, library: Library | None = None,
 
 
 def _render(shot: Shot, scene: GaussianScene, cameras: list, folder: Path,
-            options: RenderOptions) -> dict[str, Any]:
+            options: RenderOptions) -> tuple[dict[str, Any], tuple[np.ndarray, np.ndarray]]:
+    """Every frame's files and the preview; the manifest and the first and last frame."""
     import torch
 
     from setsplat.render import render_scene
@@ -158,17 +159,16 @@ def _render(shot: Shot, scene: GaussianScene, cameras: list, folder: Path,
             "files": {"rgb": f"rgb/{shot.name}.####.{suffix}",
                       "alpha": f"alpha/{shot.name}.####.png",
                       "depth": f"depth/{shot.name}.####.{suffix}",
-                      "camera": f"camera/{shot.name}.####.json"},
-            "_first": first, "_last": last}
+                      "camera": f"camera/{shot.name}.####.json"}}, (first, last)
 
 
 def _conditioning(folder: Path, shot: Shot, record: dict[str, Any], cameras: list,
-                  manifest: dict[str, Any]) -> None:
+                  manifest: dict[str, Any], ends: tuple[np.ndarray, np.ndarray]) -> None:
     """What an image-to-video or depth-conditioned video model is given."""
     out = folder / CONDITIONING
     out.mkdir()
-    _png(out / "first_frame.png", manifest.pop("_first"))
-    _png(out / "last_frame.png", manifest.pop("_last"))
+    _png(out / "first_frame.png", ends[0])
+    _png(out / "last_frame.png", ends[1])
     depth = manifest["depth"]
     near, far = depth["near"], depth["far"]
     with Mp4Writer(out / "depth.mp4", manifest["width"], manifest["height"], shot.fps) as video:
