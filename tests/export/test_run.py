@@ -116,7 +116,10 @@ def test_unreal_package(tmp_path, room):
     np.testing.assert_allclose(pose[:3, :3], camera.pose_in("yup", "RUB")[:3, :3], atol=1e-9)
     usd_camera = UsdGeom.Camera(cameras[0])
     assert usd_camera.GetHorizontalApertureOffsetAttr().Get() == pytest.approx(0, abs=1e-9)
-    assert usd_camera.GetFocalLengthAttr().Get() == pytest.approx(camera.focal_length_mm())
+    # UsdGeomCamera's lens unit is a tenth of a scene unit: 1/100 of a mm-value in metres
+    assert usd_camera.GetFocalLengthAttr().Get() == pytest.approx(
+        camera.focal_length_mm() / 100, rel=1e-6)
+    assert usd_camera.GetHorizontalApertureAttr().Get() == pytest.approx(0.36)
 
 
 def _assert_proxy_on_surfaces(vertices, scene_yup):

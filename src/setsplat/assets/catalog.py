@@ -75,6 +75,62 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX tags_tag ON tags(tag);
     """,
+    # 1 -> 2: shots in a set asset, their AI takes and their renders (setsplat.shots)
+    """
+    CREATE TABLE shots (
+        id                  INTEGER PRIMARY KEY,
+        name                TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        episode             TEXT NOT NULL COLLATE NOCASE,
+        version_id          INTEGER NOT NULL REFERENCES versions(id),
+        path                TEXT NOT NULL,
+        frame_start         INTEGER NOT NULL,
+        frame_end           INTEGER NOT NULL CHECK (frame_end >= frame_start),
+        fps                 REAL NOT NULL CHECK (fps > 0),
+        focal_mm            REAL NOT NULL CHECK (focal_mm > 0),
+        filmback_width_mm   REAL NOT NULL CHECK (filmback_width_mm > 0),
+        filmback_height_mm  REAL NOT NULL CHECK (filmback_height_mm > 0),
+        width               INTEGER NOT NULL CHECK (width > 0),
+        height              INTEGER NOT NULL CHECK (height > 0),
+        notes               TEXT NOT NULL DEFAULT '',
+        created_at          TEXT NOT NULL,
+        updated_at          TEXT NOT NULL
+    );
+    CREATE INDEX shots_episode ON shots(episode);
+    CREATE TABLE takes (
+        id              INTEGER PRIMARY KEY,
+        shot_id         INTEGER NOT NULL REFERENCES shots(id) ON DELETE CASCADE,
+        take            INTEGER NOT NULL CHECK (take > 0),
+        path            TEXT NOT NULL,
+        original_name   TEXT NOT NULL,
+        source          TEXT NOT NULL DEFAULT '',
+        sha256          TEXT NOT NULL CHECK (length(sha256) = 64),
+        bytes           INTEGER NOT NULL,
+        width           INTEGER NOT NULL,
+        height          INTEGER NOT NULL,
+        fps             REAL NOT NULL,
+        frames          INTEGER NOT NULL,
+        duration_s      REAL NOT NULL,
+        codec           TEXT NOT NULL,
+        selected        INTEGER NOT NULL DEFAULT 0,
+        created_at      TEXT NOT NULL,
+        UNIQUE (shot_id, take)
+    );
+    CREATE UNIQUE INDEX takes_one_selected ON takes(shot_id) WHERE selected = 1;
+    CREATE TABLE renders (
+        id              INTEGER PRIMARY KEY,
+        shot_id         INTEGER NOT NULL REFERENCES shots(id) ON DELETE CASCADE,
+        folder          TEXT NOT NULL,
+        frame_start     INTEGER NOT NULL,
+        frame_end       INTEGER NOT NULL,
+        fps             REAL NOT NULL,
+        width           INTEGER NOT NULL,
+        height          INTEGER NOT NULL,
+        exr             INTEGER NOT NULL,
+        backend         TEXT NOT NULL,
+        seconds         REAL NOT NULL,
+        created_at      TEXT NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -149,9 +205,12 @@ class Catalog:
                 raise
             self.db.execute("COMMIT")
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Rows as dicts; for the tables other areas own (shots)."""
         with self._guard():
             return [dict(row) for row in self.db.execute(sql, params)]
+
+    _query = query
 
     def _check_and_migrate(self) -> None:
         version = self._stored_version()

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from setsplat.core.camera import read_cameras, write_cameras
 from setsplat.core.errors import SetsplatError, os_error
 from setsplat.core.frames import YUP, convert_points
 from setsplat.core.fsutil import default_mode, fsync_dir, sha256_file
@@ -85,6 +86,8 @@ def _publish(found: provenance.Source, scene: GaussianScene, name: str, tags: tu
             if options.thumbnails:
                 for path in _thumbnails(tmp, scene, found):
                     sealer.add(path.relative_to(tmp).as_posix())
+            if _capture_cameras(tmp / CAMERAS_FILE, scene, found):
+                sealer.add(CAMERAS_FILE)
             advance()
             fields.update(source=os.fspath(found.scene), source_sha256=source_hash.result())
             record = {"name": name, "version": version, "published_at": now(),
@@ -104,6 +107,7 @@ def _publish(found: provenance.Source, scene: GaussianScene, name: str, tags: tu
 
 
 _STEPS = ("full", "preview", "mesh", "interface", "thumbnails", "seal", "commit")
+CAMERAS_FILE = "cameras.json"  # the capture's cameras, in the source scene's frame
 
 
 def _prepared_scene(scene: GaussianScene, options: PublishOptions, path: Path) -> GaussianScene:
@@ -167,6 +171,23 @@ def _thumbnails(folder: Path, scene: GaussianScene, found: provenance.Source) ->
     return thumbnails.write(folder / thumbnails.FOLDER, scene, cameras, config)
 
 
+def _capture_cameras(path: Path, scene: GaussianScene, found: provenance.Source) -> bool:
+    """Keep the capture's cameras beside the asset (shots start from a scan photo's
+    pose), scaled like the scene when a scale was applied; False when there are none."""
+    if "cameras" not in found.records:
+        return False
+    try:
+        cameras = read_cameras(found.records["cameras"])
+    except SetsplatError:
+        return False  # unreadable cameras only cost us --from-capture
+    factor = float(scene.meta.get("scale_applied", 1.0))
+    for camera in cameras:
+        camera.world_to_camera[:3, 3] *= factor
+    write_cameras(path, cameras, {"source": os.fspath(found.records["cameras"]),
+                                  "scale_applied": factor})
+    return True
+
+
 def _options_record(options: PublishOptions) -> dict[str, Any]:
     record = asdict(options)
     record["tags"] = list(options.tags)
@@ -184,6 +205,8 @@ def _role(relative: str) -> str:
         return "interface"
     if relative.endswith(".png"):
         return "thumbnail"
+    if relative == CAMERAS_FILE:
+        return "cameras"
     return "provenance"
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from setsplat.cli.common import console, emit, settings
+from setsplat.cli.common import console, emit, library_options
 
 UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "km": 1000.0, "in": 0.0254, "ft": 0.3048}
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?", re.IGNORECASE)
@@ -24,25 +22,6 @@ def assets() -> None:
 
     The library is --library, else $SETSPLAT_LIBRARY, else ./setsplat-library.
     References: Name@3, Name@v003, Name@latest (Name alone means latest)."""
-
-
-def _common(command: Callable) -> Callable:
-    """--library and --json on every subcommand."""
-
-    @click.option("--library", type=click.Path(path_type=Path), default=None,
-                  help="Library folder (default: $SETSPLAT_LIBRARY or ./setsplat-library).")
-    @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
-    @functools.wraps(command)
-    def wrapper(*args: Any, library: Path | None, as_json: bool, **kwargs: Any) -> Any:
-        from setsplat.assets import Library
-        from setsplat.core.progress import set_quiet
-
-        if as_json:
-            settings().json = True
-            set_quiet(True)
-        return command(*args, library=Library.resolve(library), **kwargs)
-
-    return wrapper
 
 
 def _catalog(library: Any) -> Any:
@@ -67,7 +46,7 @@ def _catalog(library: Any) -> Any:
 @click.option("--no-thumbnails", is_flag=True, help="Skip rendering the three PNG views.")
 @click.option("--preview-fraction", type=click.FloatRange(0, 1, min_open=True), default=0.1,
               show_default=True, help="Share of splats kept in the preview LOD.")
-@_common
+@library_options
 def publish(source: Path, name: str, tags: tuple[str, ...], description: str, half: bool,
             units: str | None, scale: float | None, no_thumbnails: bool,
             preview_fraction: float, library: Any) -> None:
@@ -100,7 +79,7 @@ def publish(source: Path, name: str, tags: tuple[str, ...], description: str, ha
 @click.argument("name", required=False)
 @click.option("--all-versions", "-a", is_flag=True, help="Every version, not the newest.")
 @click.option("--removed", is_flag=True, help="Include removed versions.")
-@_common
+@library_options
 def list_assets(name: str | None, all_versions: bool, removed: bool, library: Any) -> None:
     """Assets in the library (their newest version), or the versions of NAME."""
     from setsplat.assets.library import check_name
@@ -119,7 +98,7 @@ def list_assets(name: str | None, all_versions: bool, removed: bool, library: An
 
 @assets.command()
 @click.argument("ref")
-@_common
+@library_options
 def show(ref: str, library: Any) -> None:
     """Everything about one version: record, files with SHA-256, tags, provenance."""
     import json
@@ -151,7 +130,7 @@ def show(ref: str, library: Any) -> None:
 @click.option("--min-size", help="At least this many bytes on disk (e.g. 100MB).")
 @click.option("--max-size", help="At most this many bytes on disk (e.g. 2GB).")
 @click.option("--all-versions", "-a", is_flag=True, help="Every matching version.")
-@_common
+@library_options
 def search(text: str | None, name: str | None, tags: tuple[str, ...], after: str | None,
            before: str | None, min_splats: int | None, max_splats: int | None,
            min_size: str | None, max_size: str | None, all_versions: bool,
@@ -172,7 +151,7 @@ def search(text: str | None, name: str | None, tags: tuple[str, ...], after: str
 @click.argument("ref")
 @click.option("--payload", type=click.Choice(["interface", "full", "preview", "mesh"]),
               default="interface", show_default=True, help="Which file.")
-@_common
+@library_options
 def path(ref: str, payload: str, library: Any) -> None:
     """The path of a version's USD asset (or one of its payloads), for a stage to use."""
     from setsplat.assets import resolve
@@ -189,7 +168,7 @@ def path(ref: str, payload: str, library: Any) -> None:
 @click.argument("name")
 @click.argument("tags", nargs=-1, required=True)
 @click.option("--remove", "-r", is_flag=True, help="Remove these tags instead.")
-@_common
+@library_options
 def tag(name: str, tags: tuple[str, ...], remove: bool, library: Any) -> None:
     """Add (or --remove) tags of asset NAME."""
     from setsplat.assets.library import check_name
@@ -205,7 +184,7 @@ def tag(name: str, tags: tuple[str, ...], remove: bool, library: Any) -> None:
 @click.argument("ref")
 @click.option("--reason", default="", help="Why, for whoever finds it later.")
 @click.option("--undo", is_flag=True, help="Make it current again.")
-@_common
+@library_options
 def deprecate(ref: str, reason: str, undo: bool, library: Any) -> None:
     """Mark a version (Name@3) or every version of an asset (Name) deprecated: still
     loadable by number, skipped by @latest."""
@@ -228,7 +207,7 @@ def deprecate(ref: str, reason: str, undo: bool, library: Any) -> None:
 @assets.command()
 @click.argument("ref")
 @click.option("--purge", is_flag=True, help="Also delete its files (the number stays used).")
-@_common
+@library_options
 def remove(ref: str, purge: bool, library: Any) -> None:
     """Remove one version (Name@3) from listings; its files stay unless --purge."""
     import shutil
@@ -253,7 +232,7 @@ def remove(ref: str, purge: bool, library: Any) -> None:
 
 @assets.command()
 @click.argument("refs", nargs=-1)
-@_common
+@library_options
 def verify(refs: tuple[str, ...], library: Any) -> None:
     """Check hashes, USD composition and splat counts (all versions, or REFS); clean up
     what interrupted publishes left. Exits 1 when something is wrong."""

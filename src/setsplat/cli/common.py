@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
@@ -34,6 +36,25 @@ def emit(data: Any, human: Callable[[Any], None]) -> None:
         sys.stdout.write("\n")
     else:
         human(data)
+
+
+def library_options(command: Callable) -> Callable:
+    """--library and --json on a subcommand; it receives ``library`` as a Library."""
+
+    @click.option("--library", type=click.Path(path_type=Path), default=None,
+                  help="Library folder (default: $SETSPLAT_LIBRARY or ./setsplat-library).")
+    @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
+    @functools.wraps(command)
+    def wrapper(*args: Any, library: Path | None, as_json: bool, **kwargs: Any) -> Any:
+        from setsplat.assets import Library
+        from setsplat.core.progress import set_quiet
+
+        if as_json:
+            settings().json = True
+            set_quiet(True)
+        return command(*args, library=Library.resolve(library), **kwargs)
+
+    return wrapper
 
 
 def console():

@@ -36,13 +36,16 @@ TARGETS = ("ply", "splat", "spz", "gltf", "usd", "usdz", "mesh", "unreal", "unit
               help="Which way surfaces face: a set scanned from inside (inward), an object "
                    "scanned from around (outward), or no assumption (propagate; slow).")
 @click.option("--no-mesh", is_flag=True, help="unreal / unity: leave out the proxy mesh.")
+@click.option("--shots", "with_shots", is_flag=True,
+              help="unreal, from an asset: add the shots made in that version as animated "
+                   "USD cameras (shots/<Shot>.usda).")
 @click.option("--library", type=click.Path(path_type=Path),
               help="Asset library for Name@version sources "
                    "(default: $SETSPLAT_LIBRARY or ./setsplat-library).")
 def export(target: str, source: str, out: Path, crop: str | None, max_splats: int | None,
            sh_degree: int | None, frame: str | None, units: str | None, name: str | None,
            mesh_triangles: int, watertight: bool, mesh_orientation: str,
-           no_mesh: bool, library: Path | None) -> None:
+           no_mesh: bool, with_shots: bool, library: Path | None) -> None:
     """Export SOURCE (a PLY/SPZ/.splat/glTF file or an asset Name@version) as TARGET:
     ply, splat, spz, gltf, usd, usdz, mesh (proxy), or the unreal, unity and web
     packages, in the target's frame and units, with a README.txt and manifest.json."""
@@ -58,6 +61,14 @@ def export(target: str, source: str, out: Path, crop: str | None, max_splats: in
         mesh=MeshOptions(triangles=mesh_triangles, watertight=watertight,
                          orientation=mesh_orientation))
     scene, options.asset_layer = load_source(source, library)
+    if with_shots:
+        from setsplat.core.errors import SetsplatError
+        from setsplat.shots import asset_tracks
+
+        if target.lower() != "unreal" or options.asset_layer is None:
+            raise SetsplatError("--shots needs the unreal target and an asset source",
+                                "e.g. setsplat export unreal Set_Office@3 --shots --out DIR")
+        options.camera_tracks = asset_tracks(source, library)
     result = run_export(target.lower(), scene, out, options)
     if result.unscaled:
         sys.stderr.write(f"warning: {source}: the scene is unscaled (arbitrary units, not "

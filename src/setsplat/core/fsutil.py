@@ -62,6 +62,20 @@ def atomic_write(path: str | os.PathLike, *, fsync: bool = False) -> Iterator[Bi
         raise
 
 
+def replace_folder(staged: str | os.PathLike, out: str | os.PathLike) -> None:
+    """Put the finished folder ``staged`` where ``out`` is (both in one parent folder):
+    the old ``out`` moves aside first and goes only once the new one is in place."""
+    import shutil
+
+    staged, out = Path(staged), Path(out)
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        os.replace(out, old)
+    os.replace(staged, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def fsync_dir(folder: str | os.PathLike) -> None:
     """Make a rename inside ``folder`` durable."""
     fd = os.open(folder, os.O_RDONLY)

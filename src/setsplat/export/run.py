@@ -20,6 +20,7 @@ from setsplat.core.errors import SetsplatError
 from setsplat.core.frames import Frame, convert_scene, get_frame
 from setsplat.core.io import read_scene
 from setsplat.core.scene import GaussianScene
+from setsplat.export.cameras import CameraTrack
 from setsplat.export.mesh import MeshOptions
 from setsplat.export.package import Export
 from setsplat.export.select import Crop, select
@@ -42,6 +43,7 @@ class ExportOptions:
     units: str | None = None        # ply / unreal: the length unit to write
     mesh: MeshOptions = field(default_factory=MeshOptions)
     cameras: Sequence[Camera] = ()  # written as USD cameras by the unreal package
+    camera_tracks: Sequence[CameraTrack] = ()  # shots: animated USD cameras (unreal)
     name: str = "scene"             # base name of the files written
     proxy: bool = True              # engine packages include the proxy mesh
     asset_layer: Path | None = None  # the catalog asset's USD the scene came from, if any

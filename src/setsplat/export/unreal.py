@@ -11,7 +11,7 @@ from setsplat.core.frames import convert_scene, frame_change
 from setsplat.core.io import ply
 from setsplat.core.scene import GaussianScene
 from setsplat.export import package
-from setsplat.export.cameras import write_cameras_usd
+from setsplat.export.cameras import write_camera_track_usd, write_cameras_usd
 from setsplat.export.package import Export
 from setsplat.export.proxy import package_proxy
 
@@ -36,6 +36,8 @@ def write_target(target: str, source: GaussianScene, converted: GaussianScene, o
         mesh = package_proxy(stage, source, options, result)
         if options.cameras:
             write_cameras_usd(stage / "cameras.usda", options.cameras)
+        for track in options.camera_tracks:
+            write_camera_track_usd(stage / "shots" / f"{track.name}.usda", track)
         units = package.units_name(converted.frame, result.unscaled)
         sections = [
             ("Files", f"{name}.ply  the splats: INRIA 3DGS PLY (SH degree 3, 248 bytes a "
@@ -46,6 +48,9 @@ def write_target(target: str, source: GaussianScene, converted: GaussianScene, o
                          if mesh is not None else "")
                       + ("cameras.usda  the shot cameras (USD, Y up, metres).\n"
                          if options.cameras else "")
+                      + ("shots/<Shot>.usda  one animated camera per shot (USD, Y up, "
+                         "metres, frame range and rate set).\n"
+                         if options.camera_tracks else "")
                       + "manifest.json  file list, SHA-256 sums, frame, units, transform."),
             ("Import the splats", f"""\
 1. Enable a 3DGS plugin (XVERSE XV3DGS for UE 5.1-5.3, or Luma AI's) and restart.
@@ -79,6 +84,15 @@ Check: in Unreal the set should span (1-99 % of splats, cm)
             sections.append(("Shot cameras", """\
 File > Import Into Level > cameras.usda (or open it in a USD Stage actor): one
 CineCamera per camera, already placed relative to the splats."""))
+        if options.camera_tracks:
+            listing = "\n".join(f"  shots/{t.name}.usda  frames {t.start_frame}-{t.end_frame} "
+                                f"at {t.fps:g} fps" for t in options.camera_tracks)
+            sections.append(("Shots", f"""\
+{listing}
+Open one in a USD Stage actor and its camera animates over the stage's frame range; or
+File > Import Into Level with "Import animations" on, which creates a CineCamera and a
+Level Sequence with the move. Focal length and filmback are authored in USD's lens
+unit, tenths of a scene unit (0.35 = 35 mm on these metre stages)."""))
         title = f"{name} — Unreal package exported by setsplat"
         package.write_readme(stage, title, sections, result)
         package.write_manifest(stage, result)

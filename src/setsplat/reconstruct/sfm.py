@@ -32,7 +32,7 @@ import numpy as np
 
 from setsplat.core.camera import Camera, write_cameras
 from setsplat.core.errors import SetsplatError, StageFailed, os_error
-from setsplat.core.fsutil import atomic_write
+from setsplat.core.fsutil import atomic_write, replace_folder
 from setsplat.reconstruct import align
 from setsplat.reconstruct.colmap_io import (
     ColmapModel,
@@ -475,12 +475,7 @@ def _staging(out: Path):
         yield stage, log
         if log.exists():
             os.replace(log, stage / LOG_FILE)
-        old = out.with_name(f".{out.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        if out.exists():
-            os.replace(out, old)
-        os.replace(stage, out)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_folder(stage, out)
     except OSError as exc:
         raise os_error(exc, out, "writing the SfM results") from exc
     finally:
