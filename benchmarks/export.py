@@ -2,6 +2,7 @@
 gsply's SPZ writer as the peer, in one run.
 
     .venv/bin/python benchmarks/export.py [--splats-per-plane 100000] [--views 4]
+    .venv/bin/python benchmarks/export.py --trained demo-out   # a `setsplat run` folder
 
 The scene is the synthetic room corner the export tests use (floor and two walls of
 flat, opaque, striped splats, SH degree 3 with small view-dependent terms, metric),
@@ -56,7 +57,13 @@ def main() -> None:
     parser.add_argument("--splats-per-plane", type=int, default=100_000)
     parser.add_argument("--views", type=int, default=4)
     parser.add_argument("--size", type=int, nargs=2, default=(320, 240))
+    parser.add_argument("--trained", type=Path, metavar="RUN",
+                        help="instead: a `setsplat run` folder; held-out PSNR against its "
+                             "photos before and after each lossy format")
     args = parser.parse_args()
+    if args.trained:
+        trained_scene_drop(args.trained)
+        return
     scene = room_corner(args.splats_per_plane, degree=3)
     try:
         from setsplat.render import render_scene
@@ -100,6 +107,39 @@ def main() -> None:
     else:
         print("PSNR: decoded against original renders. Expected held-out drop for a scene "
               "whose held-out PSNR is P0: 10·log10(1 + 10^((P0 - PSNR)/10)) dB.")
+
+
+def trained_scene_drop(run: Path) -> None:
+    """The goal's own measure: held-out views of a trained scene against their photos,
+    the scene as trained and after an SPZ (and .splat) round trip."""
+    from setsplat.core.camera import read_cameras
+    from setsplat.reconstruct.train import TrainConfig
+    from setsplat.reconstruct.train.data import load_views
+    from setsplat.render import render_scene
+
+    config = TrainConfig.load(run / "train" / "config.json")
+    sfm = run / "sfm"
+    views = load_views(read_cameras(sfm / "cameras.json"), sfm / "images", config.downscale,
+                       config.eval_every).held_out
+    original = read_scene(run / "train" / "scene.ply")
+    print(f"{run}: {len(original):,} splats, {len(views)} held-out views at "
+          f"{views[0].camera.width}x{views[0].camera.height}")
+
+    def held_out_psnr(scene) -> float:
+        renders = render_scene(scene, [v.camera for v in views])
+        return float(np.mean([psnr(o.rgb[0].numpy(), v.image) for o, v in zip(renders, views)]))
+
+    base = held_out_psnr(original)
+    ply_bytes = (run / "train" / "scene.ply").stat().st_size
+    print(f"{'format':22} {'bytes':>12} {'vs PLY':>8} {'held-out PSNR':>14} {'drop dB':>8}")
+    print(f"{'PLY (as trained)':22} {ply_bytes:12,} {1:7.2f}x {base:14.2f} {0:8.2f}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, suffix in (("SPZ v3 (default)", ".spz"), (".splat", ".splat")):
+            path = Path(tmp) / f"out{suffix}"
+            write_scene(path, original)
+            value = held_out_psnr(read_scene(path))
+            print(f"{label:22} {path.stat().st_size:12,} {ply_bytes / path.stat().st_size:7.2f}x"
+                  f" {value:14.2f} {base - value:8.2f}")
 
 
 def gsply_row(scene, tmp: Path):

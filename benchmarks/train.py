@@ -10,8 +10,9 @@ reported after 10 minutes (aim ≥ 24 dB); RSS within 4 GB.
 
 The peer is the same training loop (same data, same strategy, same losses) with gsplat's
 own PyTorch rasterization path as the renderer (the only way gsplat trains without
-CUDA; see gsplat_cpu_peer.py): it is timed over ``--peer-steps`` steps from the same
-starting scene, and the ratio of seconds per step is printed.
+CUDA; see gsplat_cpu_peer.py): both are timed over the same steps twice, from the SfM
+points (the first steps of a run) and from our trained scene after densification (most
+of a run), and the ratio of seconds per step is printed.
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = {
-    "stage": {"photos": ROOT / "sample_scans" / "stage" / "images", "steps": 3000,
+    "stage": {"photos": ROOT / "sample_scans" / "stage" / "images", "steps": 4500,
               "downscale": 2, "marker_size": 0.2},
     "templering": {"photos": ROOT.parent / "shared" / "data" / "templering" / "images",
-                   "steps": 3000, "downscale": 2, "marker_size": None},
+                   "steps": 4500, "downscale": 2, "marker_size": None},
 }
 
 
@@ -81,9 +82,14 @@ class PeerTrainer(Trainer):
 
 config = TrainConfig(steps=3000, downscale=downscale)
 views = load_views(read_cameras(sfm / "cameras.json"), sfm / "images", downscale, 8)
-points, colours = ply.read_points(sfm / "points.ply")
-start = splats_from_points(points, colours, 3, 0.1, np.random.default_rng(0))
+if {scene!r}:
+    start = ply.read({scene!r})
+else:
+    points, colours = ply.read_points(sfm / "points.ply")
+    start = splats_from_points(points, colours, 3, 0.1, np.random.default_rng(0))
 trainer = (PeerTrainer if peer else Trainer)(config, views, start)
+if {scene!r}:  # a trained scene: time the steps after densification, at SH degree 3
+    trainer.state.step = config.schedule["refine_stop"] + 1
 trainer.step()  # warm-up (compilation, caches)
 began = time.perf_counter()
 for _ in range(steps):
@@ -92,9 +98,11 @@ print(json.dumps({{"s_per_step": (time.perf_counter() - began) / steps}}))
 """
 
 
-def time_steps(sfm: Path, steps: int, downscale: int, peer: bool) -> float:
+def time_steps(sfm: Path, steps: int, downscale: int, peer: bool,
+               scene: Path | None = None) -> float:
+    """Seconds per training step from the SfM points, or from ``scene`` (a trained one)."""
     code = PEER.format(bench=str(Path(__file__).parent), sfm=str(sfm), steps=steps,
-                       downscale=downscale, peer=peer)
+                       downscale=downscale, peer=peer, scene=str(scene or ""))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=False)
     if result.returncode:
@@ -117,9 +125,12 @@ def main() -> None:
                 continue
             out = Path(tmp) / name
             row = run_ours(case, out)
-            row["ours_s_per_step"] = time_steps(out / "sfm", 20, case["downscale"], peer=False)
-            row["peer_s_per_step"] = time_steps(out / "sfm", args.peer_steps,
-                                                case["downscale"], peer=True)
+            trained = out / "train" / "scene.ply"
+            for when, scene in (("start", None), ("trained", trained)):
+                row[f"ours_{when}"] = time_steps(out / "sfm", 20, case["downscale"], False,
+                                                 scene)
+                row[f"peer_{when}"] = time_steps(out / "sfm", args.peer_steps,
+                                                 case["downscale"], True, scene)
             rows[name] = row
             shutil.rmtree(out, ignore_errors=True)
     print(json.dumps(rows, indent=1))
@@ -128,8 +139,11 @@ def main() -> None:
               f"held-out PSNR {r['psnr']:.2f} dB, SSIM {r['ssim']:.3f}, {r['splats']:,} splats")
         print(f"  training {r['train_s']:.0f} s (whole run {r['wall_total_s']:.0f} s), peak RSS "
               f"{r['peak_rss_mb']:.0f} MB")
-        print(f"  s/step at the start: ours {r['ours_s_per_step']:.3f}, gsplat PyTorch path "
-              f"{r['peer_s_per_step']:.3f}: {r['peer_s_per_step'] / r['ours_s_per_step']:.1f}x")
+        for when, label in (("start", "from the SfM points"),
+                            ("trained", f"at the trained {r['splats']:,} splats")):
+            ours, peer = r[f"ours_{when}"], r[f"peer_{when}"]
+            print(f"  s/step {label}: ours {ours:.3f}, gsplat PyTorch path {peer:.3f}: "
+                  f"{peer / ours:.1f}x")
 
 
 if __name__ == "__main__":

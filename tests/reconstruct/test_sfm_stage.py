@@ -1,4 +1,4 @@
-"""SfM on the synthetic stage scan (36 photos, ArUco markers on the floor, exact truth)."""
+"""SfM on the synthetic stage scan (40 photos, ArUco markers on the floor, exact truth)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def stage(tmp_path_factory):
 
 def test_every_photo_registers(stage):
     out, report, truth = stage
-    assert report["registered"] == report["images"] == len(truth) == 36
+    assert report["registered"] == report["images"] == len(truth) == 40
     assert report["failed"] == []
     assert {c.name for c in read_cameras(out / "cameras.json")} == set(truth)
 

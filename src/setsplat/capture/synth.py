@@ -37,7 +37,7 @@ SCAN_CENTER = (0.1, 0.25)  # x, z of the table area the scan circles
 class SynthConfig:
     width: int = 640
     height: int = 480
-    count: int = 36
+    count: int = 40
     seed: int = 7
     markers: bool = True
     marker_size: float = 0.2
@@ -131,8 +131,10 @@ def camera_path(count: int) -> list[tuple[tuple[float, ...], tuple[float, ...]]]
             views.append(((eye[0], eye[1] - lift, eye[2]), target))
         return views
     close = min(len(CLOSE_UPS), count // 9)
-    inward = round((count - close) * 0.36)
-    high = round((count - close) * 0.30)
+    # Half the views face the walls: each wall patch must be seen three or more times
+    # for a splat scene to fit it from views it was not trained on.
+    inward = round((count - close) * 0.30)
+    high = round((count - close) * 0.20)
     outward = count - close - inward - high
     return (_ring(inward, 1.5, 2.1, 1.6, 0.0, -0.5)
             + _ring(high, 2.1, 1.7, 1.3, 0.5, -0.3)

@@ -122,7 +122,7 @@ def _print_check(data: dict[str, Any]) -> None:
               help="Take every option from a scan's synth.json (reproduces it exactly).")
 @click.option("--width", type=int, default=None, help="Image width [640].")
 @click.option("--height", type=int, default=None, help="Image height [480].")
-@click.option("--count", type=int, default=None, help="Number of images [36].")
+@click.option("--count", type=int, default=None, help="Number of images [40].")
 @click.option("--seed", type=int, default=None, help="Texture seed [7].")
 @click.option("--markers/--no-markers", default=None, help="ArUco markers on the floor [on].")
 @click.option("--marker-size", type=float, default=None,

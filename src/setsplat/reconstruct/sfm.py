@@ -356,7 +356,9 @@ def _orientation(model: ColmapModel, cameras: list[Camera], options: SfmOptions
         spread = np.linalg.norm(model.xyz - np.median(model.xyz, 0), axis=1)
         floor = align.fit_floor(model.xyz, up, centers, 0.01 * float(np.percentile(spread,
                                                                                     90)))
-    if floor is not None and floor.inlier_share >= 0.1:
+    # A floor plane already faces up, is under the cameras and under 80% of the points;
+    # a scan that mostly looks at walls may put only 5-10% of its points on it.
+    if floor is not None and floor.inliers >= 50 and floor.inlier_share >= 0.05:
         tilt = float(np.degrees(np.arccos(np.clip(floor.normal @ up, -1, 1))))
         info = {"method": "floor", "floor_points": floor.inliers,
                 "cameras_vs_floor_deg": round(tilt, 2)}
