@@ -85,11 +85,17 @@ def test_floaters_outside_bounds_and_unseen(scene_factory):
     means = scene.means.copy()
     means[0] = [30, 0, 0]  # far outside the SfM box
     means[1] = [0, 0, -1.95]  # inside the grown box (±1.96), but behind the camera
-    scene = scene.replace(means=means)
+    # 0.4 in front of the camera, centres 10 px right of the image: the wide splat's
+    # 3-sigma footprint (14 px) reaches in, the narrow one's (3 px) does not
+    means[2] = means[3] = [0.9, 0, -1.5]
+    log_scales = scene.log_scales.copy()
+    log_scales[2], log_scales[3] = np.log(0.1), np.log(0.02)
+    scene = scene.replace(means=means, log_scales=log_scales)
     camera = Camera.look_at([0, 0, -1.9], [0, 0, 0], width=64, height=64, fov_x_deg=120)
     kept, report = remove_floaters(scene, points, [camera], margin=0.5)
-    assert report == {"outside_bounds": 1, "unseen": 1}
-    assert len(kept) == 98
+    assert report == {"outside_bounds": 1, "unseen": 2}
+    assert len(kept) == 97
+    assert np.any(np.all(kept.means == means[2], axis=1))
 
 
 def test_separable_ssim_equals_the_full_window():
