@@ -121,3 +121,19 @@ def test_no_floor_without_points_below_the_cameras():
     ceiling[:, 1] = -3.0 - ceiling[:, 1]  # everything above the cameras
     centers = np.stack([c.center for c in cameras])
     assert align.fit_floor(ceiling, np.array([0, -1.0, 0]), centers, 0.02) is None
+
+
+def test_a_sparse_floor_beats_a_busy_table_top():
+    """A scan of the walls: 8% of the points on the floor, twice as many on a table top
+    (which, lying above a fifth of the points, cannot be the floor)."""
+    rng = np.random.default_rng(4)
+    floor = np.c_[rng.uniform(-2, 2, 240), np.zeros(240), rng.uniform(-2, 2, 240)]
+    table = np.c_[rng.uniform(-0.5, 0.5, 480), np.full(480, -0.75), rng.uniform(-0.5, 0.5, 480)]
+    walls = np.c_[rng.choice([-2.0, 2.0], 2280), rng.uniform(-2.5, 0, 2280),
+                  rng.uniform(-2, 2, 2280)]
+    points = np.concatenate([floor, table, walls])
+    centers = np.c_[rng.uniform(-1, 1, 20), np.full(20, -1.6), rng.uniform(-1, 1, 20)]
+    for seed in range(5):
+        plane = align.fit_floor(points, np.array([0, -1.0, 0]), centers, 0.02, seed=seed)
+        assert plane is not None and 240 <= plane.inliers < 300, seed  # + wall feet
+        assert abs(plane.offset) < 0.005 and angle_deg(plane.normal, [0, -1.0, 0]) < 0.1

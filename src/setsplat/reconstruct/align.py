@@ -148,19 +148,23 @@ def fit_floor(points: np.ndarray, up: np.ndarray, centers: np.ndarray,
               seed: int = 0) -> Plane | None:
     """RANSAC plane through the sparse points that can be the floor.
 
-    Candidates must face within ``max_tilt_deg`` of ``up`` (from the cameras), have
-    most cameras above them and lie below most points; the best-supported one is
-    refined by least squares on its inliers. None when nothing qualifies.
+    A floor faces within ``max_tilt_deg`` of ``up`` (from the cameras), has 80% of the
+    cameras above it and lies below 80% of the points; the best-supported plane that
+    qualifies is refined by least squares on its inliers. Triples are drawn from the
+    lowest quarter of the points: a floor holding 5-10% of all points (a scan that
+    mostly faces walls) is then drawn every few tries instead of once in a thousand,
+    and a table top with more points cannot win. None when nothing qualifies.
     """
     points = np.asarray(points, float)
     if len(points) < 50:
         return None
     rng = np.random.default_rng(seed)
     cos_tilt = np.cos(np.radians(max_tilt_deg))
+    heights = points @ up
+    low = points[heights <= np.quantile(heights, 0.25)]
     best: tuple[int, np.ndarray, float] | None = None
-    samples = rng.integers(0, len(points), (iterations, 3))
-    for i, j, k in samples:
-        normal = np.cross(points[j] - points[i], points[k] - points[i])
+    for i, j, k in rng.integers(0, len(low), (iterations, 3)):
+        normal = np.cross(low[j] - low[i], low[k] - low[i])
         norm = np.linalg.norm(normal)
         if norm < 1e-12:
             continue
@@ -169,9 +173,10 @@ def fit_floor(points: np.ndarray, up: np.ndarray, centers: np.ndarray,
             normal = -normal
         if normal @ up < cos_tilt:
             continue
-        offset = -normal @ points[i]
+        offset = -normal @ low[i]
         support = int(np.sum(np.abs(points @ normal + offset) < threshold))
-        if best is None or support > best[0]:
+        if (best is None or support > best[0]) and _can_be_floor(
+                points, centers, normal, offset, threshold):
             best = (support, normal, offset)
     if best is None:
         return None
@@ -181,12 +186,16 @@ def fit_floor(points: np.ndarray, up: np.ndarray, centers: np.ndarray,
     normal = np.linalg.svd(points[inliers] - centroid)[2][2]
     normal = normal if normal @ up > 0 else -normal
     offset = -normal @ centroid
-    heights = points @ normal + offset
-    above_cameras = np.mean(centers @ normal + offset > 0)
-    below_points = np.mean(heights > -threshold)
-    if above_cameras < 0.8 or below_points < 0.8 or normal @ up < cos_tilt:
+    if normal @ up < cos_tilt or not _can_be_floor(points, centers, normal, offset, threshold):
         return None
     return Plane(normal, float(offset), int(inliers.sum()), float(inliers.mean()))
+
+
+def _can_be_floor(points: np.ndarray, centers: np.ndarray, normal: np.ndarray,
+                  offset: float, threshold: float) -> bool:
+    above_cameras = np.mean(centers @ normal + offset > 0)
+    above_points = np.mean(points @ normal + offset > -threshold)
+    return bool(above_cameras >= 0.8 and above_points >= 0.8)
 
 
 def level(up: np.ndarray, forward: np.ndarray) -> np.ndarray:
