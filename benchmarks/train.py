@@ -29,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = {
-    "stage": {"photos": ROOT / "sample_scans" / "stage" / "images", "steps": 4500,
+    "stage": {"photos": ROOT / "sample_scans" / "stage" / "images", "steps": 4000,
               "downscale": 2, "marker_size": 0.2},
     "templering": {"photos": ROOT.parent / "shared" / "data" / "templering" / "images",
                    "steps": 4500, "downscale": 2, "marker_size": None},
