@@ -4,6 +4,7 @@ references, search, deprecation and removal."""
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -37,28 +38,27 @@ def test_migrations_run_in_order_once(tmp_path):
         Catalog(path)
 
 
-def test_foreign_and_corrupt_files_are_refused(tmp_path):
-    foreign = tmp_path / "foreign.sqlite"
-    db = sqlite3.connect(foreign)
-    db.execute("CREATE TABLE photos (id INTEGER)")
+def _sql(path: Path, *statements: str) -> Path:
+    db = sqlite3.connect(path)
+    for statement in statements:
+        db.execute(statement)
     db.commit()
     db.close()
+    return path
+
+
+def test_foreign_and_corrupt_files_are_refused(tmp_path):
+    foreign = _sql(tmp_path / "foreign.sqlite", "CREATE TABLE photos (id INTEGER)")
     with pytest.raises(SetsplatError, match="not a setsplat catalog"):
         Catalog(foreign)
-    lookalike = tmp_path / "lookalike.sqlite"
-    db = sqlite3.connect(lookalike)
-    db.execute("CREATE TABLE schema_version (version INTEGER)")
-    db.execute("INSERT INTO schema_version VALUES (7)")
-    db.commit()
-    db.close()
+    lookalike = _sql(tmp_path / "lookalike.sqlite",
+                     "CREATE TABLE schema_version (version INTEGER)",
+                     "INSERT INTO schema_version VALUES (7)")
     with pytest.raises(SetsplatError, match="not a setsplat catalog"):
         Catalog(lookalike)
-    db = sqlite3.connect(lookalike)
-    db.execute("CREATE TABLE catalog_info (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-    db.execute("INSERT INTO catalog_info VALUES ('application', 'someone-else')")
-    db.execute("UPDATE schema_version SET version = 1")
-    db.commit()
-    db.close()
+    _sql(lookalike, "CREATE TABLE catalog_info (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+         "INSERT INTO catalog_info VALUES ('application', 'someone-else')",
+         "UPDATE schema_version SET version = 1")
     with pytest.raises(SetsplatError, match="not a setsplat catalog"):
         Catalog(lookalike)
     corrupt = tmp_path / "corrupt.sqlite"

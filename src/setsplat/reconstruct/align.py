@@ -174,9 +174,10 @@ def fit_floor(points: np.ndarray, up: np.ndarray, centers: np.ndarray,
         if normal @ up < cos_tilt:
             continue
         offset = -normal @ low[i]
-        support = int(np.sum(np.abs(points @ normal + offset) < threshold))
+        distances = points @ normal + offset
+        support = int(np.sum(np.abs(distances) < threshold))
         if (best is None or support > best[0]) and _can_be_floor(
-                points, centers, normal, offset, threshold):
+                distances, centers @ normal + offset, threshold):
             best = (support, normal, offset)
     if best is None:
         return None
@@ -186,16 +187,17 @@ def fit_floor(points: np.ndarray, up: np.ndarray, centers: np.ndarray,
     normal = np.linalg.svd(points[inliers] - centroid)[2][2]
     normal = normal if normal @ up > 0 else -normal
     offset = -normal @ centroid
-    if normal @ up < cos_tilt or not _can_be_floor(points, centers, normal, offset, threshold):
+    if normal @ up < cos_tilt or not _can_be_floor(points @ normal + offset,
+                                                   centers @ normal + offset, threshold):
         return None
     return Plane(normal, float(offset), int(inliers.sum()), float(inliers.mean()))
 
 
-def _can_be_floor(points: np.ndarray, centers: np.ndarray, normal: np.ndarray,
-                  offset: float, threshold: float) -> bool:
-    above_cameras = np.mean(centers @ normal + offset > 0)
-    above_points = np.mean(points @ normal + offset > -threshold)
-    return bool(above_cameras >= 0.8 and above_points >= 0.8)
+def _can_be_floor(point_heights: np.ndarray, camera_heights: np.ndarray,
+                  threshold: float) -> bool:
+    """Heights above the plane: 80% of the cameras above it, 80% of the points on or above."""
+    return bool(np.mean(camera_heights > 0) >= 0.8
+                and np.mean(point_heights > -threshold) >= 0.8)
 
 
 def level(up: np.ndarray, forward: np.ndarray) -> np.ndarray:
