@@ -90,7 +90,7 @@ def main() -> None:
         tmp = Path(tmp)
         library = Library.resolve(tmp / "library")
         ply.write(tmp / "room.ply", convert_scene(make_room(args.splats), "rdf"))
-        publish(tmp / "room.ply", PublishOptions(name="Set_Bench", thumbnails=False),
+        publish(tmp / "room.ply", PublishOptions(name="Set_Bench", thumbnails=False, mesh=None),
                 library)
         new_shot("EP01_SH010", ShotOptions(asset="Set_Bench", path="orbit:degrees=60",
                                            frames=args.frames,

@@ -4,12 +4,13 @@
 
 The input is a 1M-splat SH-degree-3 INRIA PLY written by gsply (neither tool's own
 dialect). Each tool runs once as its own process; wall time, CPU time and peak RSS
-come from ``os.wait4`` on that process. Ours is the whole publish without thumbnails
-(full payload, preview LOD, placeholder mesh, interface layer, provenance, SHA-256 and
-fsync of every file, catalog transaction), then with thumbnails when the renderer is
-installed; the codec alone (PLY -> one .usdc) is listed too, as the like-for-like
-figure. The peer lives in its own venv (it pins numpy==2.3.1), made on
-first use with pip; ``--peer-venv`` points at an existing one.
+come from ``os.wait4`` on that process. Ours is the whole publish without thumbnails or
+proxy mesh (full payload, preview LOD, placeholder mesh, interface layer, provenance,
+SHA-256 and fsync of every file, catalog transaction), then with the open3d proxy mesh,
+then with thumbnails too (the default publish), each when installed; the codec alone
+(PLY -> one .usdc) is listed too, as the like-for-like figure. The peer lives in its
+own venv (it pins numpy==2.3.1), made on first use with pip; ``--peer-venv`` points at
+an existing one.
 
 Then both tools convert a small scene and the two stages are compared attribute by
 attribute: names, types, interpolation, elementSize, and values once our Y-up
@@ -165,13 +166,16 @@ def main() -> None:
                        check=True, stdout=subprocess.DEVNULL)
         publish = [sys.executable, "-m", "setsplat.cli.main", "-q", "assets", "publish",
                    str(source), "--library", str(tmp / "lib")]
-        results["setsplat publish"] = measure([*publish, "--name", "Bench", "--no-thumbnails"])
-        if renderer_available():
-            results["  + thumbnails"] = measure([*publish, "--name", "Thumbs"])
-        for tool, name in (("setsplat publish", "Bench"), ("  + thumbnails", "Thumbs")):
-            if tool in results:
-                results[tool]["out_mb"] = sum(p.stat().st_size for p in (
-                    tmp / "lib" / "assets" / name).rglob("*") if p.is_file()) / 1e6
+        runs = {"setsplat publish": ("Bench", "--no-thumbnails", "--no-mesh"),
+                "  + proxy mesh": ("Mesh", "--no-thumbnails"),
+                "  + mesh, thumbnails": ("Thumbs",)}
+        if not renderer_available():
+            del runs["  + mesh, thumbnails"]
+        for tool, (name, *flags) in runs.items():
+            results[tool] = measure([*publish, "--name", name, *flags])
+        for tool, (name, *_) in runs.items():
+            results[tool]["out_mb"] = sum(p.stat().st_size for p in (
+                tmp / "lib" / "assets" / name).rglob("*") if p.is_file()) / 1e6
         results["setsplat codec"] = measure(
             [sys.executable, "-c", CODEC_ONLY, str(source), str(tmp / "ours.usdc")])
         results["setsplat codec"]["out_mb"] = (tmp / "ours.usdc").stat().st_size / 1e6

@@ -38,6 +38,16 @@ def test_migrations_run_in_order_once(tmp_path):
         Catalog(path)
 
 
+def test_a_catalog_from_before_proxy_meshes_is_upgraded(tmp_path):
+    path = tmp_path / "c.sqlite"
+    with Catalog(path, create=True, migrations=MIGRATIONS[:2]) as old:
+        old.reserve("Set", "host:1", lambda version: None)
+    with Catalog(path) as catalog:
+        assert catalog.schema_version() == SCHEMA_VERSION == 3
+        row = catalog.db.execute("SELECT mesh, mesh_triangles FROM versions").fetchone()
+        assert tuple(row) == (None, None)
+
+
 def _sql(path: Path, *statements: str) -> Path:
     db = sqlite3.connect(path)
     for statement in statements:

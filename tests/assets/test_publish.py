@@ -24,6 +24,8 @@ from setsplat.assets.usd_asset import (
 from setsplat.core.errors import SetsplatError
 from setsplat.core.fsutil import sha256_file
 from setsplat.core.io import ply
+from setsplat.export.mesh import MeshOptions
+from tests.export.conftest import room_corner
 
 pxr = pytest.importorskip("pxr")
 
@@ -233,3 +235,52 @@ def test_thumbnails_use_the_capture_cameras(library, tmp_path, scene_factory):
     assert picked[0].width == 480 and picked[0].height == 270
     publish(train, PublishOptions(name="Captured"), library)
     assert len(list((library.version_dir("Captured", 1) / "thumbnails").glob("*.png"))) == 3
+
+
+def _mesh_payload(library, ref):
+    """The mesh variant as a stage composes it: is the ProxyMesh prim a placeholder, its
+    points and face sizes."""
+    from pxr import UsdGeom
+
+    _, interface = resolve(ref, library)
+    stage = open_asset(interface, "mesh", "full")
+    assert not stage.GetCompositionErrors()
+    prim = stage.GetDefaultPrim().GetChild("ProxyMesh")
+    mesh = UsdGeom.Mesh(prim)
+    points = np.asarray(mesh.GetPointsAttr().Get())
+    counts = np.asarray(mesh.GetFaceVertexCountsAttr().Get())
+    return bool(prim.GetCustomDataByKey("setsplat:placeholder")), points, counts
+
+
+def test_mesh_variant_holds_the_proxy_on_the_splats(library, tmp_path):
+    path = tmp_path / "room.ply"
+    ply.write(path, room_corner())
+    record = publish(path, PublishOptions(name="Set_Corner", mesh=MeshOptions(
+        triangles=3000, depth=7, orientation="outward")), library)
+    assert record["mesh"] == "proxy" and record["warnings"] == []
+    placeholder, points, counts = _mesh_payload(library, "Set_Corner@1")
+    assert not placeholder
+    assert (counts == 3).all() and len(counts) == record["mesh_triangles"]
+    assert 1500 <= len(counts) <= 3000
+    # in the asset's frame (Y-up metres) the surface lies on the corner's planes: the
+    # floor at y = -1, the walls at x = -1 and z = -2 (RDF's y and z flipped)
+    off_plane = np.abs(points - [-1.0, -1.0, -2.0]).min(1)
+    assert np.median(off_plane) < 0.005 and np.quantile(off_plane, 0.95) < 0.02
+    splats = load("Set_Corner@1", library).means
+    low, high = points.min(0), points.max(0)
+    assert np.all(low > splats.min(0) - 0.1) and np.all(high < splats.max(0) + 0.1)
+
+
+def test_no_mesh_or_no_surface_publishes_the_placeholder(library, small_ply, tmp_path):
+    record = publish(small_ply[0], PublishOptions(name="Boxed", mesh=None), library)
+    assert record["mesh"] == "placeholder" and record["warnings"] == []
+    placeholder, _, counts = _mesh_payload(library, "Boxed@1")
+    assert placeholder and len(counts) == 6
+    faint = room_corner()
+    faint.opacity_logits[:] = -6.0  # nothing opaque enough to shape a surface
+    path = tmp_path / "faint.ply"
+    ply.write(path, faint)
+    record = publish(path, PublishOptions(name="Faint"), library)
+    assert record["mesh"] == "placeholder"
+    assert len(record["warnings"]) == 1 and "opaque enough" in record["warnings"][0]
+    assert _mesh_payload(library, "Faint@1")[0]

@@ -39,10 +39,14 @@ def test_publish_list_show_search_path_flow(cli, lib, source):
     assert result.code == 0, result.err
     record = json.loads(result.out)
     assert record["ref"] == "Set_Office@1" and record["splats"] == 800
-    assert cli("-q", "assets", "publish", source, "--name", "Set_Office", "--half").code == 0
+    assert record["mesh"] == "proxy" and record["mesh_triangles"] > 1000
+    assert cli("-q", "assets", "publish", source, "--name", "Set_Office", "--half",
+               "--no-mesh").code == 0
     listed = json.loads(cli("assets", "list", "--json").out)
     assert [r["ref"] for r in listed] == ["Set_Office@2"]
     assert listed[0]["tags"] == ["interior", "office"] and listed[0]["half"]
+    assert listed[0]["mesh"] == "placeholder"
+    assert "placeholder box" in cli("assets", "show", "Set_Office@2").out
     versions = json.loads(cli("assets", "list", "Set_Office", "--json").out)
     assert [r["version"] for r in versions] == [1, 2]
     shown = json.loads(cli("assets", "show", "Set_Office@1", "--json").out)
@@ -50,6 +54,7 @@ def test_publish_list_show_search_path_flow(cli, lib, source):
     assert shown["provenance"]["source"]["sha256"] == record["source_sha256"]
     human = cli("assets", "show", "Set_Office@1")
     assert "Set_Office@1" in human.out and "payload/splats.usdc" in human.out
+    assert f"proxy mesh {record['mesh_triangles']:,} triangles" in human.out
     found = json.loads(cli("assets", "search", "day", "--json").out)
     assert [r["ref"] for r in found] == ["Set_Office@1"]
     assert json.loads(cli("assets", "search", "--tag", "nothing", "--json").out) == []

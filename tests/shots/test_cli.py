@@ -119,13 +119,13 @@ def test_unreal_package_carries_the_shots(cli, lib, tmp_path):
 
 
 def test_catalog_migrates_from_schema_1(tmp_path):
-    from setsplat.assets.catalog import MIGRATIONS, Catalog
+    from setsplat.assets.catalog import MIGRATIONS, SCHEMA_VERSION, Catalog
 
     path = tmp_path / "catalog.sqlite"
     with Catalog(path, create=True, migrations=MIGRATIONS[:1]) as old:
         old.reserve("Set_Old", "me:1", lambda version: None)
     with Catalog(path) as catalog:
-        assert catalog.schema_version() == 2
+        assert catalog.schema_version() == SCHEMA_VERSION
         assert catalog.pending("Set_Old")[0]["version"] == 1
     tables = {r[0] for r in sqlite3.connect(path).execute(
         "SELECT name FROM sqlite_master WHERE type = 'table'")}

@@ -131,6 +131,11 @@ MIGRATIONS: list[str] = [
         created_at      TEXT NOT NULL
     );
     """,
+    # 2 -> 3: what the mesh representation holds ('proxy' or 'placeholder'; NULL before)
+    """
+    ALTER TABLE versions ADD COLUMN mesh TEXT;
+    ALTER TABLE versions ADD COLUMN mesh_triangles INTEGER;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -144,7 +149,8 @@ _VERSION_COLUMNS = """
     v.sh_degree AS sh_degree, v.half AS half, v.unscaled AS unscaled, v.bytes AS bytes,
     v.extent AS extent, v.source AS source, v.source_sha256 AS source_sha256,
     v.interface AS interface, v.deprecated_at AS deprecated_at,
-    v.deprecated_reason AS deprecated_reason, v.removed_at AS removed_at, v.purged AS purged
+    v.deprecated_reason AS deprecated_reason, v.removed_at AS removed_at, v.purged AS purged,
+    v.mesh AS mesh, v.mesh_triangles AS mesh_triangles
 """
 
 
@@ -214,6 +220,8 @@ class Catalog:
 
     def _check_and_migrate(self) -> None:
         version = self._stored_version()
+        if version is not None:
+            self._check_application()  # never migrate someone else's database
         if version is not None and version > len(self._migrations):
             raise SetsplatError(
                 f"the catalog has schema version {version}, newer than this setsplat "
@@ -234,7 +242,6 @@ class Catalog:
                            (APPLICATION,))
                 db.execute("INSERT OR IGNORE INTO catalog_info VALUES ('created_at', ?)",
                            (now(),))
-        self._check_application()
 
     def _use_wal(self) -> None:
         """Switch a new catalog to WAL. The switch needs the file to itself, and SQLite

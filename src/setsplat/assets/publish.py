@@ -31,13 +31,14 @@ from typing import Any
 
 import numpy as np
 
-from setsplat.core.camera import read_cameras, write_cameras
+from setsplat.core.camera import Camera, read_cameras, write_cameras
 from setsplat.core.errors import SetsplatError, os_error
 from setsplat.core.frames import YUP, convert_points
 from setsplat.core.fsutil import default_mode, fsync_dir, sha256_file
 from setsplat.core.io import read_scene, usd
 from setsplat.core.progress import progress
 from setsplat.core.scene import GaussianScene
+from setsplat.export.mesh import MeshOptions, build_proxy
 
 from . import provenance, usd_asset
 from .catalog import Catalog, now
@@ -56,6 +57,7 @@ class PublishOptions:
     meters_per_unit: float | None = None  # only for scenes marked unscaled
     preview: usd_asset.PreviewConfig = field(default_factory=usd_asset.PreviewConfig)
     thumbnails: bool = True
+    mesh: MeshOptions | None = field(default_factory=MeshOptions)  # None: placeholder box
 
 
 def publish(source: str | os.PathLike, options: PublishOptions,
@@ -82,11 +84,16 @@ def _publish(found: provenance.Source, scene: GaussianScene, name: str, tags: tu
         with _reservation(library, catalog, name) as (version_id, version, tmp), \
                 progress(f"publishing {name}@{version}", total=len(_STEPS)) as advance:
             sealer = _Sealer(tmp, pool)
-            fields = _build(tmp, scene, name, version, options, sealer, advance)
+            cameras = _capture_cameras(scene, found)
+            fields, warnings = _build(tmp, scene, name, version, options, cameras, sealer,
+                                      advance)
             if options.thumbnails:
                 for path in _thumbnails(tmp, scene, found):
                     sealer.add(path.relative_to(tmp).as_posix())
-            if _capture_cameras(tmp / CAMERAS_FILE, scene, found):
+            if cameras:
+                write_cameras(tmp / CAMERAS_FILE, cameras, {
+                    "source": os.fspath(found.records["cameras"]),
+                    "scale_applied": float(scene.meta.get("scale_applied", 1.0))})
                 sealer.add(CAMERAS_FILE)
             advance()
             fields.update(source=os.fspath(found.scene), source_sha256=source_hash.result())
@@ -103,7 +110,7 @@ def _publish(found: provenance.Source, scene: GaussianScene, name: str, tags: tu
             fsync_dir(final.parent)
             catalog.complete(version_id, fields, files, tags)
             advance()
-        return catalog.resolve_id(version_id)
+        return {**catalog.resolve_id(version_id), "warnings": warnings}
 
 
 _STEPS = ("full", "preview", "mesh", "interface", "thumbnails", "seal", "commit")
@@ -126,8 +133,10 @@ def _prepared_scene(scene: GaussianScene, options: PublishOptions, path: Path) -
 
 
 def _build(folder: Path, scene: GaussianScene, name: str, version: int,
-           options: PublishOptions, sealer: _Sealer, advance: Any) -> dict[str, Any]:
-    """Write every file of the version into ``folder``; return its catalog fields."""
+           options: PublishOptions, cameras: list[Camera], sealer: _Sealer,
+           advance: Any) -> tuple[dict[str, Any], list[str]]:
+    """Write every file of the version into ``folder``; return its catalog fields and
+    what the user should hear about."""
     (folder / usd_asset.PAYLOAD_DIR).mkdir()
     extent = usd.write(folder / usd_asset.SPLATS_FULL, scene, half=options.half)
     sealer.add(usd_asset.SPLATS_FULL)
@@ -136,9 +145,7 @@ def _build(folder: Path, scene: GaussianScene, name: str, version: int,
     usd.write(folder / usd_asset.SPLATS_PREVIEW, preview, half=options.half)
     sealer.add(usd_asset.SPLATS_PREVIEW)
     advance()
-    low, high = scene.bounds(percentile=1)
-    corners = convert_points(np.stack([low, high]), scene.frame, YUP)
-    usd_asset.write_placeholder_mesh(folder / usd_asset.MESH, corners.min(0), corners.max(0))
+    mesh_fields, warnings = _write_mesh(folder / usd_asset.MESH, scene, options.mesh, cameras)
     sealer.add(usd_asset.MESH)
     advance()
     interface = f"{name}.usda"
@@ -150,7 +157,29 @@ def _build(folder: Path, scene: GaussianScene, name: str, version: int,
     return {"description": options.description, "splats": len(scene),
             "preview_splats": len(preview), "sh_degree": scene.sh_degree,
             "half": int(options.half), "unscaled": int(unscaled),
-            "extent": json.dumps(np.asarray(extent).tolist()), "interface": interface}
+            "extent": json.dumps(np.asarray(extent).tolist()), "interface": interface,
+            **mesh_fields}, warnings
+
+
+def _write_mesh(path: Path, scene: GaussianScene, options: MeshOptions | None,
+                cameras: list[Camera]) -> tuple[dict[str, Any], list[str]]:
+    """The proxy mesh; a placeholder box when it was not asked for, when the mesh extra
+    is missing or when the splats describe no surface (the version stays usable and
+    says which it holds)."""
+    warnings = []
+    if options is not None:
+        try:
+            proxy = build_proxy(scene, options, cameras)
+        except SetsplatError as exc:
+            warnings.append(f"no proxy mesh ({exc.line()}); the mesh variant holds a "
+                            "placeholder box")
+        else:
+            usd_asset.write_proxy_mesh(path, proxy)
+            return {"mesh": "proxy", "mesh_triangles": len(proxy.faces)}, warnings
+    low, high = scene.bounds(percentile=1)
+    corners = convert_points(np.stack([low, high]), scene.frame, YUP)
+    usd_asset.write_placeholder_mesh(path, corners.min(0), corners.max(0))
+    return {"mesh": "placeholder", "mesh_triangles": None}, warnings
 
 
 def _thumbnails(folder: Path, scene: GaussianScene, found: provenance.Source) -> list[Path]:
@@ -171,21 +200,20 @@ def _thumbnails(folder: Path, scene: GaussianScene, found: provenance.Source) ->
     return thumbnails.write(folder / thumbnails.FOLDER, scene, cameras, config)
 
 
-def _capture_cameras(path: Path, scene: GaussianScene, found: provenance.Source) -> bool:
-    """Keep the capture's cameras beside the asset (shots start from a scan photo's
-    pose), scaled like the scene when a scale was applied; False when there are none."""
+def _capture_cameras(scene: GaussianScene, found: provenance.Source) -> list[Camera]:
+    """The capture's cameras, scaled like the scene when a scale was applied: kept
+    beside the asset (shots start from a scan photo's pose) and facing the proxy
+    mesh's normals. None when the source has none."""
     if "cameras" not in found.records:
-        return False
+        return []
     try:
         cameras = read_cameras(found.records["cameras"])
     except SetsplatError:
-        return False  # unreadable cameras only cost us --from-capture
+        return []  # unreadable cameras only cost us --from-capture
     factor = float(scene.meta.get("scale_applied", 1.0))
     for camera in cameras:
         camera.world_to_camera[:3, 3] *= factor
-    write_cameras(path, cameras, {"source": os.fspath(found.records["cameras"]),
-                                  "scale_applied": factor})
-    return True
+    return cameras
 
 
 def _options_record(options: PublishOptions) -> dict[str, Any]:

@@ -14,12 +14,15 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from setsplat.core.errors import SetsplatError
 from setsplat.core.scene import GaussianScene
+
+if TYPE_CHECKING:
+    from setsplat.export.mesh import ProxyMesh
 
 PAYLOAD_DIR = "payload"
 SPLATS_FULL = f"{PAYLOAD_DIR}/splats.usdc"
@@ -29,7 +32,8 @@ REPRESENTATIONS = ("splats", "mesh")
 LODS = ("full", "preview")
 SPLATS_PRIM = "Splats"
 MESH_PRIM = "ProxyMesh"
-# Which payload each (representation, lod) opens. The placeholder mesh has one LOD.
+# Which payload each (representation, lod) opens. The proxy mesh has one LOD: it is
+# already light (tens of thousands of triangles).
 PAYLOADS = {("splats", "full"): SPLATS_FULL, ("splats", "preview"): SPLATS_PREVIEW,
             ("mesh", "full"): MESH, ("mesh", "preview"): MESH}
 
@@ -54,8 +58,18 @@ def preview_scene(scene: GaussianScene, config: PreviewConfig = PreviewConfig())
     return scene.with_sh_degree(min(config.sh_degree, scene.sh_degree))
 
 
+def write_proxy_mesh(path: str | os.PathLike, mesh: ProxyMesh) -> None:
+    """The ``mesh`` payload: the proxy (Y-up metres, like the splats) as the default prim."""
+    from setsplat.export.mesh import write_usd
+
+    write_usd(path, mesh, f"/{MESH_PRIM}", documentation=(
+        f"Proxy of the splats: {len(mesh.faces):,} triangles, "
+        + ("closed (collision-ready)." if mesh.watertight else "open where the scan is.")))
+
+
 def write_placeholder_mesh(path: str | os.PathLike, low: np.ndarray, high: np.ndarray) -> None:
-    """A box over the splats' robust bounds, marked as a placeholder for the proxy mesh."""
+    """A box over the splats' robust bounds, marked as a placeholder, for versions
+    published without a proxy (``--no-mesh``, no mesh extra, or no surface found)."""
     from pxr import Sdf, Usd, UsdGeom, Vt
 
     low, high = np.asarray(low, np.float32), np.asarray(high, np.float32)
@@ -71,8 +85,8 @@ def write_placeholder_mesh(path: str | os.PathLike, low: np.ndarray, high: np.nd
     mesh.CreateDisplayColorAttr(Vt.Vec3fArray([(0.6, 0.6, 0.6)]))
     prim = mesh.GetPrim()
     prim.SetCustomDataByKey("setsplat:placeholder", True)
-    prim.SetDocumentation("Placeholder: the bounding box of the splats (1–99% of centres), "
-                          "until `setsplat export` builds the proxy mesh.")
+    prim.SetDocumentation("Placeholder: the bounding box of the splats (1–99% of centres); "
+                          "`setsplat export mesh` builds the proxy mesh.")
     stage.SetDefaultPrim(prim)
     UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.y)
     UsdGeom.SetStageMetersPerUnit(stage, 1.0)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from setsplat.cli.common import console, emit, library_options
+from setsplat.cli.common import console, emit, library_options, mesh_options
+
+if TYPE_CHECKING:
+    from setsplat.export.mesh import MeshOptions
 
 UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "km": 1000.0, "in": 0.0254, "ft": 0.3048}
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?", re.IGNORECASE)
@@ -46,13 +50,14 @@ def _catalog(library: Any) -> Any:
 @click.option("--no-thumbnails", is_flag=True, help="Skip rendering the three PNG views.")
 @click.option("--preview-fraction", type=click.FloatRange(0, 1, min_open=True), default=0.1,
               show_default=True, help="Share of splats kept in the preview LOD.")
+@mesh_options("Publish a placeholder box instead of the proxy mesh (faster).")
 @library_options
 def publish(source: Path, name: str, tags: tuple[str, ...], description: str, half: bool,
             units: str | None, scale: float | None, no_thumbnails: bool,
-            preview_fraction: float, library: Any) -> None:
+            preview_fraction: float, mesh: MeshOptions | None, library: Any) -> None:
     """Publish SOURCE (a scene file or a training output folder) as the next version of
-    NAME: USD asset, preview LOD, placeholder proxy mesh, thumbnails, provenance,
-    SHA-256s."""
+    NAME: USD asset, preview LOD, proxy mesh (needs the mesh extra; else a placeholder
+    box), thumbnails, provenance, SHA-256s."""
     from setsplat.assets import PublishOptions
     from setsplat.assets import publish as publish_scene
     from setsplat.assets.usd_asset import PreviewConfig
@@ -64,14 +69,17 @@ def publish(source: Path, name: str, tags: tuple[str, ...], description: str, ha
         name=name, tags=tuple(t.strip() for group in tags for t in group.split(",") if t.strip()),
         description=description, half=half,
         meters_per_unit=UNITS[units] if units else scale,
-        preview=PreviewConfig(fraction=preview_fraction), thumbnails=not no_thumbnails)
+        preview=PreviewConfig(fraction=preview_fraction), thumbnails=not no_thumbnails,
+        mesh=mesh)
     record = publish_scene(source, options, library)
+    for warning in record["warnings"]:
+        sys.stderr.write(f"warning: {record['ref']}: {warning}\n")
     record["path"] = str(library.version_dir(record["name"], record["version"])
                          / record["interface"])
     emit(record, lambda r: console().print(
         f"published [bold]{r['ref']}[/bold]: {r['splats']:,} splats, SH {r['sh_degree']}, "
         f"{_size(r['bytes'])}{' (half)' if r['half'] else ''}"
-        f"{' — UNSCALED' if r['unscaled'] else ''}\n{r['path']}"))
+        f"{' — UNSCALED' if r['unscaled'] else ''}, {_mesh(r)}\n{r['path']}"))
 
 
 # ----------------------------------------------------------------------------- reading
@@ -272,6 +280,12 @@ def _size(n: int | None) -> str:
     return f"{value:.1f} GB"
 
 
+def _mesh(row: dict[str, Any]) -> str:
+    if row["mesh"] == "proxy":
+        return f"proxy mesh {row['mesh_triangles']:,} triangles"
+    return "placeholder box (no proxy mesh)"
+
+
 def _flags(row: dict[str, Any]) -> str:
     flags = []
     if row.get("state") == "removed":
@@ -308,6 +322,7 @@ def _print_show(record: dict[str, Any]) -> None:
         f"published   {record['published_at']}",
         f"splats      {record['splats']:,} (preview {record['preview_splats']:,}), "
         f"SH degree {record['sh_degree']}, {_size(record['bytes'])}",
+        f"mesh        {_mesh(record)}",
         f"tags        {', '.join(record['tags']) or '-'}",
         f"description {record['description'] or '-'}",
         f"source      {record['source']}  sha256 {record['source_sha256'][:16]}…",

@@ -57,6 +57,34 @@ def library_options(command: Callable) -> Callable:
     return wrapper
 
 
+def mesh_options(no_mesh_help: str) -> Callable[[Callable], Callable]:
+    """The proxy-mesh options; the command receives ``mesh``: MeshOptions, or None with
+    --no-mesh."""
+
+    def decorate(command: Callable) -> Callable:
+        @click.option("--mesh-triangles", type=click.IntRange(min=100), default=20_000,
+                      show_default=True, help="Proxy mesh size in triangles.")
+        @click.option("--watertight", is_flag=True, help="Closed proxy mesh, for collision.")
+        @click.option("--mesh-orientation", type=click.Choice(["inward", "outward", "propagate"]),
+                      default="inward", show_default=True,
+                      help="Without capture cameras, which way surfaces face: a set scanned "
+                           "from inside (inward), an object scanned from around (outward), "
+                           "or no assumption (propagate; slow).")
+        @click.option("--no-mesh", is_flag=True, help=no_mesh_help)
+        @functools.wraps(command)
+        def wrapper(*args: Any, mesh_triangles: int, watertight: bool, mesh_orientation: str,
+                    no_mesh: bool, **kwargs: Any) -> Any:
+            from setsplat.export.mesh import MeshOptions
+
+            mesh = None if no_mesh else MeshOptions(
+                triangles=mesh_triangles, watertight=watertight, orientation=mesh_orientation)
+            return command(*args, mesh=mesh, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
 def console():
     from rich.console import Console
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from setsplat.cli.common import console, emit
+from setsplat.cli.common import console, emit, mesh_options
+
+if TYPE_CHECKING:
+    from setsplat.export.mesh import MeshOptions
 
 TARGETS = ("ply", "splat", "spz", "gltf", "usd", "usdz", "mesh", "unreal", "unity", "web")
 
@@ -28,14 +31,7 @@ TARGETS = ("ply", "splat", "spz", "gltf", "usd", "usdz", "mesh", "unreal", "unit
 @click.option("--units", type=click.Choice(["m", "cm", "mm", "ft", "in"]),
               help="ply / unreal: length unit to write.")
 @click.option("--name", help="Base name of the files (default: the source's name).")
-@click.option("--mesh-triangles", type=click.IntRange(min=100), default=20_000,
-              show_default=True, help="Proxy mesh size (mesh, unreal, unity).")
-@click.option("--watertight", is_flag=True, help="Closed proxy mesh, for collision.")
-@click.option("--mesh-orientation", type=click.Choice(["inward", "outward", "propagate"]),
-              default="inward", show_default=True,
-              help="Which way surfaces face: a set scanned from inside (inward), an object "
-                   "scanned from around (outward), or no assumption (propagate; slow).")
-@click.option("--no-mesh", is_flag=True, help="unreal / unity: leave out the proxy mesh.")
+@mesh_options("unreal / unity: leave out the proxy mesh.")
 @click.option("--shots", "with_shots", is_flag=True,
               help="unreal, from an asset: add the shots made in that version as animated "
                    "USD cameras (shots/<Shot>.usda).")
@@ -44,8 +40,7 @@ TARGETS = ("ply", "splat", "spz", "gltf", "usd", "usdz", "mesh", "unreal", "unit
                    "(default: $SETSPLAT_LIBRARY or ./setsplat-library).")
 def export(target: str, source: str, out: Path, crop: str | None, max_splats: int | None,
            sh_degree: int | None, frame: str | None, units: str | None, name: str | None,
-           mesh_triangles: int, watertight: bool, mesh_orientation: str,
-           no_mesh: bool, with_shots: bool, library: Path | None) -> None:
+           mesh: MeshOptions | None, with_shots: bool, library: Path | None) -> None:
     """Export SOURCE (a PLY/SPZ/.splat/glTF file or an asset Name@version) as TARGET:
     ply, splat, spz, gltf, usd, usdz, mesh (proxy), or the unreal, unity and web
     packages, in the target's frame and units, with a README.txt and manifest.json."""
@@ -56,10 +51,8 @@ def export(target: str, source: str, out: Path, crop: str | None, max_splats: in
 
     options = ExportOptions(
         crop=Crop.parse(crop) if crop else None, max_splats=max_splats, sh_degree=sh_degree,
-        frame=frame, units=units, proxy=not no_mesh,
-        name=name or Path(source.split("@")[0]).stem or "scene",
-        mesh=MeshOptions(triangles=mesh_triangles, watertight=watertight,
-                         orientation=mesh_orientation))
+        frame=frame, units=units, proxy=mesh is not None,
+        name=name or Path(source.split("@")[0]).stem or "scene", mesh=mesh or MeshOptions())
     scene, options.asset_layer = load_source(source, library)
     if with_shots:
         from setsplat.core.errors import SetsplatError

@@ -236,8 +236,10 @@ def write_obj(path: str | os.PathLike, mesh: ProxyMesh) -> None:
         f.write(("\n".join(lines) + "\n").encode("ascii"))
 
 
-def write_usd(path: str | os.PathLike, mesh: ProxyMesh) -> None:
-    """A USD stage with one UsdGeom.Mesh (Y up, metres, displayColor per vertex)."""
+def write_usd(path: str | os.PathLike, mesh: ProxyMesh, prim_path: str = "/Proxy/Mesh",
+              documentation: str = "") -> None:
+    """A USD stage with one UsdGeom.Mesh (Y up, metres, displayColor per vertex) at
+    ``prim_path``, under Xforms; its top prim is the default prim."""
     from pxr import Gf, Sdf, Usd, UsdGeom, Vt
 
     if mesh.frame != YUP:
@@ -247,9 +249,14 @@ def write_usd(path: str | os.PathLike, mesh: ProxyMesh) -> None:
     stage = Usd.Stage.Open(layer)
     UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.y)
     UsdGeom.SetStageMetersPerUnit(stage, 1.0)
-    root = UsdGeom.Xform.Define(stage, "/Proxy")
-    stage.SetDefaultPrim(root.GetPrim())
-    prim = UsdGeom.Mesh.Define(stage, "/Proxy/Mesh")
+    mesh_path = Sdf.Path(prim_path)
+    for parent in mesh_path.GetPrefixes()[:-1]:
+        UsdGeom.Xform.Define(stage, parent)
+    prim = UsdGeom.Mesh.Define(stage, mesh_path)
+    stage.SetDefaultPrim(stage.GetPrimAtPath(mesh_path.GetPrefixes()[0]))
+    prim.GetPrim().SetCustomDataByKey("setsplat:watertight", mesh.watertight)
+    if documentation:
+        prim.GetPrim().SetDocumentation(documentation)
     prim.CreatePointsAttr(Vt.Vec3fArray.FromNumpy(mesh.vertices.astype(np.float32)))
     prim.CreateFaceVertexCountsAttr(Vt.IntArray.FromNumpy(np.full(len(mesh.faces), 3,
                                                                   np.int32)))
