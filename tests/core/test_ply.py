@@ -160,14 +160,70 @@ def test_elements_before_the_vertices_are_skipped(tmp_path, scene_factory):
     _assert_same(scene, ply.read(path))
 
 
+def _use_numba_blocks(monkeypatch):
+    """The numba path on small files: many blocks, shared out to two threads."""
+    monkeypatch.setattr(_columns, "NUMBA_THRESHOLD", 1)
+    monkeypatch.setattr(_columns, "BLOCK_ROWS", 128)
+    monkeypatch.setattr(_columns, "THREADS", 2)
+
+
+@pytest.fixture
+def numba_blocks(monkeypatch):
+    _use_numba_blocks(monkeypatch)
+
+
 def test_numba_and_numpy_paths_agree(tmp_path, scene_factory, monkeypatch):
-    scene = scene_factory(3000, degree=3, seed=9)
+    scene = scene_factory(3001, degree=3, seed=9)
     slow, fast = tmp_path / "slow.ply", tmp_path / "fast.ply"
     ply.write(slow, scene)
-    monkeypatch.setattr(_columns, "NUMBA_THRESHOLD", 1)
+    _use_numba_blocks(monkeypatch)
     ply.write(fast, scene)
     assert slow.read_bytes() == fast.read_bytes()
     _assert_same(scene, ply.read(fast))
+
+
+def test_both_paths_normalise_foreign_quaternions_alike(tmp_path, scene_factory,
+                                                         monkeypatch):
+    scene = scene_factory(3001, degree=1, seed=6)
+    path = tmp_path / "long.ply"
+    ply.write(path, scene)
+    head, body = path.read_bytes().split(b"end_header\n")
+    rows = np.frombuffer(body, np.float32).reshape(3001, -1).copy()
+    rows[:, -4:] *= np.linspace(0.1, 30, 3001, dtype=np.float32)[:, None]  # rot_0..3
+    assert head.endswith(b"property float rot_3\n")
+    path.write_bytes(head + b"end_header\n" + rows.tobytes())
+    slow = ply.read(path)
+    _use_numba_blocks(monkeypatch)
+    fast = ply.read(path)
+    assert slow.quats.tobytes() == fast.quats.tobytes()
+    assert slow.quats.tobytes() != scene.quats.tobytes()  # they were rescaled
+    np.testing.assert_allclose(fast.quats, scene.quats, atol=2e-7)
+
+
+@pytest.mark.parametrize("column", ["x", "rot_2", "f_rest_44", "nx", "zero rotation"])
+def test_numba_path_finds_bad_values(tmp_path, scene_factory, numba_blocks, column):
+    """The numba read checks finiteness and quaternions in its copy; a NaN or a zero
+    quaternion anywhere, in any block, gets the same answer as on the numpy path (extra
+    properties may hold NaN)."""
+    scene = scene_factory(3001, degree=3, seed=4)
+    scene.extras["nx"] = np.zeros(3001, np.float32)
+    path = tmp_path / "nan.ply"
+    ply.write(path, scene)
+    head, body = path.read_bytes().split(b"end_header\n")
+    names = [line.split()[-1] for line in head.decode().splitlines()
+             if line.startswith("property")]
+    rows = np.frombuffer(body, np.float32).reshape(3001, -1).copy()
+    if column == "zero rotation":
+        rows[2999, [names.index(f"rot_{i}") for i in range(4)]] = 0
+    else:
+        rows[2999, names.index(column)] = np.nan
+    path.write_bytes(head + b"end_header\n" + rows.tobytes())
+    if column == "nx":
+        assert np.isnan(ply.read(path).extras["nx"][2999])
+        return
+    with pytest.raises(SetsplatError, match="1 splats have (NaN or infinite|a zero rotation)"):
+        ply.read(path)
+    assert len(ply.read(path, drop_invalid=True)) == 3000
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -257,7 +313,7 @@ def test_disk_full_leaves_nothing_behind(tmp_path):
         from setsplat.core.errors import SetsplatError
         from setsplat.core.io import ply
         from setsplat.core.scene import GaussianScene
-        n = 20000
+        n = 70000  # 4.3M values: the numba path, its threads and its pwrite blocks
         rng = np.random.default_rng(0)
         scene = GaussianScene(rng.normal(size=(n, 3)), np.tile([1.0, 0, 0, 0], (n, 1)),
                               np.zeros((n, 3)), np.zeros(n), np.zeros((n, 16, 3)))

@@ -22,6 +22,25 @@ def test_validation_coerces_and_normalises(scene_factory):
     assert scene.sh_degree == 1 and len(scene) == 10
 
 
+def test_numba_and_numpy_normalise_to_the_same_bits(monkeypatch):
+    from setsplat.core import _unit_quats
+
+    rng = np.random.default_rng(5)
+    quats = (rng.normal(size=(20_000, 4)) * rng.uniform(0.01, 100, (20_000, 1))
+             ).astype(np.float32)
+    quats[:100] /= np.linalg.norm(quats[:100], axis=1, keepdims=True)  # near unit: kept
+    quats[100:103] = 0
+    slow, slow_zeros = _unit_quats.unit_quaternions(quats, 1e-6)
+    monkeypatch.setattr(_unit_quats, "NUMBA_THRESHOLD", 1)
+    fast, fast_zeros = _unit_quats.unit_quaternions(quats, 1e-6)
+    assert slow_zeros == fast_zeros == 3
+    assert slow.tobytes() == fast.tobytes()
+    assert fast[:103].tobytes() == quats[:103].tobytes()
+    np.testing.assert_allclose(np.linalg.norm(fast[103:], axis=1), 1, atol=1e-6)
+    unit, _ = _unit_quats.unit_quaternions(fast[103:], 1e-6)
+    assert unit.tobytes() == fast[103:].tobytes()  # idempotent
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from setsplat.core import sh as shlib
+from setsplat.core._unit_quats import unit_quaternions
 from setsplat.core.errors import SetsplatError
 from setsplat.core.frames import RDF, Frame, apply_similarity, check_similarity, get_frame
 
@@ -17,10 +18,6 @@ if TYPE_CHECKING:
     import torch
 
 PARAMETERS = ("means", "quats", "log_scales", "opacity_logits", "sh")
-
-# Quaternions within this distance of unit length are left bit-for-bit alone, so that
-# normalising on load is idempotent and our own files round-trip byte-identically.
-_UNIT_TOLERANCE = 1e-6
 
 
 def _finite(array: np.ndarray) -> bool:
@@ -39,7 +36,9 @@ class GaussianScene:
     sh (N,K,3), K=(degree+1)², DC first. All float32. ``frame`` says which axes and
     units the numbers are in; ``meta`` carries antialiased, unscaled, provenance, ...;
     ``extras`` keeps per-splat properties we do not interpret (e.g. PLY normals) so
-    that a read–write round trip loses nothing.
+    that a read–write round trip loses nothing. ``verified`` is for codecs whose kernels
+    already saw every value finite and every quaternion at unit length: it spares two
+    passes over the data.
     """
 
     means: np.ndarray
@@ -50,8 +49,9 @@ class GaussianScene:
     frame: Frame = RDF
     meta: dict[str, Any] = field(default_factory=dict)
     extras: dict[str, np.ndarray] = field(default_factory=dict)
+    verified: dataclasses.InitVar[bool] = False
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, verified: bool) -> None:
         self.frame = get_frame(self.frame)
         self.means = _float_array("means", self.means, (3,))
         n = self.means.shape[0]
@@ -64,13 +64,14 @@ class GaussianScene:
         except ValueError as exc:
             raise SetsplatError(f"sh has shape {self.sh.shape}: {exc}",
                                 "SH degree must be 0..3") from None
-        for name in PARAMETERS:
+        for name in () if verified else PARAMETERS:
             if not _finite(getattr(self, name)):
                 bad = int((~np.isfinite(getattr(self, name))).reshape(n, -1).any(1).sum())
                 raise SetsplatError(f"{bad} splats have NaN or infinite {name}",
                                     "the source is corrupt or its training diverged; "
                                     "drop those splats (--drop-invalid) or re-export it")
-        self.quats = _normalized(self.quats)
+        if not verified:
+            self.quats = _normalized(self.quats)
         for key, value in self.extras.items():
             if np.asarray(value).shape[:1] != (n,):
                 raise SetsplatError(f"extra property {key!r} has {len(value)} values for {n} "
@@ -234,11 +235,8 @@ def _float_array(name: str, value: Any, tail: tuple, n: int | None = None) -> np
 
 
 def _normalized(quats: np.ndarray) -> np.ndarray:
-    norms = np.sqrt(np.einsum("ij,ij->i", quats, quats, dtype=np.float64))
-    if np.any(norms == 0):
-        raise SetsplatError(f"{int((norms == 0).sum())} splats have a zero rotation quaternion",
+    unit, zeros = unit_quaternions(quats)
+    if zeros:
+        raise SetsplatError(f"{zeros} splats have a zero rotation quaternion",
                             "the source is corrupt; drop those splats (--drop-invalid)")
-    off = np.abs(norms - 1) > _UNIT_TOLERANCE
-    if not off.any():
-        return quats
-    return np.where(off[:, None], quats / norms[:, None], quats).astype(np.float32)
+    return unit

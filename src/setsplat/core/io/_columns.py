@@ -1,18 +1,25 @@
 """Moving columns between a row-interleaved table (a PLY's vertex block) and arrays.
 
-Big tables go through numba kernels, parallel and in one pass over memory; small ones
-through numpy, so that a small file never pays numba's import. Both give the same
-bytes (tests check).
+Big tables go through numba kernels a block of rows at a time, one thread per core on
+its own share of the rows; a block stays in cache between the file (``pread`` /
+``pwrite``) and the arrays, so the copy costs little more than the read or write
+itself. Small tables go through numpy, so that a small file never pays numba's import.
+Both give the same bytes (tests check).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 # Below this many values the numpy path is faster than importing numba.
 NUMBA_THRESHOLD = 4_000_000
+BLOCK_ROWS = 8192  # ~2 MB of a SH-3 PLY: one core's L2
+THREADS = min(8, len(os.sched_getaffinity(0)))
 
 
 def use_numba(size: int) -> bool:
@@ -20,30 +27,85 @@ def use_numba(size: int) -> bool:
 
 
 def split_columns(
-    raw: np.ndarray, groups: Sequence[Sequence[int]], fast: bool | None = None
-) -> list[np.ndarray]:
-    """Contiguous (N, len(g)) float32 arrays holding the columns ``g`` of ``raw`` (N, P).
+    read_rows: Callable[[int, np.ndarray], None],
+    count: int,
+    width: int,
+    groups: Sequence[Sequence[int]],
+    fast: bool | None = None,
+    finish_block: Callable[[list[np.ndarray], int, int], bool] | None = None,
+) -> tuple[list[np.ndarray], bool]:
+    """Contiguous (count, len(g)) float32 arrays holding the columns ``g`` of a table of
+    ``count`` rows of ``width`` float32, which ``read_rows(first, out)`` copies into
+    ``out``; and whether the data was verified on the way: every value finite, and
+    ``finish_block(arrays, first, stop)`` True for every block of rows (it runs on the
+    block while it is in cache). Only the numba path verifies (in the same pass); the
+    numpy path says False: not checked. ``fast`` picks the path (default: by size)."""
+    if not (use_numba(count * width) if fast is None else fast):
+        table = np.empty((count, width), np.float32)
+        read_rows(0, table)
+        return [np.ascontiguousarray(table[:, list(g)]) for g in groups], False
+    kernels = _kernels()
+    outputs = [np.empty((count, len(g)), np.float32) for g in groups]
+    table, packed = _index_table(groups), _pack(outputs)
+    scratch = threading.local()
 
-    ``fast`` picks the numba kernel (default: by size)."""
-    if use_numba(raw.size) if fast is None else fast:
-        outputs = [np.empty((raw.shape[0], len(g)), np.float32) for g in groups]
-        _kernels().split(raw, _index_table(groups), _pack(outputs))
-        return outputs
-    return [np.ascontiguousarray(raw[:, list(g)]) for g in groups]
+    def split(first: int, stop: int) -> bool:
+        rows = _block(scratch, width)[: stop - first]
+        read_rows(first, rows)
+        finite = kernels.split_block(rows, first, table, packed)
+        return (finish_block is None or finish_block(outputs, first, stop)) and finite
+
+    return outputs, all(_in_blocks(count, split))
 
 
 def join_columns(
     arrays: Sequence[np.ndarray],
     groups: Sequence[Sequence[int]],
-    out: np.ndarray,
+    width: int,
+    emit: Callable[[int, np.ndarray], None],
     fast: bool | None = None,
 ) -> None:
-    """Write each (N, len(g)) float32 array into the columns ``g`` of ``out`` (N, P)."""
-    if use_numba(out.size) if fast is None else fast:
-        _kernels().join(_pack(arrays), _index_table(groups), out)
+    """Interleave the (N, len(g)) arrays into rows of ``width`` float32 columns (array i
+    into the columns ``groups[i]``), handing each block of rows to ``emit(first_row,
+    rows)``; on the numba path from several threads at once, so ``emit`` must be
+    thread-safe (``os.pwrite`` is) and must not keep ``rows``."""
+    n = arrays[0].shape[0]
+    if not (use_numba(n * width) if fast is None else fast):
+        rows = np.empty((n, width), np.float32)
+        for array, g in zip(arrays, groups):
+            rows[:, list(g)] = array
+        emit(0, rows)
         return
-    for array, g in zip(arrays, groups):
-        out[:, list(g)] = array
+    kernels = _kernels()
+    table, packed = _index_table(groups), _pack(arrays)
+    scratch = threading.local()
+
+    def join(first: int, stop: int) -> None:
+        rows = _block(scratch, width)[: stop - first]
+        kernels.join_block(packed, first, table, rows)
+        emit(first, rows)
+
+    _in_blocks(n, join)
+
+
+def _in_blocks(n: int, work: Callable[[int, int], object]) -> list:
+    """``work(first, stop)`` over blocks of rows: each thread takes one contiguous share,
+    so its file offsets and array rows move forwards."""
+    shares = np.linspace(0, n, THREADS + 1).astype(int)
+
+    def share(low: int, high: int) -> list:
+        return [work(first, min(high, first + BLOCK_ROWS))
+                for first in range(low, high, BLOCK_ROWS)]
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        return [r for results in pool.map(share, shares[:-1], shares[1:]) for r in results]
+
+
+def _block(scratch: threading.local, width: int) -> np.ndarray:
+    """This thread's block buffer, reused block after block."""
+    if not hasattr(scratch, "rows"):
+        scratch.rows = np.empty((BLOCK_ROWS, width), np.float32)
+    return scratch.rows
 
 
 def _index_table(groups: Sequence[Sequence[int]]) -> np.ndarray:

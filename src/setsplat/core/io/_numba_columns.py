@@ -1,38 +1,39 @@
-"""numba kernels behind ``_columns``: blocks of rows in parallel, cache-resident."""
+"""numba kernels behind ``_columns``: one block of rows per call, small enough to stay in
+cache, GIL released so that a thread per core runs them side by side."""
 
 from __future__ import annotations
 
 import numba
-
-_BLOCK = 2048  # rows per work item: a few hundred KB of a PLY, stays in L2
-
-
-@numba.njit(parallel=True, nogil=True, cache=True)
-def split(raw, table, outputs):  # pragma: no cover - compiled
-    n = raw.shape[0]
-    blocks = (n + _BLOCK - 1) // _BLOCK
-    for b in numba.prange(blocks):
-        start = b * _BLOCK
-        stop = min(n, start + _BLOCK)
-        for g in range(len(outputs)):
-            out = outputs[g]
-            width = out.shape[1]
-            for i in range(start, stop):
-                for j in range(width):
-                    out[i, j] = raw[i, table[g, j]]
+import numpy as np
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
-def join(arrays, table, out):  # pragma: no cover - compiled
-    n = out.shape[0]
-    blocks = (n + _BLOCK - 1) // _BLOCK
-    for b in numba.prange(blocks):
-        start = b * _BLOCK
-        stop = min(n, start + _BLOCK)
-        for g in range(len(arrays)):
-            array = arrays[g]
-            width = array.shape[1]
-            for i in range(start, stop):
-                for j in range(width):
-                    out[i, table[g, j]] = array[i, j]
+@numba.njit(nogil=True, cache=True, fastmath={"reassoc"})
+def _all_finite(values):  # pragma: no cover - compiled
+    # x * 0 is 0 for every finite x and NaN otherwise; reassociation lets the sum vectorise
+    total = np.float32(0)
+    for x in values:
+        total += x * np.float32(0)
+    return total == 0
 
+
+@numba.njit(nogil=True, cache=True)
+def split_block(raw, first, table, outputs):  # pragma: no cover - compiled
+    """Copy the rows of ``raw`` into rows ``first``.. of ``outputs`` (column ``table[g, j]``
+    into ``outputs[g][:, j]``); True when every value of the block is finite."""
+    finite = _all_finite(raw.ravel())
+    for g in range(len(outputs)):
+        out = outputs[g]
+        for i in range(raw.shape[0]):
+            for j in range(out.shape[1]):
+                out[first + i, j] = raw[i, table[g, j]]
+    return finite
+
+
+@numba.njit(nogil=True, cache=True)
+def join_block(arrays, first, table, out):  # pragma: no cover - compiled
+    """The inverse: rows ``first``.. of ``arrays`` into the columns of the block ``out``."""
+    for g in range(len(arrays)):
+        array = arrays[g]
+        for i in range(out.shape[0]):
+            for j in range(array.shape[1]):
+                out[i, table[g, j]] = array[first + i, j]

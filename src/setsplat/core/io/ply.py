@@ -11,11 +11,11 @@ line carries the frame and meta, so our own files round-trip byte-identically.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import mmap
 import os
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -23,10 +23,11 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from setsplat.core import sh as shlib
+from setsplat.core._unit_quats import normalize_in_place
 from setsplat.core.errors import SetsplatError, os_error
 from setsplat.core.frames import RDF, get_frame
 from setsplat.core.fsutil import atomic_write
-from setsplat.core.io._columns import join_columns, split_columns, use_numba
+from setsplat.core.io._columns import join_columns, split_columns
 from setsplat.core.io._common import json_default
 from setsplat.core.scene import GaussianScene
 
@@ -141,24 +142,53 @@ def _open(path: str | os.PathLike) -> Iterator[BinaryIO]:
 
 
 @dataclass
+class _FloatRows:
+    """The vertex block of a binary little-endian file whose properties are all float32:
+    (count, width) rows read with ``pread``, a block at a time or whole."""
+
+    fd: int
+    offset: int
+    count: int
+    width: int
+    path: str | os.PathLike
+
+    def read_into(self, first: int, out: np.ndarray) -> None:
+        """Rows ``first``.. into ``out`` (rows, width), which must be C-contiguous."""
+        data = memoryview(out).cast("B")
+        position = self.offset + first * self.width * 4
+        while data:
+            got = os.preadv(self.fd, [data], position)
+            if got == 0:
+                raise SetsplatError("file shrank while being read", "read it again", self.path)
+            data, position = data[got:], position + got
+
+    def all(self) -> np.ndarray:
+        rows = np.empty((self.count, self.width), np.float32)
+        self.read_into(0, rows)
+        return rows
+
+
+@dataclass
 class _Vertices:
-    """The vertex block: ``raw`` (N, P) float32 rows when every property is a float32,
-    else one array per property."""
+    """The vertex block: ``rows`` when every property is a little-endian float32, else
+    one array per property."""
 
     names: list[str]
     header: Header
-    raw: np.ndarray | None = None
+    rows: _FloatRows | None = None
     columns: dict[str, np.ndarray] = field(default_factory=dict)
 
     def column(self, name: str) -> np.ndarray:
-        if self.raw is not None:
-            return self.raw[:, self.names.index(name)]
+        if self.rows is not None and not self.columns:
+            table = self.rows.all()
+            self.columns = {n: table[:, i] for i, n in enumerate(self.names)}
         return self.columns[name]
 
 
 @contextlib.contextmanager
 def _vertices(path: str | os.PathLike) -> Iterator[_Vertices]:
-    """Map the vertex block of a PLY. Arrays are only valid inside the block."""
+    """Locate the vertex block of a PLY (after checking its size against the header).
+    The row source is only valid inside the block."""
     with _open(path) as f:
         header = read_header(f, path)
         vertex = header.vertex
@@ -189,22 +219,16 @@ def _vertices(path: str | os.PathLike) -> Iterator[_Vertices]:
                 "re-export the file", path)
         if dtype.itemsize == 0 or vertex.count == 0:
             yield _Vertices(names, header, columns={n: np.zeros(0, dtype[n]) for n in names})
-            return
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            if all(code == "f4" for _, code in vertex.properties) and endian == "<":
-                raw = np.frombuffer(mapped, np.float32, vertex.count * len(names), offset)
-                vertices = _Vertices(names, header, raw=raw.reshape(vertex.count, len(names)))
-                del raw
-                try:
-                    yield vertices
-                finally:
-                    vertices.raw = None  # release the map before it closes
-            else:
+        elif all(code == "f4" for _, code in vertex.properties) and endian == "<":
+            yield _Vertices(names, header,
+                            rows=_FloatRows(f.fileno(), offset, vertex.count, len(names), path))
+        else:
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
                 table = np.frombuffer(mapped, dtype, vertex.count, offset)
                 columns = {n: table[n].astype(table[n].dtype.newbyteorder("="))
                            for n in names}
                 del table
-                yield _Vertices(names, header, columns=columns)
+            yield _Vertices(names, header, columns=columns)
 
 
 def _binary_offset(header: Header, vertex: Element, path: str | os.PathLike) -> int:
@@ -292,9 +316,14 @@ def read(path: str | os.PathLike, *, drop_invalid: bool = False) -> GaussianScen
     with _vertices(path) as vertices:
         groups, extra_names = _gaussian_groups(vertices.names, path)
         keys = list(groups)
-        if vertices.raw is not None:
-            arrays = split_columns(vertices.raw, [groups[k] for k in keys]
-                                   + [[vertices.names.index(n)] for n in extra_names])
+        if vertices.rows is not None:
+            rows = vertices.rows
+            quats = keys.index("quats")
+            arrays, verified = split_columns(
+                rows.read_into, rows.count, rows.width,
+                [groups[k] for k in keys] + [[vertices.names.index(n)] for n in extra_names],
+                finish_block=lambda arrays, first, stop: normalize_in_place(
+                    arrays[quats][first:stop]))
             params = dict(zip(keys, arrays))
             extras = {n: a[:, 0] for n, a in zip(extra_names, arrays[len(keys):])}
         else:
@@ -302,6 +331,7 @@ def read(path: str | os.PathLike, *, drop_invalid: bool = False) -> GaussianScen
             params = {k: np.stack([vertices.columns[names[i]] for i in groups[k]], 1)
                       .astype(np.float32) for k in keys}
             extras = {n: vertices.columns[n] for n in extra_names}
+            verified = False
         frame, meta = _setsplat_comment(vertices.header.comments)
     n = params["means"].shape[0]
     params["opacity_logits"] = params["opacity_logits"].reshape(n)
@@ -316,7 +346,8 @@ def read(path: str | os.PathLike, *, drop_invalid: bool = False) -> GaussianScen
             extras = {k: v[keep] for k, v in extras.items()}
             meta["dropped_invalid"] = int((~keep).sum())
     try:
-        return GaussianScene(**params, frame=frame, meta=meta, extras=extras)
+        return GaussianScene(**params, frame=frame, meta=meta, extras=extras,
+                             verified=verified and not drop_invalid)
     except SetsplatError as exc:
         raise SetsplatError(exc.what, exc.hint, path) from None
 
@@ -411,9 +442,6 @@ def header_bytes(scene: GaussianScene, props: list[tuple[str, str]]) -> bytes:
 
 
 
-_CHUNK_ROWS = 1 << 15
-
-
 def write(path: str | os.PathLike, scene: GaussianScene) -> None:
     """Write the INRIA 3DGS layout, binary little-endian (atomically)."""
     props = _layout(scene)
@@ -448,23 +476,28 @@ def write(path: str | os.PathLike, scene: GaussianScene) -> None:
 
 def _write_interleaved(f: BinaryIO, arrays: list[np.ndarray], groups: list[list[int]],
                        width: int) -> None:
-    """Interleave rows chunk by chunk into two reused buffers, writing one while the
-    next is filled (the kernel releases the GIL): no big allocation, the copy hidden
-    behind the write."""
-    n = arrays[0].shape[0]
-    buffers = [np.empty((min(n, _CHUNK_ROWS), width), np.float32) for _ in range(2)]
-    fast = use_numba(n * width)
-    with ThreadPoolExecutor(1) as writer:
-        pending = None
-        for number, start in enumerate(range(0, n, _CHUNK_ROWS)):
-            stop = min(n, start + _CHUNK_ROWS)
-            rows = buffers[number % 2][: stop - start]
-            join_columns([a[start:stop] for a in arrays], groups, rows, fast)
-            if pending is not None:
-                pending.result()
-            pending = writer.submit(f.write, memoryview(rows).cast("B"))
-        if pending is not None:
-            pending.result()
+    """The vertex rows, block by block, each written in place with ``pwrite`` by the
+    thread that interleaved it. The file's room is reserved first: a full disk fails
+    before any row is written, and ext4 then takes small writes as fast as one big one."""
+    f.flush()
+    fd, base = f.fileno(), f.tell()
+    row_bytes = width * 4
+    size = arrays[0].shape[0] * row_bytes
+    try:
+        os.posix_fallocate(fd, base, size)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            raise  # ENOSPC: atomic_write reports it and removes the partial file
+
+    def emit(first: int, rows: np.ndarray) -> None:
+        data = memoryview(rows).cast("B")
+        offset = base + first * row_bytes
+        while data:
+            written = os.pwrite(fd, data, offset)
+            data, offset = data[written:], offset + written
+
+    join_columns(arrays, groups, width, emit)
+    f.seek(base + size)
 
 
 def property_summary(path: str | Path) -> dict[str, Any]:
