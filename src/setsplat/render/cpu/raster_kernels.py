@@ -44,44 +44,47 @@ def _footprint(mx, my, rx, ry, x0, x1, y0, y1):
 @njit(cache=True)
 def _splat(means2d, conics, opacities, radii, c, g, x0, x1, y0, y1):
     """Splat g in camera c: 2D mean, conic, opacity, the sigma at which its alpha meets
-    the threshold, and its footprint within the tile."""
+    the threshold, its footprint within the tile, and what every row of it reuses
+    (1 / conic a, and exp(-conic a), by which the per-pixel step itself shrinks)."""
     mx, my = means2d[c, g, 0], means2d[c, g, 1]
     opacity = opacities[c, g]
+    ca = conics[c, g, 0]
     xa, xb, ya, yb = _footprint(mx, my, radii[c, g, 0], radii[c, g, 1], x0, x1, y0, y1)
-    return (mx, my, conics[c, g, 0], conics[c, g, 1], conics[c, g, 2], opacity,
-            math.log(opacity / ALPHA_THRESHOLD), xa, xb, ya, yb)
+    return (mx, my, ca, conics[c, g, 1], conics[c, g, 2], opacity,
+            math.log(opacity / ALPHA_THRESHOLD), xa, xb, ya, yb, 1.0 / ca, math.exp(-ca))
 
 
 @njit(cache=True)
-def _row_span(ca, cb, cc, sigma_max, dy, mx, xa, xb):
+def _row_span(ca, cb, cc, sigma_max, dy, mx, xa, xb, inv_a):
     """Pixels [lo, hi) of a row, within [xa, xb), whose centres lie inside the ellipse
     sigma <= sigma_max (where alpha reaches the threshold): no work outside it."""
     disc = (cb * cb - ca * cc) * dy * dy + 2.0 * ca * sigma_max
     if disc < 0.0:
         return 0, 0
     root = math.sqrt(disc)
-    lo = mx + (-cb * dy - root) / ca - 0.5 - SPAN_MARGIN
-    hi = mx + (-cb * dy + root) / ca - 0.5 + SPAN_MARGIN
+    centre = mx - cb * dy * inv_a - 0.5
+    lo = centre - root * inv_a - SPAN_MARGIN
+    hi = centre + root * inv_a + SPAN_MARGIN
     return max(xa, math.ceil(lo)), min(xb, math.floor(hi) + 1)
 
 
 @njit(cache=True)
 def _row_gaussian(ca, cb, cc, dx, dy):
-    """exp(-sigma) at offset (dx, dy), and the two factors that step it one pixel right:
-    sigma grows by ca·dx + ca/2 + cb·dy per pixel, a step that itself grows by ca, so a
-    row costs three exp calls instead of one per pixel."""
+    """exp(-sigma) at offset (dx, dy), and the factor that steps it one pixel right:
+    sigma grows by ca·dx + ca/2 + cb·dy per pixel, a step that itself grows by ca (the
+    splat's exp(-ca)), so a row costs two exp calls instead of one per pixel."""
     sigma = 0.5 * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
-    return math.exp(-sigma), math.exp(-(ca * dx + 0.5 * ca + cb * dy)), math.exp(-ca)
+    return math.exp(-sigma), math.exp(-(ca * dx + 0.5 * ca + cb * dy))
 
 
 @njit(cache=True)
-def _row(ca, cb, cc, sigma_max, mx, my, py, xa, xb, x0, y0):
+def _row(ca, cb, cc, sigma_max, mx, my, py, xa, xb, x0, y0, inv_a):
     """Pixel row ``py`` of a splat: dy, its span [lo, hi), the row's offset into the tile
-    buffers, and exp(-sigma) at ``lo`` with its stepping factors."""
+    buffers, and exp(-sigma) at ``lo`` with its stepping factor."""
     dy = py + 0.5 - my
-    lo, hi = _row_span(ca, cb, cc, sigma_max, dy, mx, xa, xb)
-    vis, step, decay = _row_gaussian(ca, cb, cc, lo + 0.5 - mx, dy)
-    return dy, lo, hi, (py - y0) * TILE_SIZE - x0, vis, step, decay
+    lo, hi = _row_span(ca, cb, cc, sigma_max, dy, mx, xa, xb, inv_a)
+    vis, step = _row_gaussian(ca, cb, cc, lo + 0.5 - mx, dy)
+    return dy, lo, hi, (py - y0) * TILE_SIZE - x0, vis, step
 
 
 @njit(cache=True)
@@ -94,7 +97,7 @@ def _tile_bounds(job, tiles_x, tiles_y, width, height):
     return c, x0, min(x0 + TILE_SIZE, width), y0, min(y0 + TILE_SIZE, height)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=True)
 def rasterize_forward(means2d, conics, colors, opacities, depths, radii, offsets, ids,
                       tiles_x, tiles_y, width, height,
                       out_color, out_transmittance, out_last, out_median):
@@ -113,13 +116,13 @@ def rasterize_forward(means2d, conics, colors, opacities, depths, radii, offsets
         alive = (x1 - x0) * (y1 - y0)
         for k in range(start, end):
             g = ids[k]
-            mx, my, ca, cb, cc, opacity, sigma_max, xa, xb, ya, yb = _splat(
+            mx, my, ca, cb, cc, opacity, sigma_max, xa, xb, ya, yb, inv_a, decay = _splat(
                 means2d, conics, opacities, radii, c, g, x0, x1, y0, y1)
             for ch in range(channels):
                 color[ch] = colors[c, g, ch]
             for py in range(ya, yb):
-                _, lo, hi, row, vis_next, step, decay = _row(ca, cb, cc, sigma_max, mx, my,
-                                                             py, xa, xb, x0, y0)
+                _, lo, hi, row, vis_next, step = _row(ca, cb, cc, sigma_max, mx, my, py,
+                                                      xa, xb, x0, y0, inv_a)
                 for px in range(lo, hi):
                     vis = vis_next
                     vis_next *= step
@@ -188,7 +191,7 @@ def rasterize_backward(means2d, conics, colors, opacities, radii, offsets, ids,
                     v_col[p, ch] = v_color[c, py, px, ch]
         for k in range(k_end - 1, start - 1, -1):
             g = ids[k]
-            mx, my, ca, cb, cc, opacity, sigma_max, xa, xb, ya, yb = _splat(
+            mx, my, ca, cb, cc, opacity, sigma_max, xa, xb, ya, yb, inv_a, decay = _splat(
                 means2d, conics, opacities, radii, c, g, x0, x1, y0, y1)
             g_mx = g_my = g_a = g_b = g_c = g_op = 0.0
             for ch in range(channels):
@@ -196,8 +199,8 @@ def rasterize_backward(means2d, conics, colors, opacities, radii, offsets, ids,
                 color[ch] = colors[c, g, ch]
             touched = False
             for py in range(ya, yb):
-                dy, lo, hi, row, vis_next, step, decay = _row(ca, cb, cc, sigma_max, mx, my,
-                                                              py, xa, xb, x0, y0)
+                dy, lo, hi, row, vis_next, step = _row(ca, cb, cc, sigma_max, mx, my, py,
+                                                       xa, xb, x0, y0, inv_a)
                 for px in range(lo, hi):
                     vis = vis_next
                     vis_next *= step
