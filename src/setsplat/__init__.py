@@ -5,6 +5,13 @@ The library is usable on its own; the ``setsplat`` CLI is a thin skin over it::
     from setsplat import GaussianScene, read_scene, write_scene, convert_scene
 """
 
+import os
+
+# Our parallel kernels run on numba's OpenMP layer. Its default, TBB, is probed first,
+# and after open3d (the proxy mesh) has loaded its own older libtbb the probe prints a
+# warning on every command; a user's own setting still wins.
+os.environ.setdefault("NUMBA_THREADING_LAYER_PRIORITY", "omp tbb workqueue")
+
 from setsplat.core.camera import Camera, read_cameras, write_cameras
 from setsplat.core.errors import SetsplatError, StageFailed
 from setsplat.core.frames import FRAMES, Frame, convert_scene, get_frame

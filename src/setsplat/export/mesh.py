@@ -15,6 +15,7 @@ engines' complex collision tolerates. Needs the ``mesh`` extra (open3d).
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -124,7 +125,7 @@ def _build(o3d: Any, scene: GaussianScene, options: MeshOptions, cameras: Sequen
         mesh.remove_vertices_by_mask(densities < np.quantile(densities, options.trim))
     advance(step="surface reconstructed")
     if len(mesh.triangles) > options.triangles:
-        mesh = mesh.simplify_quadric_decimation(options.triangles)
+        mesh = _decimated(mesh, options.triangles, options.depth)
     mesh.remove_unreferenced_vertices()
     mesh.remove_degenerate_triangles()
     if options.watertight:
@@ -144,6 +145,24 @@ def _build(o3d: Any, scene: GaussianScene, options: MeshOptions, cameras: Sequen
                      np.asarray(mesh.vertex_normals).astype(np.float32), YUP,
                      bool(mesh.is_edge_manifold(allow_boundary_edges=False)
                           and mesh.is_vertex_manifold()))
+
+
+def _decimated(mesh: Any, target: int, depth: int) -> Any:
+    """Quadric decimation to ``target`` triangles. Poisson gives about a million on a
+    set, which quadric decimation alone takes 13 s over (the trained stage scan); vertex
+    clustering first, to about 4x the target, makes it 2 s, and the surface moves
+    little (median vertex distance to the full-resolution surface 1.4 cm instead of
+    1.0 cm on the 8.4 m stage, where a Poisson cell is 1.6 cm)."""
+    if len(mesh.triangles) > 8 * target:
+        cell = float((mesh.get_max_bound() - mesh.get_min_bound()).max()) / 2 ** depth
+        mesh = mesh.simplify_vertex_clustering(cell * math.sqrt(len(mesh.triangles)
+                                                                / (4 * target)))
+        mesh.remove_degenerate_triangles()
+        mesh.remove_duplicated_triangles()
+        mesh.remove_duplicated_vertices()
+        mesh.remove_non_manifold_edges()  # else quadric decimation stops short
+        mesh.remove_unreferenced_vertices()
+    return mesh.simplify_quadric_decimation(target)
 
 
 def _oriented(points: np.ndarray, normals: np.ndarray, cameras: Sequence[Camera],
