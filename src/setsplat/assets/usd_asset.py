@@ -9,9 +9,7 @@ there and the root prim's selection drives them.
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -163,24 +161,3 @@ def splat_prim(stage: Any) -> Any:
     root = stage.GetDefaultPrim()
     prim = root.GetChild(SPLATS_PRIM) if root else None
     return prim if prim and prim.IsValid() else None
-
-
-@contextlib.contextmanager
-def captured_stderr() -> Iterator[list[str]]:
-    """Hold back what USD's C++ side prints on stderr (composition warnings) and hand it
-    over as lines: callers report problems themselves, in one line each."""
-    import sys
-    import tempfile
-
-    sys.stderr.flush()
-    lines: list[str] = []
-    saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield lines
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            lines += sink.read().decode(errors="replace").splitlines()

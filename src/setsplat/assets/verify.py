@@ -61,11 +61,12 @@ def _check_usd(interface: Path, record: dict[str, Any]) -> list[str]:
     from pxr import Tf
 
     from setsplat.core.errors import SetsplatError
+    from setsplat.core.native import held_native_output
 
     problems = []
     expected = {"full": record["splats"], "preview": record["preview_splats"]}
     for (representation, lod), payload in usd_asset.PAYLOADS.items():
-        with usd_asset.captured_stderr():
+        with held_native_output(2):
             try:
                 stage = usd_asset.open_asset(interface, representation, lod)
             except (Tf.ErrorException, SetsplatError) as exc:

@@ -29,6 +29,7 @@ from setsplat.core.errors import SetsplatError, StageFailed
 from setsplat.core.frames import YUP, Frame, convert_points, convert_scene
 from setsplat.core.fsutil import atomic_write
 from setsplat.core.io import gltf
+from setsplat.core.native import held_native_output
 from setsplat.core.progress import progress
 from setsplat.core.rotation import quat_to_matrix
 from setsplat.core.scene import GaussianScene
@@ -118,8 +119,9 @@ def _build(o3d: Any, scene: GaussianScene, options: MeshOptions, cameras: Sequen
     else:
         cloud.orient_normals_consistent_tangent_plane(12)
     advance(step="normals oriented")
-    mesh, densities = o3d.geometry.TriangleMesh.create_from_point_cloud_poisson(
-        cloud, depth=options.depth)
+    with held_native_output():  # PoissonRecon prints its numerical diagnostics itself
+        mesh, densities = o3d.geometry.TriangleMesh.create_from_point_cloud_poisson(
+            cloud, depth=options.depth)
     if not options.watertight and options.trim > 0:
         densities = np.asarray(densities)
         mesh.remove_vertices_by_mask(densities < np.quantile(densities, options.trim))
