@@ -57,6 +57,9 @@ def test_ply_units(tmp_path, room):
     back = read_scene(tmp_path / "set.ply")
     np.testing.assert_allclose(back.means, room.means * 100, rtol=1e-6, atol=1e-4)
     assert back.meta["units"] == "cm"
+    # the file says its unit, so reading it back and converting gives metres again
+    assert back.frame.name == "rdf" and back.frame.meters_per_unit == 0.01
+    assert_same_scene(convert_scene(back, "rdf"), room, atol_pos=1e-6)
 
 
 @pytest.mark.parametrize("target, name, atol_pos, atol_colour", [

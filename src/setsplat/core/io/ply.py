@@ -11,8 +11,10 @@ line carries the frame and meta, so our own files round-trip byte-identically.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import json
+import math
 import mmap
 import os
 from collections.abc import Iterator
@@ -358,8 +360,14 @@ def _setsplat_comment(comments: list[str]) -> tuple[Any, dict]:
         if comment.startswith(_COMMENT_TAG):
             try:
                 data = json.loads(comment[len(_COMMENT_TAG):])
-                return get_frame(data.get("frame", "rdf")), dict(data.get("meta", {}))
-            except (ValueError, AttributeError, SetsplatError):
+                frame = get_frame(data.get("frame", "rdf"))
+                if "meters_per_unit" in data:  # a frame written in other units (--units)
+                    unit = float(data["meters_per_unit"])
+                    if not (math.isfinite(unit) and unit > 0):
+                        raise ValueError(unit)
+                    frame = dataclasses.replace(frame, meters_per_unit=unit)
+                return frame, dict(data.get("meta", {}))
+            except (ValueError, TypeError, AttributeError, SetsplatError):
                 break
     return RDF, {"unscaled": True}
 
@@ -431,8 +439,10 @@ def _layout(scene: GaussianScene) -> list[tuple[str, str]]:
 
 
 def header_bytes(scene: GaussianScene, props: list[tuple[str, str]]) -> bytes:
-    info = json.dumps({"frame": scene.frame.name, "meta": scene.meta}, sort_keys=True,
-                      separators=(",", ":"), default=json_default)
+    info = {"frame": scene.frame.name, "meta": scene.meta}
+    if scene.frame.meters_per_unit != get_frame(scene.frame.name).meters_per_unit:
+        info["meters_per_unit"] = scene.frame.meters_per_unit
+    info = json.dumps(info, sort_keys=True, separators=(",", ":"), default=json_default)
     lines = ["ply", "format binary_little_endian 1.0", f"comment {_COMMENT_TAG}{info}",
              f"element vertex {len(scene)}"]
     lines += [f"property {_TYPE_NAMES[code]} {name}" for name, code in props]
