@@ -331,3 +331,17 @@ def test_disk_full_leaves_nothing_behind(tmp_path):
     assert "no room left while writing" in result.stdout
     assert "nothing was left half-written" in result.stdout
     assert os.listdir(tmp_path) == []
+
+
+def test_without_preadv_or_fallocate(tmp_path, scene_factory, monkeypatch):
+    """macOS has neither os.preadv nor os.posix_fallocate: the block codec does without."""
+    scene = scene_factory(3001, degree=3, seed=12)
+    reference = tmp_path / "reference.ply"
+    ply.write(reference, scene)
+    _use_numba_blocks(monkeypatch)
+    monkeypatch.delattr(os, "preadv")
+    monkeypatch.delattr(os, "posix_fallocate")
+    path = tmp_path / "portable.ply"
+    ply.write(path, scene)
+    assert path.read_bytes() == reference.read_bytes()
+    _assert_same(scene, ply.read(path))

@@ -19,7 +19,8 @@ import numpy as np
 # Below this many values the numpy path is faster than importing numba.
 NUMBA_THRESHOLD = 4_000_000
 BLOCK_ROWS = 8192  # ~2 MB of a SH-3 PLY: one core's L2
-THREADS = min(8, len(os.sched_getaffinity(0)))
+THREADS = min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+              else os.cpu_count() or 1)  # macOS has no affinity call
 
 
 def use_numba(size: int) -> bool:

@@ -159,7 +159,7 @@ class _FloatRows:
         data = memoryview(out).cast("B")
         position = self.offset + first * self.width * 4
         while data:
-            got = os.preadv(self.fd, [data], position)
+            got = _pread_into(self.fd, data, position)
             if got == 0:
                 raise SetsplatError("file shrank while being read", "read it again", self.path)
             data, position = data[got:], position + got
@@ -168,6 +168,15 @@ class _FloatRows:
         rows = np.empty((self.count, self.width), np.float32)
         self.read_into(0, rows)
         return rows
+
+
+def _pread_into(fd: int, data: memoryview, position: int) -> int:
+    """``pread`` straight into ``data``; through a bytes copy where there is no preadv."""
+    if hasattr(os, "preadv"):
+        return os.preadv(fd, [data], position)
+    chunk = os.pread(fd, len(data), position)
+    data[: len(chunk)] = chunk
+    return len(chunk)
 
 
 @dataclass
@@ -494,7 +503,8 @@ def _write_interleaved(f: BinaryIO, arrays: list[np.ndarray], groups: list[list[
     row_bytes = width * 4
     size = arrays[0].shape[0] * row_bytes
     try:
-        os.posix_fallocate(fd, base, size)
+        if hasattr(os, "posix_fallocate"):  # not on macOS
+            os.posix_fallocate(fd, base, size)
     except OSError as exc:
         if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
             raise  # ENOSPC: atomic_write reports it and removes the partial file
