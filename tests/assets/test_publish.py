@@ -285,3 +285,29 @@ def test_no_mesh_or_no_surface_publishes_the_placeholder(library, small_ply, tmp
     assert record["mesh"] == "placeholder"
     assert len(record["warnings"]) == 1 and "opaque enough" in record["warnings"][0]
     assert _mesh_payload(library, "Faint@1")[0]
+
+
+def test_exports_of_the_asset_reuse_its_proxy(library, tmp_path):
+    from setsplat.export.mesh import read_glb
+    from setsplat.export.run import ExportOptions, export, load_source
+    from setsplat.export.select import Crop
+
+    path = tmp_path / "room.ply"
+    ply.write(path, room_corner())
+    mesh = MeshOptions(triangles=2000, depth=7, orientation="outward")
+    publish(path, PublishOptions(name="Set_Corner", mesh=mesh, thumbnails=False), library)
+    _, published, _ = _mesh_payload(library, "Set_Corner@1")
+    scene, layer = load_source("Set_Corner@1", library)
+
+    def proxy(out: str, **options) -> np.ndarray:
+        export("unreal", scene, tmp_path / out, ExportOptions(
+            name="set", asset_layer=layer, **{"mesh": mesh, **options}))
+        return read_glb(tmp_path / out / "set_proxy.glb").vertices
+
+    assert np.array_equal(proxy("same"), published)  # the asset's own mesh
+    other = proxy("other", mesh=MeshOptions(triangles=1000, depth=7, orientation="outward"))
+    assert len(other) < len(published)  # other options: built anew
+    # part of the asset (the wall at z = -2 cropped away): built anew from that part
+    cropped = proxy("cropped", crop=Crop.parse("box:-2,-2,-1.9,2,2,0"))
+    on_back_wall = lambda v: (np.abs(v[:, 2] + 2) < 0.05).mean()  # noqa: E731
+    assert on_back_wall(published) > 0.3 and on_back_wall(cropped) < 0.05

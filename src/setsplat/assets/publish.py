@@ -174,7 +174,7 @@ def _write_mesh(path: Path, scene: GaussianScene, options: MeshOptions | None,
             warnings.append(f"no proxy mesh ({exc.line()}); the mesh variant holds a "
                             "placeholder box")
         else:
-            usd_asset.write_proxy_mesh(path, proxy)
+            usd_asset.write_proxy_mesh(path, proxy, options)
             return {"mesh": "proxy", "mesh_triangles": len(proxy.faces)}, warnings
     low, high = scene.bounds(percentile=1)
     corners = convert_points(np.stack([low, high]), scene.frame, YUP)

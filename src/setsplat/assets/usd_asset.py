@@ -9,6 +9,8 @@ there and the root prim's selection drives them.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +22,7 @@ from setsplat.core.errors import SetsplatError
 from setsplat.core.scene import GaussianScene
 
 if TYPE_CHECKING:
-    from setsplat.export.mesh import ProxyMesh
+    from setsplat.export.mesh import MeshOptions, ProxyMesh
 
 PAYLOAD_DIR = "payload"
 SPLATS_FULL = f"{PAYLOAD_DIR}/splats.usdc"
@@ -30,6 +32,7 @@ REPRESENTATIONS = ("splats", "mesh")
 LODS = ("full", "preview")
 SPLATS_PRIM = "Splats"
 MESH_PRIM = "ProxyMesh"
+_MESH_OPTIONS_KEY = "setsplat:mesh_options"
 # Which payload each (representation, lod) opens. The proxy mesh has one LOD: it is
 # already light (tens of thousands of triangles).
 PAYLOADS = {("splats", "full"): SPLATS_FULL, ("splats", "preview"): SPLATS_PREVIEW,
@@ -56,13 +59,35 @@ def preview_scene(scene: GaussianScene, config: PreviewConfig = PreviewConfig())
     return scene.with_sh_degree(min(config.sh_degree, scene.sh_degree))
 
 
-def write_proxy_mesh(path: str | os.PathLike, mesh: ProxyMesh) -> None:
-    """The ``mesh`` payload: the proxy (Y-up metres, like the splats) as the default prim."""
+def write_proxy_mesh(path: str | os.PathLike, mesh: ProxyMesh, options: MeshOptions) -> None:
+    """The ``mesh`` payload: the proxy (Y-up metres, like the splats) as the default prim,
+    with the options it was built with (exports of the asset reuse it when theirs match)."""
     from setsplat.export.mesh import write_usd
 
     write_usd(path, mesh, f"/{MESH_PRIM}", documentation=(
         f"Proxy of the splats: {len(mesh.faces):,} triangles, "
-        + ("closed (collision-ready)." if mesh.watertight else "open where the scan is.")))
+        + ("closed (collision-ready)." if mesh.watertight else "open where the scan is.")),
+        custom_data={_MESH_OPTIONS_KEY: json.dumps(dataclasses.asdict(options),
+                                                   sort_keys=True)})
+
+
+def read_proxy_mesh(interface: str | os.PathLike, options: MeshOptions) -> ProxyMesh | None:
+    """The proxy published with the asset whose interface layer is ``interface``, if it
+    was built with ``options``; None for a placeholder, other options, or an asset from
+    before proxies were published."""
+    from pxr import Usd
+
+    from setsplat.export.mesh import read_usd_prim
+
+    path = Path(interface).parent / MESH
+    if not path.is_file():
+        return None
+    stage = Usd.Stage.Open(os.fspath(path))
+    prim = stage.GetPrimAtPath(f"/{MESH_PRIM}")
+    wanted = json.dumps(dataclasses.asdict(options), sort_keys=True)
+    if not prim or prim.GetCustomDataByKey(_MESH_OPTIONS_KEY) != wanted:
+        return None
+    return read_usd_prim(prim)
 
 
 def write_placeholder_mesh(path: str | os.PathLike, low: np.ndarray, high: np.ndarray) -> None:

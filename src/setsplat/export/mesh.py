@@ -258,7 +258,7 @@ def write_obj(path: str | os.PathLike, mesh: ProxyMesh) -> None:
 
 
 def write_usd(path: str | os.PathLike, mesh: ProxyMesh, prim_path: str = "/Proxy/Mesh",
-              documentation: str = "") -> None:
+              documentation: str = "", custom_data: dict[str, Any] | None = None) -> None:
     """A USD stage with one UsdGeom.Mesh (Y up, metres, displayColor per vertex) at
     ``prim_path``, under Xforms; its top prim is the default prim."""
     from pxr import Gf, Sdf, Usd, UsdGeom, Vt
@@ -276,6 +276,8 @@ def write_usd(path: str | os.PathLike, mesh: ProxyMesh, prim_path: str = "/Proxy
     prim = UsdGeom.Mesh.Define(stage, mesh_path)
     stage.SetDefaultPrim(stage.GetPrimAtPath(mesh_path.GetPrefixes()[0]))
     prim.GetPrim().SetCustomDataByKey("setsplat:watertight", mesh.watertight)
+    for key, value in (custom_data or {}).items():
+        prim.GetPrim().SetCustomDataByKey(key, value)
     if documentation:
         prim.GetPrim().SetDocumentation(documentation)
     prim.CreatePointsAttr(Vt.Vec3fArray.FromNumpy(mesh.vertices.astype(np.float32)))
@@ -294,6 +296,18 @@ def write_usd(path: str | os.PathLike, mesh: ProxyMesh, prim_path: str = "/Proxy
     data = layer.ExportToString().encode("utf-8")
     with atomic_write(path) as f:
         f.write(data)
+
+
+def read_usd_prim(prim: Any) -> ProxyMesh:
+    """The proxy on a UsdGeom.Mesh prim written by ``write_usd``."""
+    from pxr import UsdGeom
+
+    geometry = UsdGeom.Mesh(prim)
+    faces = np.asarray(geometry.GetFaceVertexIndicesAttr().Get(), np.uint32).reshape(-1, 3)
+    return ProxyMesh(np.asarray(geometry.GetPointsAttr().Get(), np.float32), faces,
+                     np.asarray(geometry.GetDisplayColorAttr().Get(), np.float32),
+                     np.asarray(geometry.GetNormalsAttr().Get(), np.float32), YUP,
+                     bool(prim.GetCustomDataByKey("setsplat:watertight")))
 
 
 def read_glb(path: str | os.PathLike) -> ProxyMesh:
