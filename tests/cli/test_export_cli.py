@@ -45,6 +45,7 @@ def test_export_ply_frame_units(cli, source, tmp_path):
     (["export", "gltf", "{src}", "--out", "{out}", "--units", "cm"], "always written"),
     (["export", "unity", "{src}", "--out", "{out}", "--frame", "rdf"], "always written"),
     (["export", "nope", "{src}", "--out", "{out}"], "Invalid value"),
+    (["export", "mesh", "{src}", "--out", "{out}", "--mesh-trim", "0.9"], "--mesh-trim"),
     (["export", "spz", "{src}"], "Missing option '--out'"),
     (["export", "spz", "{src}", "--out", "{file}"], "not a folder"),
     (["export", "spz", "Set_Office@7", "--out", "{out}", "--library", "{out}"],

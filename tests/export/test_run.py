@@ -202,3 +202,18 @@ def test_bad_options(tmp_path, room, target, options, what):
     with pytest.raises(SetsplatError, match=what):
         export(target, room, tmp_path / "out", options)
     assert not (tmp_path / "out").exists()
+
+
+def test_mesh_trim_trades_holes_for_bulges(tmp_path, room):
+    """Less trimming keeps more of Poisson's surface: here it bulges past the corner's
+    open edges (in the proxy's Y-up frame the splats end at x = 1, y = 1 and z = 0)."""
+    def reach(trim: float) -> float:
+        out = tmp_path / f"trim{trim}"
+        export("mesh", room, out, ExportOptions(name="set", mesh=MeshOptions(
+            triangles=2000, depth=7, trim=trim)))
+        vertices = read_glb(out / "set_proxy.glb").vertices
+        return float(max(vertices[:, 0].max() - 1, vertices[:, 1].max() - 1,
+                         vertices[:, 2].max()))
+
+    kept, trimmed = reach(0.0), reach(0.05)
+    assert trimmed < 0.05 < kept

@@ -65,6 +65,11 @@ def mesh_options(no_mesh_help: str) -> Callable[[Callable], Callable]:
         @click.option("--mesh-triangles", type=click.IntRange(min=100), default=20_000,
                       show_default=True, help="Proxy mesh size in triangles.")
         @click.option("--watertight", is_flag=True, help="Closed proxy mesh, for collision.")
+        @click.option("--mesh-trim", type=click.FloatRange(0, 0.5), default=0.05,
+                      show_default=True,
+                      help="Share of the least supported surface cut away: lower closes "
+                           "holes in sparse areas, higher cuts surface that bulges past "
+                           "open edges.")
         @click.option("--mesh-orientation", type=click.Choice(["inward", "outward", "propagate"]),
                       default="inward", show_default=True,
                       help="Without capture cameras, which way surfaces face: a set scanned "
@@ -72,12 +77,13 @@ def mesh_options(no_mesh_help: str) -> Callable[[Callable], Callable]:
                            "or no assumption (propagate; slow).")
         @click.option("--no-mesh", is_flag=True, help=no_mesh_help)
         @functools.wraps(command)
-        def wrapper(*args: Any, mesh_triangles: int, watertight: bool, mesh_orientation: str,
-                    no_mesh: bool, **kwargs: Any) -> Any:
+        def wrapper(*args: Any, mesh_triangles: int, watertight: bool, mesh_trim: float,
+                    mesh_orientation: str, no_mesh: bool, **kwargs: Any) -> Any:
             from setsplat.export.mesh import MeshOptions
 
             mesh = None if no_mesh else MeshOptions(
-                triangles=mesh_triangles, watertight=watertight, orientation=mesh_orientation)
+                triangles=mesh_triangles, watertight=watertight, trim=mesh_trim,
+                orientation=mesh_orientation)
             return command(*args, mesh=mesh, **kwargs)
 
         return wrapper
