@@ -67,8 +67,7 @@ def write_proxy_mesh(path: str | os.PathLike, mesh: ProxyMesh, options: MeshOpti
     write_usd(path, mesh, f"/{MESH_PRIM}", documentation=(
         f"Proxy of the splats: {len(mesh.faces):,} triangles, "
         + ("closed (collision-ready)." if mesh.watertight else "open where the scan is.")),
-        custom_data={_MESH_OPTIONS_KEY: json.dumps(dataclasses.asdict(options),
-                                                   sort_keys=True)})
+        custom_data={_MESH_OPTIONS_KEY: _options_text(options)})
 
 
 def read_proxy_mesh(interface: str | os.PathLike, options: MeshOptions) -> ProxyMesh | None:
@@ -84,10 +83,13 @@ def read_proxy_mesh(interface: str | os.PathLike, options: MeshOptions) -> Proxy
         return None
     stage = Usd.Stage.Open(os.fspath(path))
     prim = stage.GetPrimAtPath(f"/{MESH_PRIM}")
-    wanted = json.dumps(dataclasses.asdict(options), sort_keys=True)
-    if not prim or prim.GetCustomDataByKey(_MESH_OPTIONS_KEY) != wanted:
+    if not prim or prim.GetCustomDataByKey(_MESH_OPTIONS_KEY) != _options_text(options):
         return None
     return read_usd_prim(prim)
+
+
+def _options_text(options: MeshOptions) -> str:
+    return json.dumps(dataclasses.asdict(options), sort_keys=True)
 
 
 def write_placeholder_mesh(path: str | os.PathLike, low: np.ndarray, high: np.ndarray) -> None:

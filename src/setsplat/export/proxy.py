@@ -16,9 +16,7 @@ from setsplat.export.package import Export
 def write_target(target: str, source: GaussianScene, converted: GaussianScene, out: Path,
                  options, result: Export) -> None:
     del target, converted
-    mesh = proxy_mesh(source, options)
-    result.details["mesh"] = {"triangles": len(mesh.faces), "vertices": len(mesh.vertices),
-                              "watertight": mesh.watertight}
+    mesh = proxy_mesh(source, options, result)
     with package.staging(out) as stage:
         base = f"{options.name}_proxy"
         write_glb(stage / f"{base}.glb", mesh)
@@ -45,23 +43,24 @@ def package_proxy(stage: Path, scene: GaussianScene, options, result: Export, *,
     glTF's X axis into Unity, which together with the turn gives Unity's own axes."""
     if not options.proxy:
         return None
-    mesh = proxy_mesh(scene, options)
+    mesh = proxy_mesh(scene, options, result)
     if turn_y_180:
         mesh = mesh.rotated(np.diag([-1.0, 1.0, -1.0]))
     write_glb(stage / f"{options.name}_proxy.glb", mesh)
-    result.details["mesh"] = {"triangles": len(mesh.faces), "vertices": len(mesh.vertices),
-                              "watertight": mesh.watertight}
     return mesh
 
 
-def proxy_mesh(scene: GaussianScene, options) -> ProxyMesh:
+def proxy_mesh(scene: GaussianScene, options, result: Export) -> ProxyMesh:
     """The proxy the asset was published with, when a whole asset is exported with the
     same mesh options: the engine gets the collision mesh the stage has, and nobody waits
-    for Poisson twice. Otherwise one built from ``scene``."""
+    for Poisson twice. Otherwise one built from ``scene``. Its size goes into ``result``."""
+    mesh = None
     if options.asset_layer is not None and not (options.crop or options.max_splats):
         from setsplat.assets.usd_asset import read_proxy_mesh
 
-        published = read_proxy_mesh(options.asset_layer, options.mesh)
-        if published is not None:
-            return published
-    return build_proxy(convert_scene(scene, YUP), options.mesh, options.cameras)
+        mesh = read_proxy_mesh(options.asset_layer, options.mesh)
+    if mesh is None:
+        mesh = build_proxy(convert_scene(scene, YUP), options.mesh, options.cameras)
+    result.details["mesh"] = {"triangles": len(mesh.faces), "vertices": len(mesh.vertices),
+                              "watertight": mesh.watertight}
+    return mesh
