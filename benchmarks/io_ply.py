@@ -1,6 +1,6 @@
 """PLY read and write: setsplat against gsply, plyfile and bare numpy, in one run.
 
-    .venv/bin/python benchmarks/io_ply.py [--splats 1000000] [--repeats 5]
+    .venv/bin/python benchmarks/io_ply.py [--splats 1000000] [--repeats 5] [--rounds 3]
 
 The input is a 1M-splat SH-degree-3 INRIA PLY (248 MB, written by gsply so that no
 tool reads its own dialect). Every tool runs in its own fresh process: one timed
@@ -10,6 +10,11 @@ per-parameter arrays; gsply's default Python backend returns zero-copy views int
 file buffer (SH stays channel-major), so it is listed for reference and its C++
 backend (which copies, like us) is the peer the goal names. Bare numpy reads/writes
 the same bytes with ``fromfile``/``tofile``: the practical limit.
+
+On a shared virtual machine the speed of memory drifts by up to 2x within minutes (the
+bare read of the same file took 19 ms and 38 ms ten minutes apart), so the tools take
+turns: ``--rounds`` rounds, every tool once per round, and each figure is the median
+over the rounds; the ratios are also given per round, as their range.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -108,6 +114,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--splats", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3, help="turns each tool takes")
     parser.add_argument("--json", action="store_true", help="print the table as JSON")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="setsplat-bench-") as tmp:
@@ -116,21 +123,28 @@ def main() -> None:
         # warm the numba cache once, outside the measurement (a one-time install cost)
         run("setsplat", "read", source, out, 1)
         size = os.path.getsize(source)
-        results = {(tool, mode): run(tool, mode, source, out, args.repeats)
+        rounds = [{(tool, mode): run(tool, mode, source, out, args.repeats)
                    for mode in ("read", "write") for tool in TOOLS}
+                  for _ in range(args.rounds)]
+    results = {key: {kind: statistics.median(r[key][kind] for r in rounds)
+                     for kind in ("warm", "cold")} for key in rounds[0]}
     if args.json:
         print(json.dumps({f"{t} {m}": r for (t, m), r in results.items()}, indent=1))
         return
-    print(f"{args.splats:,} splats, SH degree 3, {size / 1e6:.0f} MB; median of "
-          f"{args.repeats} warm calls, and the first (cold) call in a fresh process")
+    print(f"{args.splats:,} splats, SH degree 3, {size / 1e6:.0f} MB; median over "
+          f"{args.rounds} rounds of: the median of {args.repeats} warm calls, and the first "
+          "(cold) call in a fresh process")
     for mode in ("read", "write"):
         ours = results[("setsplat", mode)]
         print(f"\n{mode:5s} {'tool':22s} {'warm ms':>8s} {'cold ms':>8s} {'ours/them':>10s} "
-              f"{'ours/them cold':>15s}")
+              f"{'per round':>12s} {'ours/them cold':>15s}")
         for tool in TOOLS:
             r = results[(tool, mode)]
+            per_round = [x[("setsplat", mode)]["warm"] / x[(tool, mode)]["warm"] for x in rounds]
             print(f"{'':5s} {tool:22s} {r['warm'] * 1e3:8.0f} {r['cold'] * 1e3:8.0f} "
-                  f"{ours['warm'] / r['warm']:10.2f} {ours['cold'] / r['cold']:15.2f}")
+                  f"{ours['warm'] / r['warm']:10.2f} "
+                  f"{min(per_round):5.2f}–{max(per_round):<5.2f} "
+                  f"{ours['cold'] / r['cold']:15.2f}")
     print("\nours/them < 1 means setsplat is faster; against bare numpy it is the overhead.")
 
 

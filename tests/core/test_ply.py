@@ -226,6 +226,22 @@ def test_numba_path_finds_bad_values(tmp_path, scene_factory, numba_blocks, colu
     assert len(ply.read(path, drop_invalid=True)) == 3000
 
 
+@pytest.mark.parametrize("bits", [0x7F800000, 0xFF800000, 0x7FC00000, 0xFFFFFFFF, 0x7F800001])
+def test_numba_finiteness_check_knows_every_nan_and_inf(bits):
+    """The check compares exponent bits: the extreme finite values pass, and +-inf and
+    NaNs of any sign and payload (quiet or signalling) fail, wherever they sit."""
+    from setsplat.core.io._numba_columns import _all_finite
+
+    edge = np.array([np.finfo(np.float32).max, -np.finfo(np.float32).max,
+                     np.finfo(np.float32).smallest_subnormal, -0.0, 0.0], np.float32)
+    values = np.resize(edge, 999)
+    assert _all_finite(values)
+    for where in (0, 500, 998):
+        bad = values.copy()
+        bad.view(np.uint32)[where] = bits
+        assert not _all_finite(bad)
+
+
 # ----------------------------------------------------------------------------- bad input
 @pytest.fixture
 def good_file(tmp_path, scene_factory) -> Path:

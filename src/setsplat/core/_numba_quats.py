@@ -37,6 +37,7 @@ def normalize(quats, tolerance, out):  # pragma: no cover - compiled
         norm = _norm(quats[i])
         zeros += norm == 0.0
         scale = norm != 0.0 and abs(norm - 1.0) > tolerance
+        inverse = 1.0 / norm if scale else 1.0
         for j in range(4):
-            out[i, j] = np.float32(np.float64(quats[i, j]) / norm) if scale else quats[i, j]
+            out[i, j] = np.float32(np.float64(quats[i, j]) * inverse) if scale else quats[i, j]
     return zeros

@@ -33,14 +33,15 @@ def split_columns(
     width: int,
     groups: Sequence[Sequence[int]],
     fast: bool | None = None,
-    finish_block: Callable[[list[np.ndarray], int, int], bool] | None = None,
+    unit_group: int | None = None,
 ) -> tuple[list[np.ndarray], bool]:
     """Contiguous (count, len(g)) float32 arrays holding the columns ``g`` of a table of
     ``count`` rows of ``width`` float32, which ``read_rows(first, out)`` copies into
-    ``out``; and whether the data was verified on the way: every value finite, and
-    ``finish_block(arrays, first, stop)`` True for every block of rows (it runs on the
-    block while it is in cache). Only the numba path verifies (in the same pass); the
-    numpy path says False: not checked. ``fast`` picks the path (default: by size)."""
+    ``out``; and whether the data was verified on the way. The numba path verifies in
+    the same pass, while each block is in cache: every value finite, and the rows of
+    group ``unit_group`` (quaternions) brought to unit length with none zero. The numpy
+    path neither verifies nor normalises and says False. ``fast`` picks the path
+    (default: by size)."""
     if not (use_numba(count * width) if fast is None else fast):
         table = np.empty((count, width), np.float32)
         read_rows(0, table)
@@ -50,11 +51,12 @@ def split_columns(
     table, packed = _index_table(groups), _pack(outputs)
     scratch = threading.local()
 
+    unit = -1 if unit_group is None else unit_group
+
     def split(first: int, stop: int) -> bool:
         rows = _block(scratch, width)[: stop - first]
         read_rows(first, rows)
-        finite = kernels.split_block(rows, first, table, packed)
-        return (finish_block is None or finish_block(outputs, first, stop)) and finite
+        return kernels.split_block(rows, first, table, packed, unit)
 
     return outputs, all(_in_blocks(count, split))
 

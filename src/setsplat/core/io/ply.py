@@ -25,7 +25,6 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from setsplat.core import sh as shlib
-from setsplat.core._unit_quats import normalize_in_place
 from setsplat.core.errors import SetsplatError, os_error
 from setsplat.core.frames import RDF, get_frame
 from setsplat.core.fsutil import atomic_write
@@ -329,12 +328,10 @@ def read(path: str | os.PathLike, *, drop_invalid: bool = False) -> GaussianScen
         keys = list(groups)
         if vertices.rows is not None:
             rows = vertices.rows
-            quats = keys.index("quats")
             arrays, verified = split_columns(
                 rows.read_into, rows.count, rows.width,
                 [groups[k] for k in keys] + [[vertices.names.index(n)] for n in extra_names],
-                finish_block=lambda arrays, first, stop: normalize_in_place(
-                    arrays[quats][first:stop]))
+                unit_group=keys.index("quats"))
             params = dict(zip(keys, arrays))
             extras = {n: a[:, 0] for n, a in zip(extra_names, arrays[len(keys):])}
         else:
