@@ -3,15 +3,18 @@ references, search, deprecation and removal."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from setsplat.assets import PublishOptions, parse_ref, publish
-from setsplat.assets.catalog import MIGRATIONS, SCHEMA_VERSION, Catalog
+from setsplat.assets.catalog import JOURNAL_ENV, MIGRATIONS, SCHEMA_VERSION, Catalog
 from setsplat.assets.library import Library, Ref, check_name
 from setsplat.core.errors import SetsplatError
+from setsplat.core.fsutil import NETWORK_FILESYSTEMS, filesystem_type
 
 
 def test_new_catalog_has_wal_foreign_keys_and_schema_version(tmp_path):
@@ -144,3 +147,85 @@ def test_latest_deprecate_remove_and_search(library, small_ply):
     assert publish(path, PublishOptions(name="Set_Office"), library)["version"] == 4
     with pytest.raises(SetsplatError, match="already exists"):
         publish(path, PublishOptions(name="set_office"), library)
+
+
+# ----------------------------------------------------------------------- network shares
+MOUNTS = """\
+22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
+40 22 0:50 / /mnt/nas rw,relatime shared:20 - nfs4 filer:/export/assets rw,vers=4.2
+41 40 8:17 / /mnt/nas/scratch rw,relatime - xfs /dev/sdb1 rw
+42 22 0:51 / /mnt/show\\040share rw,relatime - cifs //filer/show rw
+43 22 0:52 / /mnt/sshfs rw,nosuid shared:30 master:2 - fuse.sshfs me@host:/srv rw
+"""
+
+
+@pytest.mark.parametrize("path, kind", [
+    ("/home/artist/library", "ext4"),
+    ("/mnt/nas", "nfs4"),
+    ("/mnt/nas/Sets/library/catalog.sqlite", "nfs4"),
+    ("/mnt/nas/scratch/library", "xfs"),  # a local disk mounted inside the share
+    ("/mnt/nasty", "ext4"),  # a name that merely starts like the share's
+    ("/mnt/show share/library", "cifs"),
+    ("/mnt/sshfs/x", "fuse.sshfs"),
+])
+def test_the_mount_table_names_each_paths_filesystem(path, kind):
+    assert filesystem_type(path, MOUNTS) == kind
+    assert (kind in NETWORK_FILESYSTEMS) == (kind not in ("ext4", "xfs"))
+
+
+def test_the_real_mount_table_is_read(tmp_path):
+    assert filesystem_type("/proc") == "proc"
+    findmnt = shutil.which("findmnt")
+    if findmnt:
+        kind = subprocess.run([findmnt, "-n", "-o", "FSTYPE", "--target", str(tmp_path)],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        assert filesystem_type(tmp_path / "not yet" / "catalog.sqlite") == kind
+
+
+def test_a_library_on_a_network_share_uses_the_rollback_journal(library, small_ply,
+                                                                monkeypatch):
+    """WAL's shared-memory index works only among processes of one machine; where other
+    machines open the catalog too it must not be used. The mode follows the filesystem
+    (forced here through the override: no share to mount) on every open."""
+    monkeypatch.setenv(JOURNAL_ENV, "delete")
+    publish(small_ply[0], PublishOptions(name="Set_Office"), library)
+    publish(small_ply[0], PublishOptions(name="Set_Office"), library)
+    with Catalog(library.catalog_path) as catalog:
+        assert catalog.journal == "delete"
+        assert [v["version"] for v in catalog.versions("Set_Office")] == [1, 2]
+    assert not library.catalog_path.with_name("catalog.sqlite-wal").exists()
+    monkeypatch.delenv(JOURNAL_ENV)  # the library moved to a local disk
+    with Catalog(library.catalog_path) as catalog:
+        assert catalog.journal == "wal"
+    monkeypatch.setenv(JOURNAL_ENV, "delete")  # and back to the share
+    with Catalog(library.catalog_path) as catalog:
+        assert catalog.journal == "delete"
+        assert catalog.resolve(Ref("Set_Office"))["version"] == 2
+
+
+def test_the_journal_switch_does_not_wait_for_other_users(library, small_ply, monkeypatch):
+    """Switching needs the file to itself; while someone else reads, an open leaves the
+    mode as it is (a later open switches) instead of waiting for them."""
+    publish(small_ply[0], PublishOptions(name="Set_Office"), library)
+    reader = sqlite3.connect(library.catalog_path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM versions").fetchone()
+    monkeypatch.setenv(JOURNAL_ENV, "delete")
+    with Catalog(library.catalog_path) as catalog:
+        assert catalog.journal == "wal"
+        assert catalog.resolve(Ref("Set_Office"))["version"] == 1
+    reader.execute("COMMIT")
+    reader.close()
+    with Catalog(library.catalog_path) as catalog:
+        assert catalog.journal == "delete"
+
+
+def test_a_bad_journal_override_is_one_line(cli, library, small_ply, monkeypatch):
+    monkeypatch.setenv(JOURNAL_ENV, "memory")
+    result = cli("assets", "publish", small_ply[0], "--name", "Set_Office", "--no-mesh",
+                 "--no-thumbnails", "--library", library.root)
+    assert result.code == 2
+    assert result.err.strip().splitlines() == [
+        f"error: {JOURNAL_ENV}='memory' is not a journal mode — set it to wal or delete, "
+        "or unset it"]
+    assert not library.catalog_path.exists()

@@ -1,6 +1,8 @@
 """The catalog: a SQLite index of assets, versions, their files (SHA-256) and tags.
 
-WAL journal (readers never wait for a publisher), foreign keys on, a ``schema_version``
+WAL journal (readers never wait for a publisher) on local disks; on a network filesystem
+SQLite's rollback journal instead, because WAL's shared-memory index only works among
+processes of one machine (``journal_mode``). Foreign keys on, a ``schema_version``
 table and ordered migrations. Writers take the write lock up front (``BEGIN IMMEDIATE``)
 so that two publishers are serialised instead of failing half-way. A version is first
 *reserved* (state ``pending``, owned by a live process) and becomes ``published`` in
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -19,11 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from setsplat.core.errors import SetsplatError
+from setsplat.core.fsutil import on_network_filesystem
 
 from .library import Ref, check_tag
 
 APPLICATION = "setsplat-catalog"
 BUSY_TIMEOUT_S = 60.0
+JOURNAL_ENV = "SETSPLAT_CATALOG_JOURNAL"  # wal | delete: overrides the filesystem check
 
 # MIGRATIONS[i] brings a catalog from schema version i to i + 1.
 MIGRATIONS: list[str] = [
@@ -167,6 +172,7 @@ class Catalog:
         self._migrations = list(migrations)
         if not create and not self.path.is_file():
             raise SetsplatError("no catalog here", "publish an asset first", self.path)
+        self._journal = journal_mode(self.path)
         with self._guard():
             self.db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             self.db.row_factory = sqlite3.Row
@@ -227,7 +233,7 @@ class Catalog:
                 f"the catalog has schema version {version}, newer than this setsplat "
                 f"understands ({len(self._migrations)})", "upgrade setsplat", self.path)
         if version != len(self._migrations):
-            self._use_wal()
+            self._set_journal(wait=True)
             with self.write() as db:
                 version = self._stored_version()  # again, under the write lock
                 if version is None:
@@ -242,18 +248,39 @@ class Catalog:
                            (APPLICATION,))
                 db.execute("INSERT OR IGNORE INTO catalog_info VALUES ('created_at', ?)",
                            (now(),))
+        else:
+            self._set_journal(wait=False)
 
-    def _use_wal(self) -> None:
-        """Switch a new catalog to WAL. The switch needs the file to itself, and SQLite
-        does not always wait for that, so two first publishers retry here."""
-        deadline = time.monotonic() + BUSY_TIMEOUT_S
-        while self.db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+    @property
+    def journal(self) -> str:
+        return self.db.execute("PRAGMA journal_mode").fetchone()[0].lower()
+
+    def _set_journal(self, wait: bool) -> None:
+        """Put the catalog in the journal mode its filesystem wants. The switch needs the
+        file to itself, and SQLite does not always wait for that (it may keep the old
+        mode quietly): a new catalog retries (two first publishers may race), an open
+        one tries once and otherwise stays as it is until a later open."""
+        wanted = self._journal
+        if not wait:
+            self.db.execute("PRAGMA busy_timeout = 0")
             try:
-                self.db.execute("PRAGMA journal_mode = WAL")
+                self.db.execute(f"PRAGMA journal_mode = {wanted}")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc):
+                    raise
+            finally:
+                self.db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            return
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while self.journal != wanted:
+            try:
+                self.db.execute(f"PRAGMA journal_mode = {wanted}")
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
                     raise
-                time.sleep(0.05)
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
 
     def _stored_version(self) -> int | None:
         """The schema version, None for an empty database; refuses other SQLite files."""
@@ -470,6 +497,20 @@ class Catalog:
             db.execute("UPDATE versions SET state = 'removed', "
                        "removed_at = COALESCE(removed_at, ?), purged = MAX(purged, ?) "
                        "WHERE id = ?", (now(), int(purged), version_id))
+
+
+def journal_mode(catalog: Path) -> str:
+    """``wal`` on a local disk; ``delete`` (SQLite's rollback journal) where other
+    machines may open the file too (NFS, SMB and the like, e.g. a studio's shared
+    library): WAL's shared-memory index would let them corrupt it. ``$SETSPLAT_CATALOG_JOURNAL``
+    overrides the check where the filesystem is misjudged."""
+    forced = os.environ.get(JOURNAL_ENV, "").strip().lower()
+    if forced:
+        if forced not in ("wal", "delete"):
+            raise SetsplatError(f"{JOURNAL_ENV}={forced!r} is not a journal mode",
+                                "set it to wal or delete, or unset it")
+        return forced
+    return "delete" if on_network_filesystem(catalog.parent) else "wal"
 
 
 def _statements(script: str) -> list[str]:

@@ -91,3 +91,45 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
         while block := f.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+# Filesystems whose files other machines may open at the same time (Linux type names).
+NETWORK_FILESYSTEMS = frozenset({
+    "nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "afs", "9p", "ceph", "glusterfs",
+    "lustre", "gpfs", "beegfs", "ocfs2", "gfs2", "fuse.sshfs", "fuse.glusterfs",
+    "fuse.ceph", "fuse.s3fs", "fuse.rclone", "fuse.gcsfuse", "fuse.juicefs",
+})
+
+
+def filesystem_type(path: str | os.PathLike, mountinfo: str | None = None) -> str | None:
+    """The type of the filesystem that holds ``path`` (or would hold it: missing folders
+    are looked up by their nearest existing parent), from Linux's mount table
+    (``mountinfo`` is its text, read from /proc when not given); None elsewhere."""
+    if mountinfo is None:
+        try:
+            mountinfo = Path("/proc/self/mountinfo").read_text()
+        except OSError:
+            return None
+    target = Path(os.path.realpath(path))
+    found, depth = None, -1
+    for line in mountinfo.splitlines():
+        fields = line.split(" ")
+        if "-" not in fields[6:]:
+            continue
+        point = Path(_unescape_mount(fields[4]))
+        if len(point.parts) > depth and target.is_relative_to(point):
+            found, depth = fields[fields.index("-", 6) + 1], len(point.parts)
+    return found
+
+
+def on_network_filesystem(path: str | os.PathLike) -> bool:
+    if os.name == "nt":
+        return str(os.path.realpath(path)).startswith("\\\\")  # a UNC path: \\server\share
+    return filesystem_type(path) in NETWORK_FILESYSTEMS
+
+
+def _unescape_mount(text: str) -> str:
+    """Mount points in mountinfo write space, tab, newline and backslash as octal."""
+    for code, char in (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\")):
+        text = text.replace(code, char)
+    return text
