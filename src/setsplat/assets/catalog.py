@@ -261,6 +261,8 @@ class Catalog:
         mode quietly): a new catalog retries (two first publishers may race), an open
         one tries once and otherwise stays as it is until a later open."""
         wanted = self._journal
+        if self.journal == wanted:
+            return
         if not wait:
             self.db.execute("PRAGMA busy_timeout = 0")
             try:

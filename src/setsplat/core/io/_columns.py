@@ -49,9 +49,8 @@ def split_columns(
     kernels = _kernels()
     outputs = [np.empty((count, len(g)), np.float32) for g in groups]
     table, packed = _index_table(groups), _pack(outputs)
-    scratch = threading.local()
-
     unit = -1 if unit_group is None else unit_group
+    scratch = threading.local()
 
     def split(first: int, stop: int) -> bool:
         rows = _block(scratch, width)[: stop - first]
