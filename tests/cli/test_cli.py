@@ -8,6 +8,7 @@ import sys
 import time
 
 import click
+import numpy as np
 import pytest
 
 from setsplat import __version__
@@ -109,6 +110,26 @@ def test_info_reports_numbers(cli, tmp_path, scene_factory):
     assert data["memory_bytes"] == 500 * (3 + 4 + 3 + 1 + 27) * 4
     human = cli("info", path)
     assert human.code == 0 and "500" in human.out and "SH degree" in human.out
+
+
+@pytest.mark.parametrize("walls, expected", [
+    (False, "up (guess) -y (confidence"),  # a floor slab: RDF's up is -y
+    (True, "up (guess) no clear floor (best guess"),  # a room: its walls are as dense as its floor
+])
+def test_info_says_when_it_cannot_tell_up(cli, tmp_path, scene_factory, walls, expected):
+    scene = scene_factory(4000, degree=0, seed=3)
+    rng = np.random.default_rng(3)
+    points = rng.uniform(-2, 2, (4000, 3))
+    points[:1000, 1] = 2.0  # the floor (RDF: y points down)
+    if walls:  # three walls, each as dense as the floor
+        points[1000:2000, 0], points[2000:3000, 0], points[3000:, 2] = -2.0, 2.0, 2.0
+    scene.means[:] = points
+    path = tmp_path / "room.ply"
+    ply.write(path, scene)
+    result = cli("info", path)
+    assert result.code == 0
+    assert expected in " ".join(result.out.split())
+    assert ("the frame says -y" in " ".join(result.out.split())) == walls
 
 
 def test_info_on_a_peer_file(cli, tmp_path, scene_factory):

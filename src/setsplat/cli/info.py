@@ -44,9 +44,13 @@ def _print(data: dict[str, Any]) -> None:
         rows += [("bounds", f"{_vec(b['min'])} .. {_vec(b['max'])}  size {_vec(b['size'])}"),
                  ("bounds 1–99%", f"{_vec(b['robust_min'])} .. {_vec(b['robust_max'])}")]
         up = data["up_guess"]
-        verdict = {True: "agrees with the frame", False: f"frame says {up['frame_up']}",
-                   None: "no clear floor"}[up["agrees"]]
-        rows.append(("up (guess)", f"{up['axis']}  (confidence {up['confidence']}; {verdict})"))
+        if up["agrees"] is None:  # rooms have walls as dense as their floor
+            guess = (f"no clear floor (best guess {up['axis']}, confidence "
+                     f"{up['confidence']}); the frame says {up['frame_up']}")
+        else:
+            verdict = "agrees with the frame" if up["agrees"] else f"frame says {up['frame_up']}"
+            guess = f"{up['axis']}  (confidence {up['confidence']}; {verdict})"
+        rows.append(("up (guess)", guess))
         o, s = data["opacity"], data["scale"]
         rows += [
             ("opacity", f"min {o['min']:.3g}  median {o['median']:.3g}  max {o['max']:.3g}  "
