@@ -12,7 +12,7 @@ from setsplat.core.camera import Camera
 from setsplat.core.errors import SetsplatError
 from setsplat.reconstruct.train.config import TrainConfig
 from setsplat.reconstruct.train.data import split
-from setsplat.reconstruct.train.floaters import remove_floaters
+from setsplat.reconstruct.train.floaters import outside_bounds, remove_floaters
 from setsplat.reconstruct.train.losses import photometric_loss, psnr, ssim
 from setsplat.reconstruct.train.mcmc import covariances, relocation
 
@@ -88,14 +88,32 @@ def test_floaters_outside_bounds_and_unseen(scene_factory):
     # 0.4 in front of the camera, centres 10 px right of the image: the wide splat's
     # 3-sigma footprint (14 px) reaches in, the narrow one's (3 px) does not
     means[2] = means[3] = [0.9, 0, -1.5]
+    # beside the camera, 23 px right of its view: the photo sees only the splats' tails,
+    # the wide one's 3-sigma reaching 42 px (more than half the image: graze_share 0.5),
+    # the other's 28 px
+    means[4] = means[5] = [0.6, 0, -1.7]
     log_scales = scene.log_scales.copy()
     log_scales[2], log_scales[3] = np.log(0.1), np.log(0.02)
+    log_scales[4], log_scales[5] = np.log(0.15), np.log(0.1)
     scene = scene.replace(means=means, log_scales=log_scales)
     camera = Camera.look_at([0, 0, -1.9], [0, 0, 0], width=64, height=64, fov_x_deg=120)
-    kept, report = remove_floaters(scene, points, [camera], margin=0.5)
-    assert report == {"outside_bounds": 1, "unseen": 2}
-    assert len(kept) == 97
-    assert np.any(np.all(kept.means == means[2], axis=1))
+    kept, report = remove_floaters(scene, points, [camera], margin=0.5, graze_share=0.5)
+    assert report == {"outside_bounds": 1, "unseen": 2, "grazed": 1}
+    assert len(kept) == 96
+    for kept_one in (2, 5):  # of each same-place pair, only the expected one is left
+        here = np.all(kept.means == means[kept_one], axis=1)
+        assert kept.log_scales[here].tolist() == [log_scales[kept_one].tolist()]
+
+
+def test_the_set_includes_what_lies_between_an_object_and_its_cameras():
+    """Around an object the SfM points hold just the object; the backdrop the photos show
+    lies between it and the ring of cameras and must stay."""
+    points = np.random.default_rng(1).uniform(-0.2, 0.2, (300, 3))
+    ring = [Camera.look_at([3 * math.cos(a), 0, 3 * math.sin(a)], [0, 0, 0], width=64,
+                           height=64, fov_x_deg=60) for a in np.linspace(0, 2 * math.pi, 8)]
+    means = np.array([[0, 0, 1.5], [0, 0, 12.0], [0.5, 0, 0]])
+    np.testing.assert_array_equal(outside_bounds(means, points, ring, 0.5), [False, True, False])
+    np.testing.assert_array_equal(outside_bounds(means, points, [], 0.5), [True, True, True])
 
 
 def test_separable_ssim_equals_the_full_window():

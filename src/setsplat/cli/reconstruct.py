@@ -228,5 +228,5 @@ def print_metrics(metrics: dict[str, Any]) -> None:
     removed = metrics["floaters_removed"]
     out.print(f"[bold]trained[/] {metrics['steps']} steps in {metrics['wall_seconds']:.0f} s "
               f"on {metrics['device']}: {metrics['splats']:,} splats; {held}; removed "
-              f"{removed['outside_bounds']} splats outside the set and {removed['unseen']} "
-              "no camera sees")
+              f"{removed['outside_bounds']} splats outside the set, {removed['unseen']} "
+              f"no camera sees and {removed['grazed']} the cameras only graze")

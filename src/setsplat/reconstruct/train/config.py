@@ -54,9 +54,14 @@ class TrainConfig:
     backend: str = "auto"  # renderer backend: auto | cpu | cuda
     device: str = "auto"  # auto | cpu | cuda
     remove_floaters: bool = True
-    # share of the SfM points' 1-99% box added on each side; 0.1 cut opaque background
-    # splats that held-out views show (-0.5 dB on the stage scan), 0.5 only far junk
+    # share of the box of the SfM points (1-99%) and the cameras added on each side; 0.1
+    # cut opaque background splats that held-out views show (-0.5 dB on the stage scan),
+    # 0.5 only far junk
     floater_margin: float = 0.5
+    # a splat no photo holds the centre of goes when its footprint's radius passes this
+    # share of an image's size (see floaters.unseen_and_grazed); 0.25 also cut splats
+    # that the stage's held-out views show (-0.5 dB in one)
+    graze_share: float = 0.5
     lr: LearningRates = field(default_factory=LearningRates)
 
     def __post_init__(self) -> None:
@@ -75,6 +80,8 @@ class TrainConfig:
             problems.append("init must be 'sfm' or 'random'")
         if self.max_splats < 1:
             problems.append("max_splats must be positive")
+        if self.graze_share <= 0:
+            problems.append("graze_share must be positive")
         if self.eval_every < 0 or self.eval_every == 1:
             problems.append("eval_every must be 0 (no held-out views) or at least 2")
         if problems:

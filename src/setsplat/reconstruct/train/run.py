@@ -64,10 +64,10 @@ def train_capture(capture: str | Path, config: TrainConfig, out: str | Path | No
     state = trainer.train(checkpoints)
 
     scene = trainer.scene()
-    floaters = {"outside_bounds": 0, "unseen": 0}
+    floaters = {"outside_bounds": 0, "unseen": 0, "grazed": 0}
     if config.remove_floaters:
         scene, floaters = remove_floaters(scene, points, [v.camera for v in views.train],
-                                          config.floater_margin)
+                                          config.floater_margin, config.graze_share)
     scene.meta.update(sfm_meta)
     scene.meta["antialiased"] = config.antialiased
     ply.write(out / "scene.ply", scene)
