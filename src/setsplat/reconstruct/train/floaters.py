@@ -45,14 +45,18 @@ def unseen_and_grazed(means: np.ndarray, log_scales: np.ndarray, cameras: list[C
         pixels, depth = camera.project(means)
         front = depth > 1e-6
         radius = reach * max(camera.fx, camera.fy) / np.maximum(depth, 1e-6)
-        touches = (front & (pixels[:, 0] + radius >= 0) & (pixels[:, 0] - radius < camera.width)
-                   & (pixels[:, 1] + radius >= 0) & (pixels[:, 1] - radius < camera.height))
+        touches = front & _within(pixels, radius, camera)
         seen |= touches
-        centred |= (front & (pixels[:, 0] >= 0) & (pixels[:, 0] < camera.width)
-                    & (pixels[:, 1] >= 0) & (pixels[:, 1] < camera.height))
-        share = radius / max(camera.width, camera.height)
-        widest = np.where(touches, np.maximum(widest, share), widest)
+        centred |= front & _within(pixels, 0.0, camera)
+        widest = np.maximum(widest, np.where(touches, radius, 0.0)
+                            / max(camera.width, camera.height))
     return ~seen, seen & ~centred & (widest > graze_share)
+
+
+def _within(pixels: np.ndarray, radius: np.ndarray | float, camera: Camera) -> np.ndarray:
+    """Whether a disc of ``radius`` px around each projected centre overlaps the image."""
+    return ((pixels[:, 0] + radius >= 0) & (pixels[:, 0] - radius < camera.width)
+            & (pixels[:, 1] + radius >= 0) & (pixels[:, 1] - radius < camera.height))
 
 
 def remove_floaters(scene: GaussianScene, points: np.ndarray | None, cameras: list[Camera],
