@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 from setsplat.render.conventions import TILE_SIZE
 
@@ -43,30 +43,41 @@ def _tile_rects(means2d, radii, tiles_x, tiles_y, rects):
             rects[c, i, 3] = min(max(0, math.ceil((my + ry) / TILE_SIZE)), tiles_y)
 
 
-@njit(cache=True)
-def _count(rects, tiles_x, tiles_y, counts):
-    for c in range(rects.shape[0]):
-        base = c * tiles_x * tiles_y
-        for i in range(rects.shape[1]):
-            x0, x1, y0, y1 = rects[c, i, 0], rects[c, i, 1], rects[c, i, 2], rects[c, i, 3]
-            for ty in range(y0, y1):
-                for tx in range(x0, x1):
-                    counts[base + ty * tiles_x + tx] += 1
+@njit(parallel=True, cache=True)
+def _count(rects, tiles_x, tiles_y, bands, counts):
+    """Splats per tile; each band of tile rows is one task that reads every rectangle."""
+    for band in prange(bands):
+        band_y0, band_y1 = _band(band, bands, tiles_y)
+        for c in range(rects.shape[0]):
+            base = c * tiles_x * tiles_y
+            for i in range(rects.shape[1]):
+                x0, x1 = rects[c, i, 0], rects[c, i, 1]
+                for ty in range(max(rects[c, i, 2], band_y0), min(rects[c, i, 3], band_y1)):
+                    for tx in range(x0, x1):
+                        counts[base + ty * tiles_x + tx] += 1
+
+
+@njit(parallel=True, cache=True)
+def _scatter(rects, order, tiles_x, tiles_y, bands, cursor, ids):
+    """Splat ids into their tiles' lists in depth order, band by band like ``_count``."""
+    for band in prange(bands):
+        band_y0, band_y1 = _band(band, bands, tiles_y)
+        for c in range(rects.shape[0]):
+            base = c * tiles_x * tiles_y
+            for i in order[c]:
+                if i < 0:
+                    break
+                x0, x1 = rects[c, i, 0], rects[c, i, 1]
+                for ty in range(max(rects[c, i, 2], band_y0), min(rects[c, i, 3], band_y1)):
+                    for tx in range(x0, x1):
+                        j = base + ty * tiles_x + tx
+                        ids[cursor[j]] = i
+                        cursor[j] += 1
 
 
 @njit(cache=True)
-def _scatter(rects, order, tiles_x, tiles_y, cursor, ids):
-    for c in range(rects.shape[0]):
-        base = c * tiles_x * tiles_y
-        for i in order[c]:
-            if i < 0:
-                break
-            x0, x1, y0, y1 = rects[c, i, 0], rects[c, i, 1], rects[c, i, 2], rects[c, i, 3]
-            for ty in range(y0, y1):
-                for tx in range(x0, x1):
-                    j = base + ty * tiles_x + tx
-                    ids[cursor[j]] = i
-                    cursor[j] += 1
+def _band(band, bands, tiles_y):
+    return band * tiles_y // bands, (band + 1) * tiles_y // bands
 
 
 def bin_splats(means2d: np.ndarray, radii: np.ndarray, depths: np.ndarray, width: int,
@@ -82,9 +93,10 @@ def bin_splats(means2d: np.ndarray, radii: np.ndarray, depths: np.ndarray, width
     rects = np.empty((cameras, n, 4), np.int32)
     _tile_rects(means2d, radii, tiles_x, tiles_y, rects)
     counts = np.zeros(cameras * tiles_x * tiles_y, np.int64)
-    _count(rects, tiles_x, tiles_y, counts)
+    bands = min(tiles_y, get_num_threads())
+    _count(rects, tiles_x, tiles_y, bands, counts)
     offsets = np.zeros(len(counts) + 1, np.int64)
     np.cumsum(counts, out=offsets[1:])
     ids = np.empty(int(offsets[-1]), np.int32)
-    _scatter(rects, order, tiles_x, tiles_y, offsets[:-1].copy(), ids)
+    _scatter(rects, order, tiles_x, tiles_y, bands, offsets[:-1].copy(), ids)
     return TileBins(offsets, ids, tiles_x, tiles_y)

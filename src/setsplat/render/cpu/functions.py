@@ -13,7 +13,8 @@ import torch
 
 from setsplat.render.cpu import projection_kernels as pk
 from setsplat.render.cpu import raster_kernels as rk
-from setsplat.render.cpu.binning import bin_splats
+from setsplat.render.cpu.binning import TileBins, bin_splats
+from setsplat.render.cpu.buffers import POOL
 
 
 @dataclass(frozen=True)
@@ -39,13 +40,13 @@ class ProjectGaussians(torch.autograd.Function):
     def forward(ctx, means, quats, scales, opacities, sh, viewmats, ks, settings):
         dtype = means.dtype
         cameras, n = viewmats.shape[0], means.shape[0]
-        means2d = torch.zeros((cameras, n, 2), dtype=dtype)
-        conics = torch.zeros((cameras, n, 3), dtype=dtype)
-        depths = torch.zeros((cameras, n), dtype=dtype)
-        opacities_out = torch.zeros((cameras, n), dtype=dtype)
-        colors = torch.zeros((cameras, n, 3) if settings.sh_degree >= 0 else (0, 0, 3),
+        means2d = torch.empty((cameras, n, 2), dtype=dtype)
+        conics = torch.empty((cameras, n, 3), dtype=dtype)
+        depths = torch.empty((cameras, n), dtype=dtype)
+        opacities_out = torch.empty((cameras, n), dtype=dtype)
+        colors = torch.empty((cameras, n, 3) if settings.sh_degree >= 0 else (0, 0, 3),
                              dtype=dtype)
-        radii = torch.zeros((cameras, n, 2), dtype=torch.int32)
+        radii = torch.empty((cameras, n, 2), dtype=torch.int32)
         sh_np = _np(sh) if sh is not None else pk.empty_sh(means.numpy().dtype)
         view_np = _np(viewmats.to(dtype))
         ks_np = _np(ks.to(dtype))
@@ -83,24 +84,33 @@ class ProjectGaussians(torch.autograd.Function):
         return v_means, v_quats, v_scales, v_opacities, v_sh, None, None, None
 
 
-class _Workspace:
-    """One growing scratch buffer for per-thread gradients, reused across calls: fresh
-    large allocations cost page faults on every training step."""
+class _Replay:
+    """What the forward pass leaves for the backward: the tile-splat pairs' splats, and
+    every pixel-splat contribution (its pixel in the tile and exp(-sigma)), tile by tile,
+    within the room ``capacity`` gives each tile. No contributions when no gradient is
+    wanted. Its arrays go back to the buffer pool when it is collected."""
 
-    def __init__(self) -> None:
-        self.buffers: dict[np.dtype, np.ndarray] = {}
+    def __init__(self, bins: TileBins, channels: int, dtype: np.dtype) -> None:
+        self.bins = bins
+        self.pairs = POOL.take((len(bins.ids), rk.SPLAT_FIELDS + channels), dtype, self)
+        self.capacity = np.empty(len(bins.offsets) - 1, np.int64)
+        self.base = np.zeros(len(self.capacity), np.int64)
+        self.end = np.empty(0, np.int64)
+        self.pixel = np.empty(0, np.uint8)
+        self.vis = np.empty(0, dtype)
 
-    def zeros(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        size = int(np.prod(shape))
-        buffer = self.buffers.get(dtype)
-        if buffer is None or buffer.size < size:
-            buffer = self.buffers[dtype] = np.empty(size, dtype)
-        view = buffer[:size].reshape(shape)
-        view.fill(0)
-        return view
+    def make_room(self) -> None:
+        """Room for the contributions, once ``capacity`` is filled in."""
+        if len(self.capacity):
+            np.cumsum(self.capacity[:-1], out=self.base[1:])
+            size = int(self.base[-1] + self.capacity[-1])
+            self.end = POOL.take((len(self.pairs),), np.int64, self)
+            self.pixel = POOL.take((size,), np.uint8, self)
+            self.vis = POOL.take((size,), self.pairs.dtype, self)
 
-
-_WORKSPACE = _Workspace()
+    @property
+    def records(self) -> tuple[np.ndarray, ...]:
+        return self.base, self.end, self.pixel, self.vis
 
 
 class RasterizeTiles(torch.autograd.Function):
@@ -115,42 +125,49 @@ class RasterizeTiles(torch.autograd.Function):
         dtype = means2d.dtype
         cameras, channels = means2d.shape[0], colors.shape[-1]
         m2, con, opa, dep, rad = (_np(t) for t in (means2d, conics, opacities, depths, radii))
-        features = np.concatenate([_np(colors), dep[..., None]], -1)
-        bins = bin_splats(m2, rad, dep, width, height)
+        features = np.concatenate([_np(colors), dep[..., None]], -1)  # depth last
+        replay = _Replay(bin_splats(m2, rad, dep, width, height), channels + 1, m2.dtype)
+        bins = replay.bins
+        rk.gather_pairs(rk.splat_table(m2, con, opa, rad, features), bins.offsets, bins.ids,
+                        bins.tiles_x, bins.tiles_y, width, height, replay.pairs,
+                        replay.capacity)
+        if any(ctx.needs_input_grad):
+            replay.make_room()
         acc = np.empty((cameras, height, width, channels + 1), m2.dtype)
         transmittance = np.empty((cameras, height, width), m2.dtype)
-        last = np.empty((cameras, height, width), np.int64)
         median = torch.empty((cameras, height, width, 1), dtype=dtype)
         with rk.tiles_in_small_chunks():
-            rk.rasterize_forward(m2, con, features, opa, dep, rad, bins.offsets, bins.ids,
-                                 bins.tiles_x, bins.tiles_y, width, height, acc, transmittance,
-                                 last, median.numpy()[..., 0])
+            rk.rasterize_forward(replay.pairs, bins.offsets, bins.tiles_x, bins.tiles_y, width,
+                                 height, *replay.records, acc, transmittance,
+                                 median.numpy()[..., 0])
         bg = np.zeros((cameras, channels), m2.dtype) if backgrounds is None else _np(backgrounds)
         rgb = torch.empty((cameras, height, width, channels), dtype=dtype)
         alpha = torch.empty((cameras, height, width, 1), dtype=dtype)
         depth = torch.empty((cameras, height, width, 1), dtype=dtype)
         rk.finish_images(acc, transmittance, bg, rgb.numpy(), alpha.numpy(), depth.numpy())
-        ctx.state = (m2, con, features, opa, rad, bg, bins, acc, transmittance, last, width,
-                     height, backgrounds is not None)
+        ctx.state = (replay, bg, acc, transmittance, width, height, m2.shape[1],
+                     backgrounds is not None)
         ctx.mark_non_differentiable(median)
         return rgb, alpha, depth, median
 
     @staticmethod
     def backward(ctx, v_rgb, v_alpha, v_depth, _v_median):
-        (m2, con, features, opa, rad, bg, bins, acc, transmittance, last, width, height,
-         has_bg) = ctx.state
-        cameras, n, channels = features.shape
+        replay, bg, acc, transmittance, width, height, n, has_bg = ctx.state
+        bins = replay.bins
+        cameras, channels = acc.shape[0], acc.shape[-1]
         v_acc = np.empty_like(acc)
         v_alpha_acc = np.empty((*transmittance.shape, 1), acc.dtype)
         v_rgb_np = _np(v_rgb)
         rk.image_gradients(v_rgb_np, _np(v_alpha), _np(v_depth), acc, transmittance, bg, v_acc,
                            v_alpha_acc)
-        grads = _WORKSPACE.zeros((rk.thread_count(), cameras, n, 6 + channels), m2.dtype)
+        grads = POOL.take((rk.thread_count(), cameras, n, 6 + channels), acc.dtype)
+        grads.fill(0)
         with rk.tiles_in_small_chunks():
-            rk.rasterize_backward(m2, con, features, opa, rad, bins.offsets, bins.ids,
-                                  bins.tiles_x, bins.tiles_y, width, height, transmittance, last,
+            rk.rasterize_backward(replay.pairs, bins.offsets, bins.ids, bins.tiles_x,
+                                  bins.tiles_y, width, height, *replay.records, transmittance,
                                   v_acc, v_alpha_acc, grads)
         total = torch.from_numpy(grads.sum(0))
+        POOL.give_back(grads)
         v_bg = (torch.from_numpy(np.einsum("chwd,chw->cd", v_rgb_np, transmittance))
                 if has_bg and ctx.needs_input_grad[5] else None)
         return (total[..., 0:2], total[..., 2:5], total[..., 6:-1], total[..., 5],

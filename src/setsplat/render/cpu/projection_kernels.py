@@ -101,15 +101,23 @@ def _project_b(j00, j02, j11, j12, a):
             j11 * a[3] + j12 * a[6], j11 * a[4] + j12 * a[7], j11 * a[5] + j12 * a[8])
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=True)
 def project_forward(means, quats, scales, opacities, sh, degree, viewmats, ks, width, height,
                     near, far, eps2d, antialiased,
                     means2d, conics, depths, opacities_out, colors, radii):
-    """Fill the (C, N, ...) outputs; culled splats keep radii 0. ``degree`` < 0: no SH."""
+    """Fill every entry of the (C, N, ...) outputs (uninitialised on entry); culled
+    splats get radii 0 and zeros elsewhere. ``degree`` < 0: no SH."""
     n = means.shape[0]
     for i in prange(n):
         m = _rs_matrix(quats[i], scales[i])
         for c in range(viewmats.shape[0]):
+            radii[c, i, :] = 0
+            means2d[c, i, :] = 0.0
+            conics[c, i, :] = 0.0
+            depths[c, i] = 0.0
+            opacities_out[c, i] = 0.0
+            if degree >= 0:
+                colors[c, i, :] = 0.0
             w, t = _view(viewmats[c])
             px, py, pz = _camera_point(w, t, means[i])
             if not (near < pz < far):
@@ -158,7 +166,7 @@ def project_forward(means, quats, scales, opacities, sh, degree, viewmats, ks, w
                     colors[c, i, ch] = max(value, 0.0)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=True)
 def project_backward(means, quats, scales, opacities, sh, degree, viewmats, ks, width, height,
                      eps2d, antialiased, radii,
                      v_means2d, v_conics, v_depths, v_opacities_out, v_colors,

@@ -26,6 +26,8 @@ from setsplat.render.conventions import (
 )
 
 PIXELS = TILE_SIZE * TILE_SIZE
+TILE_SHIFT = TILE_SIZE.bit_length() - 1  # pixel index in a tile -> its row
+SPLAT_FIELDS = 8  # mean x, y, conic a, b, c, opacity, radius x, y; then the features
 SPAN_MARGIN = 1e-4  # px; the exact alpha test still decides at the ellipse's edge
 DEPTH_ALPHA_FLOOR = 1e-10  # expected depth = accumulated depth / max(alpha, this)
 TILES_PER_CHUNK = 4
@@ -41,17 +43,39 @@ def _footprint(mx, my, rx, ry, x0, x1, y0, y1):
     return xa, xb, ya, yb
 
 
+def splat_table(means2d, conics, opacities, radii, features) -> np.ndarray:
+    """(C, N, SPLAT_FIELDS + D): each projected splat's fields side by side, in the order
+    ``_splat`` reads them, so that gathering a splat is one contiguous read."""
+    return np.concatenate([means2d, conics, opacities[..., None], radii.astype(means2d.dtype),
+                           features], -1)
+
+
+@njit(parallel=True, cache=True)
+def gather_pairs(splats, offsets, ids, tiles_x, tiles_y, width, height, pairs, capacity):
+    """``pairs[k]`` = the ``splats`` row of tile-splat pair k, so that the compositing
+    passes read their splats in order instead of gathering them; ``capacity[job]`` = the
+    pixels the tile's footprint rectangles cover, the most records its forward pass can
+    write."""
+    for job in prange(len(offsets) - 1):
+        c, x0, x1, y0, y1 = _tile_bounds(job, tiles_x, tiles_y, width, height)
+        covered = 0
+        for k in range(offsets[job], offsets[job + 1]):
+            row = pairs[k]
+            row[:] = splats[c, ids[k]]
+            xa, xb, ya, yb = _footprint(row[0], row[1], row[6], row[7], x0, x1, y0, y1)
+            covered += max(0, xb - xa) * max(0, yb - ya)
+        capacity[job] = covered
+
+
 @njit(cache=True)
-def _splat(means2d, conics, opacities, radii, c, g, x0, x1, y0, y1):
-    """Splat g in camera c: 2D mean, conic, opacity, the sigma at which its alpha meets
-    the threshold, its footprint within the tile, and what every row of it reuses
-    (1 / conic a, and exp(-conic a), by which the per-pixel step itself shrinks)."""
-    mx, my = means2d[c, g, 0], means2d[c, g, 1]
-    opacity = opacities[c, g]
-    ca = conics[c, g, 0]
-    xa, xb, ya, yb = _footprint(mx, my, radii[c, g, 0], radii[c, g, 1], x0, x1, y0, y1)
-    return (mx, my, ca, conics[c, g, 1], conics[c, g, 2], opacity,
-            math.log(opacity / ALPHA_THRESHOLD), xa, xb, ya, yb, 1.0 / ca, math.exp(-ca))
+def _splat(row, x0, x1, y0, y1):
+    """A pair's splat: 2D mean, conic, opacity, the sigma at which its alpha meets the
+    threshold, its footprint within the tile, and what every row of it reuses (1 / conic
+    a, and exp(-conic a), by which the per-pixel step itself shrinks)."""
+    mx, my, ca, opacity = row[0], row[1], row[2], row[5]
+    xa, xb, ya, yb = _footprint(mx, my, row[6], row[7], x0, x1, y0, y1)
+    return (mx, my, ca, row[3], row[4], opacity, math.log(opacity / ALPHA_THRESHOLD),
+            xa, xb, ya, yb, 1.0 / ca, math.exp(-ca))
 
 
 @njit(cache=True)
@@ -98,28 +122,28 @@ def _tile_bounds(job, tiles_x, tiles_y, width, height):
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def rasterize_forward(means2d, conics, colors, opacities, depths, radii, offsets, ids,
-                      tiles_x, tiles_y, width, height,
-                      out_color, out_transmittance, out_last, out_median):
-    """Composite every (camera, tile); ``out_last`` is the end of each pixel's contributing
-    prefix in ``ids`` (for the backward pass), ``out_median`` the median depth (0 if the
-    pixel never gets opaque enough)."""
-    channels = colors.shape[2]
+def rasterize_forward(pairs, offsets, tiles_x, tiles_y, width, height, record_base,
+                      record_end, record_pixel, record_vis, out_features, out_transmittance,
+                      out_median):
+    """Composite every (camera, tile). With records (``record_end`` not empty), pair k's
+    contributions -- pixel in the tile and exp(-sigma) -- go to
+    ``record_*[previous end : record_end[k]]``, the first pair's from
+    ``record_base[job]``: all the backward pass needs to replay them. ``out_median`` is
+    the median depth (0 if the pixel never gets opaque enough)."""
+    channels = pairs.shape[1] - SPLAT_FIELDS
+    recording = len(record_end) > 0
     for job in prange(len(offsets) - 1):
         c, x0, x1, y0, y1 = _tile_bounds(job, tiles_x, tiles_y, width, height)
         start, end = offsets[job], offsets[job + 1]
-        trans = np.ones(PIXELS, colors.dtype)  # negated once a pixel is saturated
-        acc = np.zeros((PIXELS, channels), colors.dtype)
-        last = np.full(PIXELS, start, np.int64)
-        median = np.zeros(PIXELS, colors.dtype)
-        color = np.empty(channels, colors.dtype)
+        trans = np.ones(PIXELS, pairs.dtype)  # negated once a pixel is saturated
+        acc = np.zeros((PIXELS, channels), pairs.dtype)
+        median = np.zeros(PIXELS, pairs.dtype)
         alive = (x1 - x0) * (y1 - y0)
+        cursor = record_base[job]
         for k in range(start, end):
-            g = ids[k]
+            splat = pairs[k]
             mx, my, ca, cb, cc, opacity, sigma_max, xa, xb, ya, yb, inv_a, decay = _splat(
-                means2d, conics, opacities, radii, c, g, x0, x1, y0, y1)
-            for ch in range(channels):
-                color[ch] = colors[c, g, ch]
+                splat, x0, x1, y0, y1)
             for py in range(ya, yb):
                 _, lo, hi, row, vis_next, step = _row(ca, cb, cc, sigma_max, mx, my, py,
                                                       xa, xb, x0, y0, inv_a)
@@ -141,106 +165,99 @@ def rasterize_forward(means2d, conics, colors, opacities, depths, radii, offsets
                         continue
                     weight = alpha * t
                     for ch in range(channels):
-                        acc[p, ch] += color[ch] * weight
+                        acc[p, ch] += splat[SPLAT_FIELDS + ch] * weight
                     if t > MEDIAN_TRANSMITTANCE >= next_t:
-                        median[p] = depths[c, g]
+                        median[p] = splat[SPLAT_FIELDS + channels - 1]
                     trans[p] = next_t
-                    last[p] = k + 1
+                    if recording:
+                        record_pixel[cursor] = p
+                        record_vis[cursor] = vis
+                        cursor += 1
+            if recording:
+                record_end[k] = cursor
             if alive == 0:
+                if recording:
+                    record_end[k:end] = cursor
                 break
         for py in range(y0, y1):
             for px in range(x0, x1):
                 p = (py - y0) * TILE_SIZE + px - x0
                 for ch in range(channels):
-                    out_color[c, py, px, ch] = acc[p, ch]
+                    out_features[c, py, px, ch] = acc[p, ch]
                 out_transmittance[c, py, px] = abs(trans[p])
-                out_last[c, py, px] = last[p]
                 out_median[c, py, px] = median[p]
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def rasterize_backward(means2d, conics, colors, opacities, radii, offsets, ids,
-                       tiles_x, tiles_y, width, height, transmittance, last,
-                       v_color, v_alpha_out, grads):
-    """Per-thread gradients ``grads[thread, c, g, :]`` = (mean x, mean y, conic a, b, c,
-    opacity, colour channels...). Caller zeroes ``grads`` and sums over threads."""
-    channels = colors.shape[2]
+def rasterize_backward(pairs, offsets, ids, tiles_x, tiles_y, width, height, record_base,
+                       record_end, record_pixel, record_vis, transmittance, v_features,
+                       v_alpha_out, grads):
+    """Replay each tile's records back to front from the final transmittance, and add
+    per-thread gradients ``grads[thread, c, g, :]`` = (mean x, mean y, conic a, b, c,
+    opacity, feature channels...). Caller zeroes ``grads`` and sums over threads."""
+    channels = pairs.shape[1] - SPLAT_FIELDS
     for job in prange(len(offsets) - 1):
         thread = get_thread_id()
-        trans = np.empty(PIXELS, colors.dtype)
-        behind = np.empty((PIXELS, channels), colors.dtype)
-        stop = np.empty(PIXELS, np.int64)
-        v_col = np.empty((PIXELS, channels), colors.dtype)
-        v_a = np.empty(PIXELS, colors.dtype)
-        t_final = np.empty(PIXELS, colors.dtype)
-        g_color = np.empty(channels, colors.dtype)
-        color = np.empty(channels, colors.dtype)
+        trans = np.empty(PIXELS, pairs.dtype)
+        behind = np.empty(PIXELS, pairs.dtype)  # (features behind the splat) · v_features
+        v_feat = np.empty((PIXELS, channels), pairs.dtype)
+        v_a = np.empty(PIXELS, pairs.dtype)
+        g_feat = np.empty(channels, pairs.dtype)
         c, x0, x1, y0, y1 = _tile_bounds(job, tiles_x, tiles_y, width, height)
-        start = offsets[job]
-        k_end = start
         for py in range(y0, y1):
             for px in range(x0, x1):
                 p = (py - y0) * TILE_SIZE + px - x0
-                trans[p] = transmittance[c, py, px]
-                t_final[p] = trans[p]
-                stop[p] = last[c, py, px]
-                k_end = max(k_end, stop[p])
-                v_a[p] = v_alpha_out[c, py, px, 0]
+                t = transmittance[c, py, px]
+                trans[p] = t
+                v_a[p] = t * v_alpha_out[c, py, px, 0]
+                behind[p] = 0.0
                 for ch in range(channels):
-                    behind[p, ch] = 0.0
-                    v_col[p, ch] = v_color[c, py, px, ch]
-        for k in range(k_end - 1, start - 1, -1):
-            g = ids[k]
-            mx, my, ca, cb, cc, opacity, sigma_max, xa, xb, ya, yb, inv_a, decay = _splat(
-                means2d, conics, opacities, radii, c, g, x0, x1, y0, y1)
+                    v_feat[p, ch] = v_features[c, py, px, ch]
+        start = offsets[job]
+        for k in range(offsets[job + 1] - 1, start - 1, -1):
+            first = record_end[k - 1] if k > start else record_base[job]
+            if first == record_end[k]:
+                continue
+            splat = pairs[k]
+            mx, my, ca, cb, cc, opacity = splat[0], splat[1], splat[2], splat[3], splat[4], splat[5]
             g_mx = g_my = g_a = g_b = g_c = g_op = 0.0
             for ch in range(channels):
-                g_color[ch] = 0.0
-                color[ch] = colors[c, g, ch]
-            touched = False
-            for py in range(ya, yb):
-                dy, lo, hi, row, vis_next, step = _row(ca, cb, cc, sigma_max, mx, my, py,
-                                                       xa, xb, x0, y0, inv_a)
-                for px in range(lo, hi):
-                    vis = vis_next
-                    vis_next *= step
-                    step *= decay
-                    p = row + px
-                    if k >= stop[p] or vis > 1.0:
-                        continue
-                    dx = px + 0.5 - mx
-                    alpha = min(MAX_ALPHA, opacity * vis)
-                    if alpha < ALPHA_THRESHOLD:
-                        continue
-                    touched = True
-                    one_minus = 1.0 - alpha
-                    t = trans[p] / one_minus  # transmittance in front of this splat
-                    weight = alpha * t
-                    v_alpha = t_final[p] / one_minus * v_a[p]
-                    for ch in range(channels):
-                        col = color[ch]
-                        g_color[ch] += weight * v_col[p, ch]
-                        v_alpha += (col * t - behind[p, ch] / one_minus) * v_col[p, ch]
-                        behind[p, ch] += col * weight
-                    trans[p] = t
-                    if opacity * vis <= MAX_ALPHA:
-                        g_op += vis * v_alpha
-                        v_sigma = -opacity * vis * v_alpha
-                        g_a += 0.5 * dx * dx * v_sigma
-                        g_b += dx * dy * v_sigma
-                        g_c += 0.5 * dy * dy * v_sigma
-                        g_mx -= (ca * dx + cb * dy) * v_sigma
-                        g_my -= (cb * dx + cc * dy) * v_sigma
-            if touched:
-                out = grads[thread, c, g]
-                out[0] += g_mx
-                out[1] += g_my
-                out[2] += g_a
-                out[3] += g_b
-                out[4] += g_c
-                out[5] += g_op
+                g_feat[ch] = 0.0
+            for r in range(first, record_end[k]):
+                p = record_pixel[r]
+                vis = record_vis[r]
+                ov = opacity * vis
+                alpha = min(MAX_ALPHA, ov)
+                inv = 1.0 / (1.0 - alpha)
+                t = trans[p] * inv  # transmittance in front of this splat
+                weight = alpha * t
+                dot = 0.0  # this splat's features · v_features
                 for ch in range(channels):
-                    out[6 + ch] += g_color[ch]
+                    v = v_feat[p, ch]
+                    g_feat[ch] += weight * v
+                    dot += splat[SPLAT_FIELDS + ch] * v
+                v_alpha = (v_a[p] - behind[p]) * inv + t * dot
+                behind[p] += weight * dot
+                trans[p] = t
+                if ov <= MAX_ALPHA:
+                    dx = x0 + (p & (TILE_SIZE - 1)) + 0.5 - mx
+                    dy = y0 + (p >> TILE_SHIFT) + 0.5 - my
+                    g_op += vis * v_alpha
+                    v_sigma = -ov * v_alpha
+                    g_a += 0.5 * dx * dx * v_sigma
+                    g_b += dx * dy * v_sigma
+                    g_c += 0.5 * dy * dy * v_sigma
+                    g_mx -= (ca * dx + cb * dy) * v_sigma
+                    g_my -= (cb * dx + cc * dy) * v_sigma
+            out = grads[thread, c, ids[k]]
+            out[0] += g_mx
+            out[1] += g_my
+            out[2] += g_a
+            out[3] += g_b
+            out[4] += g_c
+            out[5] += g_op
+            for ch in range(channels):
+                out[6 + ch] += g_feat[ch]
 
 
 @njit(parallel=True, cache=True)
