@@ -119,3 +119,33 @@ def test_float32_gradients_match_float64_reference():
     for name, mine, truth in zip(("means", "quats", "scales", "opacities", "colors"),
                                  ours_in, ref_in):
         assert _relative(mine.grad.double(), truth.grad) <= 1e-3, name
+
+
+def _gradients(inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+    grads = [p.grad.clone() for p in inputs]
+    for p in inputs:
+        p.grad = None
+    return grads
+
+
+def test_renders_awaiting_their_backward_keep_their_own_records():
+    """The forward pass leaves per-contribution records for the backward in pooled
+    buffers: two renders made before either backward (different scenes, so different
+    records), then both backward passes, give each scene exactly the gradients it gets
+    alone; a backward run twice (retain_graph) gives the same gradients twice."""
+    viewmats, ks = views()[:1], intrinsics(1)
+    scenes = [leaves(splats(seed=s)) for s in (11, 12)]
+    alone = []
+    for inputs in scenes:
+        rasterize(*inputs, viewmats, ks, W, H, sh_degree=3).rgb.sum().backward()
+        alone.append(_gradients(inputs))
+    first, second = (rasterize(*inputs, viewmats, ks, W, H, sh_degree=3) for inputs in scenes)
+    second.rgb.sum().backward(retain_graph=True)
+    again = _gradients(scenes[1])
+    first.rgb.sum().backward()
+    second.rgb.sum().backward()
+    for inputs, expected in zip(scenes, alone):
+        for got, want in zip(_gradients(inputs), expected):
+            assert torch.equal(got, want)
+    for got, want in zip(again, alone[1]):
+        assert torch.equal(got, want)
