@@ -2,10 +2,12 @@
 
     .venv/bin/python benchmarks/render_backend_prototype.py [--splats 100000] [--size 512]
 
-Both run the same algorithm (per 16x16 tile, splats front to back, each touching only
-its footprint's pixels; the backward pass back to front with per-thread gradient
-buffers) on the same projected and binned splats, float32, 2 threads, with tiles handed
-out dynamically 4 at a time. The C++ version is compiled here with
+Both run the same algorithm (per 16x16 tile, splats front to back from a per-pair table,
+each touching only the pixels of its rows inside the alpha threshold's ellipse, the 16
+row set-ups in one vectorisable loop with the same polynomial exp; the forward records
+each contribution and the backward replays the records back to front, with per-thread
+gradient buffers) on the same projected, binned and gathered splats, float32, 2 threads,
+with tiles handed out dynamically 4 at a time. The C++ version is compiled here with
 ``torch.utils.cpp_extension.load_inline`` (-O3 -march=native -fopenmp): its build time is
 printed too, since that is what a user's first call would pay. Outputs are checked to
 agree before timing. The numba kernels are the ones setsplat ships.
@@ -28,33 +30,15 @@ CPP = r"""
 #include <omp.h>
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 constexpr int TS = 16;
 constexpr int PIX = TS * TS;
 constexpr int MAXD = 8;
+constexpr int F = 9;  // pairs row: mx, my, conic a, b, c, opacity, radius x, y, sigma max
 constexpr float THR = 1.f / 255.f, MAXA = 0.99f, TMIN = 1e-4f;
 
 struct Tile { int c, x0, x1, y0, y1; };
-
-struct Splat { float mx, my, a, b, c, o, smax; int xa, xb, ya, yb; };
-
-// exp(-sigma) at (dx, dy) and the factors stepping it one pixel right (3 exp per row)
-static inline void row_gaussian(float a, float b, float c, float dx, float dy,
-                                float& vis, float& step, float& decay) {
-    vis = std::exp(-(0.5f * (a * dx * dx + c * dy * dy) + b * dx * dy));
-    step = std::exp(-(a * dx + 0.5f * a + b * dy));
-    decay = std::exp(-a);
-}
-
-// pixels [lo, hi) of a row whose centres are inside the ellipse sigma <= smax
-static inline void row_span(float a, float b, float c, float smax, float dy, float mx,
-                            int xa, int xb, int& lo, int& hi) {
-    double disc = (double(b) * b - double(a) * c) * dy * dy + 2.0 * a * smax;
-    if (disc < 0) { lo = hi = 0; return; }
-    double r = std::sqrt(disc);
-    lo = std::max(xa, int(std::ceil(mx + (-b * dy - r) / a - 0.5 - 1e-4)));
-    hi = std::min(xb, int(std::floor(mx + (-b * dy + r) / a - 0.5 + 1e-4)) + 1);
-}
 
 static inline Tile tile_of(int64_t job, int64_t tx, int64_t ty, int64_t w, int64_t h) {
     int64_t per = tx * ty, c = job / per, t = job % per;
@@ -62,168 +46,155 @@ static inline Tile tile_of(int64_t job, int64_t tx, int64_t ty, int64_t w, int64
     return {int(c), x0, int(std::min<int64_t>(x0 + TS, w)), y0, int(std::min<int64_t>(y0 + TS, h))};
 }
 
-static inline void footprint(float mx, float my, int rx, int ry, const Tile& t,
-                             int& xa, int& xb, int& ya, int& yb) {
-    xa = std::max(t.x0, int(std::ceil(mx - rx - 0.5f)));
-    xb = std::min(t.x1, int(std::floor(mx + rx - 0.5f)) + 1);
-    ya = std::max(t.y0, int(std::ceil(my - ry - 0.5f)));
-    yb = std::min(t.y1, int(std::floor(my + ry - 0.5f)) + 1);
+// the same libm-free exp as the numba kernels: Taylor of exp(x/32) to degree 9, ^32
+static inline float poly_exp(float x) {
+    x = std::min(30.f, std::max(-30.f, x)) * (1.f / 32.f);
+    float p = 1.f + x * (1.f + x * (1.f / 2 + x * (1.f / 6 + x * (1.f / 24 + x * (1.f / 120 + x * (
+        1.f / 720 + x * (1.f / 5040 + x * (1.f / 40320 + x * (1.f / 362880)))))))));
+    for (int i = 0; i < 5; ++i) p *= p;
+    return p;
 }
 
-static inline Splat load(const float* m, const float* co, const float* op, const int* ra,
-                         int64_t g, const Tile& t) {
-    Splat s{m[2 * g], m[2 * g + 1], co[3 * g], co[3 * g + 1], co[3 * g + 2], op[g], 0.f};
-    s.smax = std::log(s.o / THR);
-    footprint(s.mx, s.my, ra[2 * g], ra[2 * g + 1], t, s.xa, s.xb, s.ya, s.yb);
-    return s;
-}
-
-void forward(torch::Tensor means2d, torch::Tensor conics, torch::Tensor feats,
-             torch::Tensor opac, torch::Tensor radii, torch::Tensor offsets, torch::Tensor ids,
-             int64_t tiles_x, int64_t tiles_y, int64_t width, int64_t height,
-             torch::Tensor out_acc, torch::Tensor out_t, torch::Tensor out_last) {
-    const float *m = means2d.data_ptr<float>(), *co = conics.data_ptr<float>();
-    const float *f = feats.data_ptr<float>(), *op = opac.data_ptr<float>();
-    const int *ra = radii.data_ptr<int>();
-    const int64_t *off = offsets.data_ptr<int64_t>();
-    const int *id = ids.data_ptr<int>();
+void forward(torch::Tensor pairs, torch::Tensor offsets, int64_t tiles_x, int64_t tiles_y,
+             int64_t width, int64_t height, torch::Tensor rec_base, torch::Tensor rec_end,
+             torch::Tensor rec_pixel, torch::Tensor rec_vis, torch::Tensor out_acc,
+             torch::Tensor out_t) {
+    const float *pr = pairs.data_ptr<float>();
+    const int64_t *off = offsets.data_ptr<int64_t>(), *base = rec_base.data_ptr<int64_t>();
+    int64_t *rend = rec_end.data_ptr<int64_t>();
+    uint8_t *rpix = rec_pixel.data_ptr<uint8_t>();
+    float *rvis = rec_vis.data_ptr<float>();
     float *acc_o = out_acc.data_ptr<float>(), *t_o = out_t.data_ptr<float>();
-    int64_t *last_o = out_last.data_ptr<int64_t>();
-    const int64_t N = means2d.size(1), D = feats.size(2), jobs = offsets.size(0) - 1;
+    const int64_t W = pairs.size(1), D = W - F, jobs = offsets.size(0) - 1;
     #pragma omp parallel for schedule(dynamic, 4)
     for (int64_t job = 0; job < jobs; ++job) {
         Tile t = tile_of(job, tiles_x, tiles_y, width, height);
-        float T[PIX], acc[PIX * MAXD];
-        int64_t last[PIX];
+        float T[PIX], acc[PIX * MAXD], rv[TS], rs[TS];
+        int rlo[TS], rhi[TS];
         bool done[PIX];
-        int64_t start = off[job], end = off[job + 1];
-        for (int p = 0; p < PIX; ++p) { T[p] = 1.f; last[p] = start; done[p] = false; }
+        int64_t start = off[job], end = off[job + 1], cur = base[job];
+        for (int p = 0; p < PIX; ++p) { T[p] = 1.f; done[p] = false; }
         std::fill(acc, acc + PIX * MAXD, 0.f);
         int alive = (t.x1 - t.x0) * (t.y1 - t.y0);
-        for (int64_t k = start; k < end && alive > 0; ++k) {
-            int64_t g = int64_t(t.c) * N + id[k];
-            const Splat s = load(m, co, op, ra, g, t);
-            const float mx = s.mx, my = s.my, a = s.a, b = s.b, cc = s.c, o = s.o;
-            const float smax = s.smax;
-            const int xa = s.xa, xb = s.xb, ya = s.ya, yb = s.yb;
-            int lo, hi;
-            for (int py = ya; py < yb; ++py) {
-                float dy = py + 0.5f - my;
-                row_span(a, b, cc, smax, dy, mx, xa, xb, lo, hi);
-                float vnext, step, decay;
-                row_gaussian(a, b, cc, lo + 0.5f - mx, dy, vnext, step, decay);
-                for (int px = lo; px < hi; ++px) {
+        int64_t k = start;
+        for (; k < end && alive > 0; ++k) {
+            const float *s = pr + k * W;
+            const float mx = s[0], my = s[1], a = s[2], b = s[3], cc = s[4], o = s[5];
+            const float smax = s[8], inv_a = 1.f / a, decay = std::exp(-a);
+            const int xa = std::max(t.x0, int(std::ceil(mx - s[6] - 0.5f)));
+            const int xb = std::min(t.x1, int(std::floor(mx + s[6] - 0.5f)) + 1);
+            const int ya = std::max(t.y0, int(std::ceil(my - s[7] - 0.5f)));
+            const int yb = std::min(t.y1, int(std::floor(my + s[7] - 0.5f)) + 1);
+            #pragma omp simd
+            for (int j = 0; j < TS; ++j) {
+                float dy = t.y0 + j + 0.5f - my;
+                float disc = (b * b - a * cc) * dy * dy + 2.f * a * smax;
+                float root = std::sqrt(std::max(disc, 0.f)) * inv_a;
+                float centre = mx - b * dy * inv_a - 0.5f;
+                int first = std::max(xa, int(std::ceil(centre - root - 1e-4f)));
+                bool inside = disc >= 0.f && t.y0 + j >= ya && t.y0 + j < yb;
+                rlo[j] = first;
+                rhi[j] = inside ? std::min(xb, int(std::floor(centre + root + 1e-4f)) + 1) : first;
+                float dx = first + 0.5f - mx;
+                rv[j] = poly_exp(-(0.5f * (a * dx * dx + cc * dy * dy) + b * dx * dy));
+                rs[j] = poly_exp(-(a * dx + 0.5f * a + b * dy));
+            }
+            for (int j = ya - t.y0; j < yb - t.y0; ++j) {
+                float vnext = rv[j], step = rs[j];
+                for (int px = rlo[j]; px < rhi[j]; ++px) {
                     float vis = vnext;
                     vnext *= step;
                     step *= decay;
-                    int p = (py - t.y0) * TS + px - t.x0;
+                    int p = j * TS + px - t.x0;
                     if (done[p] || vis > 1.f) continue;
                     float al = std::min(MAXA, o * vis);
                     if (al < THR) continue;
                     float nt = T[p] * (1.f - al);
                     if (nt <= TMIN) { done[p] = true; --alive; continue; }
                     float w = al * T[p];
-                    for (int ch = 0; ch < D; ++ch) acc[p * MAXD + ch] += f[g * D + ch] * w;
+                    for (int ch = 0; ch < D; ++ch) acc[p * MAXD + ch] += s[F + ch] * w;
                     T[p] = nt;
-                    last[p] = k + 1;
+                    rpix[cur] = uint8_t(p);
+                    rvis[cur] = vis;
+                    ++cur;
                 }
             }
+            rend[k] = cur;
         }
+        for (; k < end; ++k) rend[k] = cur;
         for (int py = t.y0; py < t.y1; ++py)
             for (int px = t.x0; px < t.x1; ++px) {
                 int p = (py - t.y0) * TS + px - t.x0;
                 int64_t o = (int64_t(t.c) * height + py) * width + px;
                 for (int ch = 0; ch < D; ++ch) acc_o[o * D + ch] = acc[p * MAXD + ch];
                 t_o[o] = T[p];
-                last_o[o] = last[p];
             }
     }
 }
 
-void backward(torch::Tensor means2d, torch::Tensor conics, torch::Tensor feats,
-              torch::Tensor opac, torch::Tensor radii, torch::Tensor offsets, torch::Tensor ids,
-              int64_t tiles_x, int64_t tiles_y, int64_t width, int64_t height,
-              torch::Tensor trans, torch::Tensor lastt, torch::Tensor v_acc,
-              torch::Tensor v_alpha, torch::Tensor grads) {
-    const float *m = means2d.data_ptr<float>(), *co = conics.data_ptr<float>();
-    const float *f = feats.data_ptr<float>(), *op = opac.data_ptr<float>();
-    const int *ra = radii.data_ptr<int>();
-    const int64_t *off = offsets.data_ptr<int64_t>();
+void backward(torch::Tensor pairs, torch::Tensor offsets, torch::Tensor ids, int64_t tiles_x,
+              int64_t tiles_y, int64_t width, int64_t height, torch::Tensor rec_base,
+              torch::Tensor rec_end, torch::Tensor rec_pixel, torch::Tensor rec_vis,
+              torch::Tensor trans, torch::Tensor v_acc, torch::Tensor v_alpha,
+              torch::Tensor grads) {
+    const float *pr = pairs.data_ptr<float>();
+    const int64_t *off = offsets.data_ptr<int64_t>(), *base = rec_base.data_ptr<int64_t>();
+    const int64_t *rend = rec_end.data_ptr<int64_t>();
+    const uint8_t *rpix = rec_pixel.data_ptr<uint8_t>();
+    const float *rvis = rec_vis.data_ptr<float>();
     const int *id = ids.data_ptr<int>();
     const float *tr = trans.data_ptr<float>(), *va = v_acc.data_ptr<float>();
     const float *val = v_alpha.data_ptr<float>();
-    const int64_t *ls = lastt.data_ptr<int64_t>();
     float *gr = grads.data_ptr<float>();
-    const int64_t C = means2d.size(0), N = means2d.size(1), D = feats.size(2);
+    const int64_t C = grads.size(1), N = grads.size(2), W = pairs.size(1), D = W - F;
     const int64_t jobs = offsets.size(0) - 1, G = 6 + D;
     #pragma omp parallel for schedule(dynamic, 4)
     for (int64_t job = 0; job < jobs; ++job) {
         float *mine = gr + int64_t(omp_get_thread_num()) * C * N * G;
         Tile t = tile_of(job, tiles_x, tiles_y, width, height);
-        float T[PIX], tf[PIX], behind[PIX * MAXD], vc[PIX * MAXD], vap[PIX], gc[MAXD];
-        int64_t stop[PIX];
-        int64_t start = off[job], kend = start;
+        float T[PIX], behind[PIX], vc[PIX * MAXD], vap[PIX], gc[MAXD];
         for (int py = t.y0; py < t.y1; ++py)
             for (int px = t.x0; px < t.x1; ++px) {
                 int p = (py - t.y0) * TS + px - t.x0;
                 int64_t o = (int64_t(t.c) * height + py) * width + px;
-                T[p] = tf[p] = tr[o];
-                stop[p] = ls[o];
-                kend = std::max(kend, stop[p]);
-                vap[p] = val[o];
-                for (int ch = 0; ch < D; ++ch) {
-                    behind[p * MAXD + ch] = 0.f;
-                    vc[p * MAXD + ch] = va[o * D + ch];
-                }
+                T[p] = tr[o];
+                vap[p] = tr[o] * val[o];
+                behind[p] = 0.f;
+                for (int ch = 0; ch < D; ++ch) vc[p * MAXD + ch] = va[o * D + ch];
             }
-        for (int64_t k = kend - 1; k >= start; --k) {
-            int64_t g = int64_t(t.c) * N + id[k];
-            const Splat s = load(m, co, op, ra, g, t);
-            const float mx = s.mx, my = s.my, a = s.a, b = s.b, cc = s.c, o = s.o;
-            const float smax = s.smax;
-            const int xa = s.xa, xb = s.xb, ya = s.ya, yb = s.yb;
-            int lo, hi;
+        const int64_t start = off[job];
+        for (int64_t k = off[job + 1] - 1; k >= start; --k) {
+            const int64_t first = k > start ? rend[k - 1] : base[job];
+            if (first == rend[k]) continue;
+            const float *s = pr + k * W;
+            const float mx = s[0], my = s[1], a = s[2], b = s[3], cc = s[4], o = s[5];
             float gmx = 0, gmy = 0, ga = 0, gb = 0, gcc = 0, gop = 0;
             for (int ch = 0; ch < D; ++ch) gc[ch] = 0.f;
-            bool touched = false;
-            for (int py = ya; py < yb; ++py) {
-                float dy = py + 0.5f - my;
-                row_span(a, b, cc, smax, dy, mx, xa, xb, lo, hi);
-                float vnext, step, decay;
-                row_gaussian(a, b, cc, lo + 0.5f - mx, dy, vnext, step, decay);
-                for (int px = lo; px < hi; ++px) {
-                    float vis = vnext;
-                    vnext *= step;
-                    step *= decay;
-                    int p = (py - t.y0) * TS + px - t.x0;
-                    if (k >= stop[p] || vis > 1.f) continue;
-                    float dx = px + 0.5f - mx;
-                    float al = std::min(MAXA, o * vis);
-                    if (al < THR) continue;
-                    touched = true;
-                    float om = 1.f - al, tt = T[p] / om, w = al * tt;
-                    float v_al = tf[p] / om * vap[p];
-                    for (int ch = 0; ch < D; ++ch) {
-                        float col = f[g * D + ch];
-                        gc[ch] += w * vc[p * MAXD + ch];
-                        v_al += (col * tt - behind[p * MAXD + ch] / om) * vc[p * MAXD + ch];
-                        behind[p * MAXD + ch] += col * w;
-                    }
-                    T[p] = tt;
-                    if (o * vis <= MAXA) {
-                        gop += vis * v_al;
-                        float vs = -o * vis * v_al;
-                        ga += 0.5f * dx * dx * vs; gb += dx * dy * vs; gcc += 0.5f * dy * dy * vs;
-                        gmx -= (a * dx + b * dy) * vs; gmy -= (b * dx + cc * dy) * vs;
-                    }
+            for (int64_t r = first; r < rend[k]; ++r) {
+                const int p = rpix[r];
+                const float vis = rvis[r], ov = o * vis, al = std::min(MAXA, ov);
+                const float inv = 1.f / (1.f - al), tt = T[p] * inv, w = al * tt;
+                float dot = 0.f;
+                for (int ch = 0; ch < D; ++ch) {
+                    gc[ch] += w * vc[p * MAXD + ch];
+                    dot += s[F + ch] * vc[p * MAXD + ch];
+                }
+                const float v_al = (vap[p] - behind[p]) * inv + tt * dot;
+                behind[p] += w * dot;
+                T[p] = tt;
+                if (ov <= MAXA) {
+                    const float dx = t.x0 + (p & (TS - 1)) + 0.5f - mx;
+                    const float dy = t.y0 + (p >> 4) + 0.5f - my;
+                    gop += vis * v_al;
+                    const float vs = -ov * v_al;
+                    ga += 0.5f * dx * dx * vs; gb += dx * dy * vs; gcc += 0.5f * dy * dy * vs;
+                    gmx -= (a * dx + b * dy) * vs; gmy -= (b * dx + cc * dy) * vs;
                 }
             }
-            if (touched) {
-                float *out = mine + g * G;
-                out[0] += gmx; out[1] += gmy; out[2] += ga; out[3] += gb; out[4] += gcc;
-                out[5] += gop;
-                for (int ch = 0; ch < D; ++ch) out[6 + ch] += gc[ch];
-            }
+            float *out = mine + (int64_t(t.c) * N + id[k]) * G;
+            out[0] += gmx; out[1] += gmy; out[2] += ga; out[3] += gb; out[4] += gcc;
+            out[5] += gop;
+            for (int ch = 0; ch < D; ++ch) out[6 + ch] += gc[ch];
         }
     }
 }
@@ -260,42 +231,48 @@ def main() -> None:
     settings = ProjectionSettings(size, size, 0.01, 1e10, 0.3, False, 3)
     with torch.no_grad():
         m2, con, dep, opa, rgb, radii = ProjectGaussians.apply(*params, viewmats, ks, settings)
-    feats = torch.cat([rgb, dep[..., None]], -1).contiguous()
-    bins = bin_splats(m2.numpy(), radii.numpy(), dep.numpy(), size, size)
-    offsets, ids = torch.from_numpy(bins.offsets), torch.from_numpy(bins.ids)
+    feats = torch.cat([rgb, dep[..., None]], -1).numpy()
+    m2, con, opa, radii = (t.numpy() for t in (m2, con, opa, radii))
+    bins = bin_splats(m2, radii, dep.numpy(), size, size)
+    pairs = np.empty((len(bins.ids), rk.SPLAT_FIELDS + feats.shape[-1]), np.float32)
+    capacity = np.empty(len(bins.offsets) - 1, np.int64)
+    rk.gather_pairs(rk.splat_table(m2, con, opa, radii, feats), bins.offsets, bins.ids,
+                    bins.tiles_x, bins.tiles_y, size, size, pairs, capacity)
+    base = np.concatenate([[0], np.cumsum(capacity)[:-1]]).astype(np.int64)
     shape = (1, size, size)
     acc = {k: np.empty((*shape, 4), np.float32) for k in ("numba", "c++")}
     trans = {k: np.empty(shape, np.float32) for k in acc}
-    last = {k: np.empty(shape, np.int64) for k in acc}
+    records = {k: (base, np.empty(len(pairs), np.int64), np.empty(capacity.sum(), np.uint8),
+                   np.empty(capacity.sum(), np.float32)) for k in acc}
     median = np.empty(shape, np.float32)
     g = torch.Generator().manual_seed(0)
     v_acc = torch.rand((*shape, 4), generator=g).numpy()
     v_alpha = torch.rand((*shape, 1), generator=g).numpy()
     grads = {k: np.zeros((2, 1, args.splats, 10), np.float32) for k in acc}
-    a = [t.numpy() for t in (m2, con, feats, opa, dep, radii)]
+    tiles = (bins.tiles_x, bins.tiles_y, size, size)
 
     def numba_fwd():
         with rk.tiles_in_small_chunks():
-            rk.rasterize_forward(*a, bins.offsets, bins.ids, bins.tiles_x, bins.tiles_y, size,
-                                 size, acc["numba"], trans["numba"], last["numba"], median)
+            rk.rasterize_forward(pairs, bins.offsets, *tiles, *records["numba"], acc["numba"],
+                                 trans["numba"], median)
 
     def numba_bwd():
         grads["numba"].fill(0)
         with rk.tiles_in_small_chunks():
-            rk.rasterize_backward(a[0], a[1], a[2], a[3], a[5], bins.offsets, bins.ids,
-                                  bins.tiles_x, bins.tiles_y, size, size, trans["numba"],
-                                  last["numba"], v_acc, v_alpha, grads["numba"])
+            rk.rasterize_backward(pairs, bins.offsets, bins.ids, *tiles, *records["numba"],
+                                  trans["numba"], v_acc, v_alpha, grads["numba"])
+
+    def torched(*arrays):
+        return [torch.from_numpy(x) for x in arrays]
 
     def cpp_fwd():
-        ext.forward(m2, con, feats, opa, radii, offsets, ids, bins.tiles_x, bins.tiles_y, size,
-                    size, *(torch.from_numpy(x["c++"]) for x in (acc, trans, last)))
+        ext.forward(*torched(pairs, bins.offsets), *tiles, *torched(*records["c++"]),
+                    *torched(acc["c++"], trans["c++"]))
 
     def cpp_bwd():
         grads["c++"].fill(0)
-        ext.backward(m2, con, feats, opa, radii, offsets, ids, bins.tiles_x, bins.tiles_y,
-                     size, size, torch.from_numpy(trans["c++"]), torch.from_numpy(last["c++"]),
-                     torch.from_numpy(v_acc), torch.from_numpy(v_alpha),
-                     torch.from_numpy(grads["c++"]))
+        ext.backward(*torched(pairs, bins.offsets, bins.ids), *tiles,
+                     *torched(*records["c++"], trans["c++"], v_acc, v_alpha, grads["c++"]))
 
     for f in (numba_fwd, numba_bwd, cpp_fwd, cpp_bwd):
         f()

@@ -1,13 +1,16 @@
 """Numba kernels: front-to-back alpha compositing per 16x16 tile, and its backward.
 
-Within a tile, splats are visited in depth order and each one only touches the
-pixels inside its footprint rectangle (outside it alpha is below ALPHA_THRESHOLD by
-construction of the radius), which is what makes the CPU fast on small splats. A
+Each tile-splat pair gets its splat's fields copied into one row of ``pairs``, in the
+tile's depth order, so the passes read their splats in sequence. Within a tile, a
+splat touches only the pixels of each row that lie inside the ellipse where its alpha
+reaches ALPHA_THRESHOLD; the 16 rows' spans and their exp(-sigma) are set up in one
+branch-free, vectorised pass, then stepped pixel by pixel with two multiplications. A
 tile stops as soon as all its pixels are saturated.
 
-The backward pass walks the same lists back to front from the final transmittance,
-as gsplat does, and accumulates per-splat gradients in one buffer per thread, summed
-afterwards: no atomics.
+The forward pass records every contribution (pixel, exp(-sigma)) for the backward
+pass, which replays the records back to front from the final transmittance, as gsplat
+walks its lists, without setting up a single row again, and accumulates per-splat
+gradients in one buffer per thread, summed afterwards: no atomics.
 """
 
 import contextlib
