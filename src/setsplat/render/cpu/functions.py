@@ -86,7 +86,8 @@ class ProjectGaussians(torch.autograd.Function):
 
 class _Replay:
     """What the forward pass leaves for the backward: the tile-splat pairs' splats, and
-    every pixel-splat contribution (its pixel in the tile and exp(-sigma)), tile by tile,
+    every pixel-splat contribution (its pixel in the tile, exp(-sigma) and the
+    transmittance in front of it), tile by tile,
     within the room ``capacity`` gives each tile. No contributions when no gradient is
     wanted. Its arrays go back to the buffer pool when it is collected."""
 
@@ -98,6 +99,7 @@ class _Replay:
         self.end = np.empty(0, np.int64)
         self.pixel = np.empty(0, np.uint8)
         self.vis = np.empty(0, dtype)
+        self.transmittance = np.empty(0, dtype)
 
     def make_room(self) -> None:
         """Room for the contributions, once ``capacity`` is filled in."""
@@ -107,10 +109,11 @@ class _Replay:
             self.end = POOL.take((len(self.pairs),), np.int64, self)
             self.pixel = POOL.take((size,), np.uint8, self)
             self.vis = POOL.take((size,), self.pairs.dtype, self)
+            self.transmittance = POOL.take((size,), self.pairs.dtype, self)
 
     @property
     def records(self) -> tuple[np.ndarray, ...]:
-        return self.base, self.end, self.pixel, self.vis
+        return self.base, self.end, self.pixel, self.vis, self.transmittance
 
 
 class RasterizeTiles(torch.autograd.Function):
@@ -137,9 +140,9 @@ class RasterizeTiles(torch.autograd.Function):
         transmittance = np.empty((cameras, height, width), m2.dtype)
         median = torch.empty((cameras, height, width, 1), dtype=dtype)
         with rk.tiles_in_small_chunks():
-            rk.rasterize_forward(replay.pairs, bins.offsets, bins.tiles_x, bins.tiles_y, width,
-                                 height, *replay.records, acc, transmittance,
-                                 median.numpy()[..., 0])
+            rk.rasterize_forward(replay.pairs, rk.channel_slots(channels + 1), bins.offsets,
+                                 bins.tiles_x, bins.tiles_y, width, height, *replay.records,
+                                 acc, transmittance, median.numpy()[..., 0])
         bg = np.zeros((cameras, channels), m2.dtype) if backgrounds is None else _np(backgrounds)
         rgb = torch.empty((cameras, height, width, channels), dtype=dtype)
         alpha = torch.empty((cameras, height, width, 1), dtype=dtype)
@@ -163,9 +166,9 @@ class RasterizeTiles(torch.autograd.Function):
         grads = POOL.take((rk.thread_count(), cameras, n, 6 + channels), acc.dtype)
         grads.fill(0)
         with rk.tiles_in_small_chunks():
-            rk.rasterize_backward(replay.pairs, bins.offsets, bins.ids, bins.tiles_x,
-                                  bins.tiles_y, width, height, *replay.records, transmittance,
-                                  v_acc, v_alpha_acc, grads)
+            rk.rasterize_backward(replay.pairs, rk.channel_slots(channels), bins.offsets,
+                                  bins.ids, bins.tiles_x, bins.tiles_y, width, height,
+                                  *replay.records, v_acc, v_alpha_acc, grads)
         total = torch.from_numpy(grads.sum(0))
         POOL.give_back(grads)
         v_bg = (torch.from_numpy(np.einsum("chwd,chw->cd", v_rgb_np, transmittance))

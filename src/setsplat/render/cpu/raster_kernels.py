@@ -18,7 +18,10 @@ import math
 from collections.abc import Iterator
 
 import numpy as np
-from numba import get_num_threads, get_thread_id, njit, prange, set_parallel_chunksize
+from llvmlite import ir
+from numba import get_num_threads, get_thread_id, njit, prange, set_parallel_chunksize, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from setsplat.render.conventions import (
     ALPHA_THRESHOLD,
@@ -34,6 +37,36 @@ SPLAT_FIELDS = 9  # mean x, y, conic a, b, c, opacity, radius x, y, sigma max
 SPAN_MARGIN = 1e-4  # px; the exact alpha test still decides at the ellipse's edge
 DEPTH_ALPHA_FLOOR = 1e-10  # expected depth = accumulated depth / max(alpha, this)
 TILES_PER_CHUNK = 4
+
+
+@intrinsic
+def _prefetch(typingctx, array):
+    """Ask the CPU to start loading ``array``'s first element into cache for writing."""
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        i32 = ir.IntType(32)
+        hint = ir.FunctionType(ir.VoidType(), [data.type, i32, i32, i32])
+        prefetch = cgutils.get_or_insert_function(builder.module, hint, "llvm.prefetch.p0")
+        builder.call(prefetch, [data, i32(1), i32(3), i32(1)])  # write, keep, data cache
+        return context.get_dummy_value()
+
+    return types.none(array), codegen
+
+
+@njit(cache=True)
+def _unsigned(index):
+    """The index as unsigned: numba then skips its wrap-around of negative indices, a
+    handful of instructions per access in the innermost loops."""
+    return np.uint64(index)
+
+
+def channel_slots(channels: int) -> tuple:
+    """A tuple as long as the feature channels, passed to the compositing kernels: numba
+    compiles a kernel per tuple type, so their channel loops get a constant trip count
+    and unroll (float32 at 20k splats: forward -20%, backward -25% with ``_unsigned``
+    and arithmetic in the splats' own precision)."""
+    return (0,) * channels
 
 
 @njit(cache=True)
@@ -121,15 +154,20 @@ def _tile_bounds(job, tiles_x, tiles_y, width, height):
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def rasterize_forward(pairs, offsets, tiles_x, tiles_y, width, height, record_base,
-                      record_end, record_pixel, record_vis, out_features, out_transmittance,
-                      out_median):
+def rasterize_forward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, height,
+                      record_base, record_end, record_pixel, record_vis, record_t,
+                      out_features, out_transmittance, out_median):
     """Composite every (camera, tile). With records (``record_end`` not empty), pair k's
-    contributions -- pixel in the tile and exp(-sigma) -- go to
-    ``record_*[previous end : record_end[k]]``, the first pair's from
+    contributions -- pixel in the tile, exp(-sigma) and the transmittance in front --
+    go to ``record_*[previous end : record_end[k]]``, the first pair's from
     ``record_base[job]``: all the backward pass needs to replay them. ``out_median`` is
-    the median depth (0 if the pixel never gets opaque enough)."""
-    channels = pairs.shape[1] - SPLAT_FIELDS
+    the median depth (0 if the pixel never gets opaque enough). ``channel_slots``: see
+    ``channel_slots()``."""
+    channels = len(channel_slots)
+    real = pairs.dtype.type
+    zero, one = real(0), real(1)
+    max_alpha, threshold = real(MAX_ALPHA), real(ALPHA_THRESHOLD)
+    min_t, median_t = real(MIN_TRANSMITTANCE), real(MEDIAN_TRANSMITTANCE)
     recording = len(record_end) > 0
     for job in prange(len(offsets) - 1):
         c, x0, x1, y0, y1 = _tile_bounds(job, tiles_x, tiles_y, width, height)
@@ -148,35 +186,37 @@ def rasterize_forward(pairs, offsets, tiles_x, tiles_y, width, height, record_ba
             xa, xb, ya, yb = _footprint(splat[0], splat[1], splat[6], splat[7], x0, x1, y0, y1)
             _row_table(splat, x0, y0, xa, xb, ya, yb, row_lo, row_hi, row_vis, row_step)
             opacity = splat[5]
-            decay = math.exp(-splat[2])  # exp(-conic a): the per-pixel step shrinks by it
+            decay = real(math.exp(-splat[2]))  # exp(-conic a): the per-pixel step shrinks by it
             for j in range(ya - y0, yb - y0):
                 row = j * TILE_SIZE - x0
-                vis_next, step = row_vis[j], row_step[j]
+                vis_next, step = real(row_vis[j]), real(row_step[j])
                 for px in range(row_lo[j], row_hi[j]):
                     vis = vis_next
                     vis_next *= step
                     step *= decay
-                    p = row + px
+                    p = _unsigned(row + px)
                     t = trans[p]
-                    if t <= 0.0 or vis > 1.0:  # saturated pixel; sigma < 0
+                    if t <= zero or vis > one:  # saturated pixel; sigma < 0
                         continue
-                    alpha = min(MAX_ALPHA, opacity * vis)
-                    if alpha < ALPHA_THRESHOLD:
+                    alpha = min(max_alpha, opacity * vis)
+                    if alpha < threshold:
                         continue
-                    next_t = t * (1.0 - alpha)
-                    if next_t <= MIN_TRANSMITTANCE:
+                    next_t = t * (one - alpha)
+                    if next_t <= min_t:
                         trans[p] = -t
                         alive -= 1
                         continue
                     weight = alpha * t
                     for ch in range(channels):
                         acc[p, ch] += splat[SPLAT_FIELDS + ch] * weight
-                    if t > MEDIAN_TRANSMITTANCE >= next_t:
+                    if t > median_t >= next_t:
                         median[p] = splat[SPLAT_FIELDS + channels - 1]
                     trans[p] = next_t
                     if recording:
-                        record_pixel[cursor] = p
-                        record_vis[cursor] = vis
+                        at = _unsigned(cursor)
+                        record_pixel[at] = p
+                        record_vis[at] = vis
+                        record_t[at] = t
                         cursor += 1
             if recording:
                 record_end[k] = cursor
@@ -194,64 +234,68 @@ def rasterize_forward(pairs, offsets, tiles_x, tiles_y, width, height, record_ba
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def rasterize_backward(pairs, offsets, ids, tiles_x, tiles_y, width, height, record_base,
-                       record_end, record_pixel, record_vis, transmittance, v_features,
-                       v_alpha_out, grads):
-    """Replay each tile's records back to front from the final transmittance, and add
-    per-thread gradients ``grads[thread, c, g, :]`` = (mean x, mean y, conic a, b, c,
-    opacity, feature channels...). Caller zeroes ``grads`` and sums over threads."""
-    channels = pairs.shape[1] - SPLAT_FIELDS
+def rasterize_backward(pairs, channel_slots, offsets, ids, tiles_x, tiles_y, width, height,
+                       record_base, record_end, record_pixel, record_vis, record_t,
+                       v_features, v_alpha_out, grads):
+    """Replay each tile's records back to front, and add per-thread gradients
+    ``grads[thread, c, g, :]`` = (mean x, mean y, conic a, b, c, opacity, feature
+    channels...). Caller zeroes ``grads`` and sums over threads.
+
+    With T the transmittance in front of a splat (recorded), the loss gradient of its
+    alpha is T·(f·v + R), where f·v is its features dotted with the pixel's feature
+    gradient and R what the splats behind it and the final alpha contribute, per unit
+    of transmittance. One splat further forward, R becomes R·(1 - alpha) - alpha·(f·v):
+    no division."""
+    channels = len(channel_slots)
+    real = pairs.dtype.type
+    zero, half, one, max_alpha = real(0), real(0.5), real(1), real(MAX_ALPHA)
     for job in prange(len(offsets) - 1):
         thread = get_thread_id()
-        trans = np.empty(PIXELS, pairs.dtype)
-        behind = np.empty(PIXELS, pairs.dtype)  # (features behind the splat) · v_features
+        behind = np.empty(PIXELS, pairs.dtype)  # R above
         v_feat = np.empty((PIXELS, channels), pairs.dtype)
-        v_a = np.empty(PIXELS, pairs.dtype)
         g_feat = np.empty(channels, pairs.dtype)
         c, x0, x1, y0, y1 = _tile_bounds(job, tiles_x, tiles_y, width, height)
         for py in range(y0, y1):
             for px in range(x0, x1):
                 p = (py - y0) * TILE_SIZE + px - x0
-                t = transmittance[c, py, px]
-                trans[p] = t
-                v_a[p] = t * v_alpha_out[c, py, px, 0]
-                behind[p] = 0.0
+                behind[p] = v_alpha_out[c, py, px, 0]
                 for ch in range(channels):
                     v_feat[p, ch] = v_features[c, py, px, ch]
         start = offsets[job]
         for k in range(offsets[job + 1] - 1, start - 1, -1):
+            if k > start:  # the next pair's gradient row is far away in memory
+                _prefetch(grads[thread, c, ids[k - 1]])
             first = record_end[k - 1] if k > start else record_base[job]
             if first == record_end[k]:
                 continue
             splat = pairs[k]
             mx, my, ca, cb, cc, opacity = splat[0], splat[1], splat[2], splat[3], splat[4], splat[5]
-            g_mx = g_my = g_a = g_b = g_c = g_op = 0.0
-            for ch in range(channels):
-                g_feat[ch] = 0.0
+            g_mx = g_my = g_a = g_b = g_c = g_op = zero
+            g_feat[:] = zero
             for r in range(first, record_end[k]):
-                p = record_pixel[r]
-                vis = record_vis[r]
+                at = _unsigned(r)
+                p = record_pixel[at]
+                vis = record_vis[at]
+                t = record_t[at]
                 ov = opacity * vis
-                alpha = min(MAX_ALPHA, ov)
-                inv = 1.0 / (1.0 - alpha)
-                t = trans[p] * inv  # transmittance in front of this splat
+                alpha = min(max_alpha, ov)
                 weight = alpha * t
-                dot = 0.0  # this splat's features · v_features
+                dot = zero  # this splat's features · v_features
                 for ch in range(channels):
                     v = v_feat[p, ch]
                     g_feat[ch] += weight * v
                     dot += splat[SPLAT_FIELDS + ch] * v
-                v_alpha = (v_a[p] - behind[p]) * inv + t * dot
-                behind[p] += weight * dot
-                trans[p] = t
-                if ov <= MAX_ALPHA:
-                    dx = x0 + (p & (TILE_SIZE - 1)) + 0.5 - mx
-                    dy = y0 + (p >> TILE_SHIFT) + 0.5 - my
+                r_behind = behind[p]
+                v_alpha = t * (dot + r_behind)
+                behind[p] = r_behind * (one - alpha) - alpha * dot
+                if ov <= max_alpha:
+                    dx = real(x0 + (p & (TILE_SIZE - 1)) - mx) + half
+                    dy = real(y0 + (p >> TILE_SHIFT) - my) + half
                     g_op += vis * v_alpha
                     v_sigma = -ov * v_alpha
-                    g_a += 0.5 * dx * dx * v_sigma
+                    g_a += half * dx * dx * v_sigma
                     g_b += dx * dy * v_sigma
-                    g_c += 0.5 * dy * dy * v_sigma
+                    g_c += half * dy * dy * v_sigma
                     g_mx -= (ca * dx + cb * dy) * v_sigma
                     g_my -= (cb * dx + cc * dy) * v_sigma
             out = grads[thread, c, ids[k]]
