@@ -69,11 +69,11 @@ class ProjectGaussians(torch.autograd.Function):
         means, quats, scales, opacities, radii = ctx.saved_tensors
         view_np, ks_np, sh_np = ctx.arrays
         s = ctx.settings
-        v_means = torch.zeros_like(means)
-        v_quats = torch.zeros_like(quats)
-        v_scales = torch.zeros_like(scales)
-        v_opacities = torch.zeros_like(opacities)
-        v_sh = torch.zeros(sh_np.shape, dtype=means.dtype) if ctx.has_sh else None
+        v_means = torch.empty_like(means)  # the kernel writes every entry
+        v_quats = torch.empty_like(quats)
+        v_scales = torch.empty_like(scales)
+        v_opacities = torch.empty_like(opacities)
+        v_sh = torch.empty(sh_np.shape, dtype=means.dtype) if ctx.has_sh else None
         if len(means):
             pk.project_backward(
                 _np(means), _np(quats), _np(scales), _np(opacities), sh_np, s.sh_degree,

@@ -15,7 +15,12 @@ import numpy as np
 from numba import njit, prange
 
 from setsplat.render.conventions import ALPHA_THRESHOLD, EXTEND
-from setsplat.render.cpu.sh_kernels import sh_basis, sh_basis_grad
+from setsplat.render.cpu.sh_kernels import (
+    sh_basis,
+    sh_basis_grad,
+    sh_colour,
+    sh_colour_backward,
+)
 
 
 @njit(cache=True)
@@ -158,12 +163,9 @@ def project_forward(means, quats, scales, opacities, sh, degree, viewmats, ks, w
             opacities_out[c, i] = opacity
             if degree >= 0:
                 dx, dy, dz, _ = _view_direction(w, t, means[i])
-                y = sh_basis(degree, dx, dy, dz)
+                rgb = sh_colour(sh[i], sh_basis(degree, dx, dy, dz), (degree + 1) ** 2)
                 for ch in range(3):
-                    value = 0.5
-                    for kk in range((degree + 1) * (degree + 1)):
-                        value += y[kk] * sh[i, kk, ch]
-                    colors[c, i, ch] = max(value, 0.0)
+                    colors[c, i, ch] = max(rgb[ch], 0.0)
 
 
 @njit(parallel=True, cache=True, fastmath=True)
@@ -171,9 +173,14 @@ def project_backward(means, quats, scales, opacities, sh, degree, viewmats, ks, 
                      eps2d, antialiased, radii,
                      v_means2d, v_conics, v_depths, v_opacities_out, v_colors,
                      v_means, v_quats, v_scales, v_opacities, v_sh):
-    """Gradients w.r.t. the splat parameters from those w.r.t. the projected values."""
+    """Gradients w.r.t. the splat parameters from those w.r.t. the projected values,
+    written to every entry of the outputs (uninitialised on entry: zeroing them here, per
+    splat, saves a pass over memory)."""
     n = means.shape[0]
     for i in prange(n):
+        v_opacities[i] = 0.0
+        if degree >= 0:
+            v_sh[i] = 0.0
         m = _rs_matrix(quats[i], scales[i])
         vm = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)  # dL/dM, summed over cameras
         vmx = vmy = vmz = 0.0
@@ -259,34 +266,27 @@ def project_backward(means, quats, scales, opacities, sh, degree, viewmats, ks, 
                 dx, dy, dz, dnorm = _view_direction(w, t, means[i])
                 y = sh_basis(degree, dx, dy, dz)
                 gx, gy, gz = sh_basis_grad(degree, dx, dy, dz)
-                vdx = vdy = vdz = 0.0
-                for ch in range(3):
-                    value = 0.5
-                    for kk in range((degree + 1) * (degree + 1)):
-                        value += y[kk] * sh[i, kk, ch]
-                    if value < 0.0:
-                        continue
-                    vc = v_colors[c, i, ch]
-                    for kk in range((degree + 1) * (degree + 1)):
-                        v_sh[i, kk, ch] += y[kk] * vc
-                        vdx += gx[kk] * sh[i, kk, ch] * vc
-                        vdy += gy[kk] * sh[i, kk, ch] * vc
-                        vdz += gz[kk] * sh[i, kk, ch] * vc
+                count = (degree + 1) ** 2
+                red, green, blue = sh_colour(sh[i], y, count)  # clamped: no gradient
+                vdx, vdy, vdz = sh_colour_backward(
+                    sh[i], y, gx, gy, gz, count, v_colors[c, i, 0] if red >= 0.0 else 0.0,
+                    v_colors[c, i, 1] if green >= 0.0 else 0.0,
+                    v_colors[c, i, 2] if blue >= 0.0 else 0.0, v_sh[i])
                 if dnorm > 0.0:
                     dot = dx * vdx + dy * vdy + dz * vdz
                     vmx += (vdx - dx * dot) / dnorm
                     vmy += (vdy - dy * dot) / dnorm
                     vmz += (vdz - dz * dot) / dnorm
-        v_means[i, 0] += vmx
-        v_means[i, 1] += vmy
-        v_means[i, 2] += vmz
+        v_means[i, 0] = vmx
+        v_means[i, 1] = vmy
+        v_means[i, 2] = vmz
         # M = R·diag(s), R from the unit quaternion
         w_, x, y_, z, norm = _unit_quat(quats[i])
         r = _rotation(w_, x, y_, z)
         s = scales[i]
-        v_scales[i, 0] += vm[0] * r[0] + vm[3] * r[3] + vm[6] * r[6]
-        v_scales[i, 1] += vm[1] * r[1] + vm[4] * r[4] + vm[7] * r[7]
-        v_scales[i, 2] += vm[2] * r[2] + vm[5] * r[5] + vm[8] * r[8]
+        v_scales[i, 0] = vm[0] * r[0] + vm[3] * r[3] + vm[6] * r[6]
+        v_scales[i, 1] = vm[1] * r[1] + vm[4] * r[4] + vm[7] * r[7]
+        v_scales[i, 2] = vm[2] * r[2] + vm[5] * r[5] + vm[8] * r[8]
         g = (vm[0] * s[0], vm[1] * s[1], vm[2] * s[2], vm[3] * s[0], vm[4] * s[1],
              vm[5] * s[2], vm[6] * s[0], vm[7] * s[1], vm[8] * s[2])
         vw = 2.0 * (-z * g[1] + y_ * g[2] + z * g[3] - x * g[5] - y_ * g[6] + x * g[7])
@@ -297,10 +297,10 @@ def project_backward(means, quats, scales, opacities, sh, degree, viewmats, ks, 
         vz = 2.0 * (-2.0 * z * g[0] - w_ * g[1] + x * g[2] + w_ * g[3] - 2.0 * z * g[4]
                     + y_ * g[5] + x * g[6] + y_ * g[7])
         dot = w_ * vw + x * vx + y_ * vy + z * vz
-        v_quats[i, 0] += (vw - w_ * dot) / norm
-        v_quats[i, 1] += (vx - x * dot) / norm
-        v_quats[i, 2] += (vy - y_ * dot) / norm
-        v_quats[i, 3] += (vz - z * dot) / norm
+        v_quats[i, 0] = (vw - w_ * dot) / norm
+        v_quats[i, 1] = (vx - x * dot) / norm
+        v_quats[i, 2] = (vy - y_ * dot) / norm
+        v_quats[i, 3] = (vz - z * dot) / norm
 
 
 def empty_sh(dtype) -> np.ndarray:

@@ -70,3 +70,34 @@ def sh_basis_grad(degree, x, y, z):
         (0.0, dy1, dy2, dy3, dy4, dy5, dy6, dy7, dy8, dy9, dy10, dy11, dy12, dy13, dy14, dy15),
         (0.0, dz1, dz2, dz3, dz4, dz5, dz6, dz7, dz8, dz9, dz10, dz11, dz12, dz13, dz14, dz15),
     )
+
+
+@njit(cache=True)
+def sh_colour(coeffs, basis, count):
+    """0.5 + the first ``count`` (K, 3) ``coeffs`` weighted by ``basis``, per channel. The
+    loop runs over all 16 slots so that it unrolls and the tuple indices become constants
+    (a tuple indexed at run time goes through the stack on every access)."""
+    r = g = b = 0.5
+    for k in range(16):
+        if k < count:
+            r += basis[k] * coeffs[k, 0]
+            g += basis[k] * coeffs[k, 1]
+            b += basis[k] * coeffs[k, 2]
+    return r, g, b
+
+
+@njit(cache=True)
+def sh_colour_backward(coeffs, basis, grad_x, grad_y, grad_z, count, vr, vg, vb, v_coeffs):
+    """Adds the colour gradient (vr, vg, vb) to ``v_coeffs`` and returns its gradient with
+    respect to the direction (x, y, z), unrolled like ``sh_colour``."""
+    vx = vy = vz = 0.0
+    for k in range(16):
+        if k < count:
+            v_coeffs[k, 0] += basis[k] * vr
+            v_coeffs[k, 1] += basis[k] * vg
+            v_coeffs[k, 2] += basis[k] * vb
+            along = coeffs[k, 0] * vr + coeffs[k, 1] * vg + coeffs[k, 2] * vb
+            vx += grad_x[k] * along
+            vy += grad_y[k] * along
+            vz += grad_z[k] * along
+    return vx, vy, vz
