@@ -5,8 +5,8 @@
 Both run the same algorithm (per 16x16 tile, splats front to back from a per-pair table,
 each touching only the pixels of its rows inside the alpha threshold's ellipse, the 16
 row set-ups in one vectorisable loop with the same polynomial exp; the forward records
-each contribution and the backward replays the records back to front, with per-thread
-gradient buffers) on the same projected, binned and gathered splats, float32, 2 threads,
+each contribution with the transmittance in front of it, and the backward replays the
+records back to front, with per-thread gradient buffers whose next row it prefetches) on the same projected, binned and gathered splats, float32, 2 threads,
 with tiles handed out dynamically 4 at a time. The C++ version is compiled here with
 ``torch.utils.cpp_extension.load_inline`` (-O3 -march=native -fopenmp): its build time is
 printed too, since that is what a user's first call would pay. Outputs are checked to
@@ -57,13 +57,13 @@ static inline float poly_exp(float x) {
 
 void forward(torch::Tensor pairs, torch::Tensor offsets, int64_t tiles_x, int64_t tiles_y,
              int64_t width, int64_t height, torch::Tensor rec_base, torch::Tensor rec_end,
-             torch::Tensor rec_pixel, torch::Tensor rec_vis, torch::Tensor out_acc,
-             torch::Tensor out_t) {
+             torch::Tensor rec_pixel, torch::Tensor rec_vis, torch::Tensor rec_t,
+             torch::Tensor out_acc, torch::Tensor out_t) {
     const float *pr = pairs.data_ptr<float>();
     const int64_t *off = offsets.data_ptr<int64_t>(), *base = rec_base.data_ptr<int64_t>();
     int64_t *rend = rec_end.data_ptr<int64_t>();
     uint8_t *rpix = rec_pixel.data_ptr<uint8_t>();
-    float *rvis = rec_vis.data_ptr<float>();
+    float *rvis = rec_vis.data_ptr<float>(), *rt = rec_t.data_ptr<float>();
     float *acc_o = out_acc.data_ptr<float>(), *t_o = out_t.data_ptr<float>();
     const int64_t W = pairs.size(1), D = W - F, jobs = offsets.size(0) - 1;
     #pragma omp parallel for schedule(dynamic, 4)
@@ -113,9 +113,10 @@ void forward(torch::Tensor pairs, torch::Tensor offsets, int64_t tiles_x, int64_
                     if (nt <= TMIN) { done[p] = true; --alive; continue; }
                     float w = al * T[p];
                     for (int ch = 0; ch < D; ++ch) acc[p * MAXD + ch] += s[F + ch] * w;
-                    T[p] = nt;
                     rpix[cur] = uint8_t(p);
                     rvis[cur] = vis;
+                    rt[cur] = T[p];
+                    T[p] = nt;
                     ++cur;
                 }
             }
@@ -135,15 +136,15 @@ void forward(torch::Tensor pairs, torch::Tensor offsets, int64_t tiles_x, int64_
 void backward(torch::Tensor pairs, torch::Tensor offsets, torch::Tensor ids, int64_t tiles_x,
               int64_t tiles_y, int64_t width, int64_t height, torch::Tensor rec_base,
               torch::Tensor rec_end, torch::Tensor rec_pixel, torch::Tensor rec_vis,
-              torch::Tensor trans, torch::Tensor v_acc, torch::Tensor v_alpha,
+              torch::Tensor rec_t, torch::Tensor v_acc, torch::Tensor v_alpha,
               torch::Tensor grads) {
     const float *pr = pairs.data_ptr<float>();
     const int64_t *off = offsets.data_ptr<int64_t>(), *base = rec_base.data_ptr<int64_t>();
     const int64_t *rend = rec_end.data_ptr<int64_t>();
     const uint8_t *rpix = rec_pixel.data_ptr<uint8_t>();
-    const float *rvis = rec_vis.data_ptr<float>();
+    const float *rvis = rec_vis.data_ptr<float>(), *rt = rec_t.data_ptr<float>();
     const int *id = ids.data_ptr<int>();
-    const float *tr = trans.data_ptr<float>(), *va = v_acc.data_ptr<float>();
+    const float *va = v_acc.data_ptr<float>();
     const float *val = v_alpha.data_ptr<float>();
     float *gr = grads.data_ptr<float>();
     const int64_t C = grads.size(1), N = grads.size(2), W = pairs.size(1), D = W - F;
@@ -152,18 +153,18 @@ void backward(torch::Tensor pairs, torch::Tensor offsets, torch::Tensor ids, int
     for (int64_t job = 0; job < jobs; ++job) {
         float *mine = gr + int64_t(omp_get_thread_num()) * C * N * G;
         Tile t = tile_of(job, tiles_x, tiles_y, width, height);
-        float T[PIX], behind[PIX], vc[PIX * MAXD], vap[PIX], gc[MAXD];
+        float behind[PIX], vc[PIX * MAXD], gc[MAXD];  // behind: R, as in the numba kernel
         for (int py = t.y0; py < t.y1; ++py)
             for (int px = t.x0; px < t.x1; ++px) {
                 int p = (py - t.y0) * TS + px - t.x0;
                 int64_t o = (int64_t(t.c) * height + py) * width + px;
-                T[p] = tr[o];
-                vap[p] = tr[o] * val[o];
-                behind[p] = 0.f;
+                behind[p] = val[o];
                 for (int ch = 0; ch < D; ++ch) vc[p * MAXD + ch] = va[o * D + ch];
             }
         const int64_t start = off[job];
         for (int64_t k = off[job + 1] - 1; k >= start; --k) {
+            if (k > start)  // the next pair's gradient row is far away in memory
+                __builtin_prefetch(mine + (int64_t(t.c) * N + id[k - 1]) * G, 1, 3);
             const int64_t first = k > start ? rend[k - 1] : base[job];
             if (first == rend[k]) continue;
             const float *s = pr + k * W;
@@ -173,15 +174,14 @@ void backward(torch::Tensor pairs, torch::Tensor offsets, torch::Tensor ids, int
             for (int64_t r = first; r < rend[k]; ++r) {
                 const int p = rpix[r];
                 const float vis = rvis[r], ov = o * vis, al = std::min(MAXA, ov);
-                const float inv = 1.f / (1.f - al), tt = T[p] * inv, w = al * tt;
+                const float tt = rt[r], w = al * tt;
                 float dot = 0.f;
                 for (int ch = 0; ch < D; ++ch) {
                     gc[ch] += w * vc[p * MAXD + ch];
                     dot += s[F + ch] * vc[p * MAXD + ch];
                 }
-                const float v_al = (vap[p] - behind[p]) * inv + tt * dot;
-                behind[p] += w * dot;
-                T[p] = tt;
+                const float v_al = tt * (dot + behind[p]);
+                behind[p] = behind[p] * (1.f - al) - al * dot;
                 if (ov <= MAXA) {
                     const float dx = t.x0 + (p & (TS - 1)) + 0.5f - mx;
                     const float dy = t.y0 + (p >> 4) + 0.5f - my;
@@ -231,19 +231,22 @@ def main() -> None:
     settings = ProjectionSettings(size, size, 0.01, 1e10, 0.3, False, 3)
     with torch.no_grad():
         m2, con, dep, opa, rgb, radii = ProjectGaussians.apply(*params, viewmats, ks, settings)
-    feats = torch.cat([rgb, dep[..., None]], -1).numpy()
-    m2, con, opa, radii = (t.numpy() for t in (m2, con, opa, radii))
-    bins = bin_splats(m2, radii, dep.numpy(), size, size)
-    pairs = np.empty((len(bins.ids), rk.SPLAT_FIELDS + feats.shape[-1]), np.float32)
+    m2, con, dep, opa, rgb, radii = (t.numpy() for t in (m2, con, dep, opa, rgb, radii))
+    bins = bin_splats(m2, radii, dep, size, size)
+    channels = rk.channel_slots(rgb.shape[-1] + 1)  # colour, then depth
+    table = np.empty((*dep.shape, rk.SPLAT_FIELDS + len(channels)), np.float32)
+    rk.splat_table(m2, con, opa, radii, rgb, dep, table)
+    pairs = np.empty((len(bins.ids), table.shape[-1]), np.float32)
     capacity = np.empty(len(bins.offsets) - 1, np.int64)
-    rk.gather_pairs(rk.splat_table(m2, con, opa, radii, feats), bins.offsets, bins.ids,
-                    bins.tiles_x, bins.tiles_y, size, size, pairs, capacity)
+    rk.gather_pairs(table, bins.offsets, bins.ids, bins.tiles_x, bins.tiles_y, size, size,
+                    pairs, capacity)
     base = np.concatenate([[0], np.cumsum(capacity)[:-1]]).astype(np.int64)
     shape = (1, size, size)
     acc = {k: np.empty((*shape, 4), np.float32) for k in ("numba", "c++")}
     trans = {k: np.empty(shape, np.float32) for k in acc}
     records = {k: (base, np.empty(len(pairs), np.int64), np.empty(capacity.sum(), np.uint8),
-                   np.empty(capacity.sum(), np.float32)) for k in acc}
+                   np.empty(capacity.sum(), np.float32), np.empty(capacity.sum(), np.float32))
+               for k in acc}
     median = np.empty(shape, np.float32)
     g = torch.Generator().manual_seed(0)
     v_acc = torch.rand((*shape, 4), generator=g).numpy()
@@ -253,14 +256,14 @@ def main() -> None:
 
     def numba_fwd():
         with rk.tiles_in_small_chunks():
-            rk.rasterize_forward(pairs, bins.offsets, *tiles, *records["numba"], acc["numba"],
-                                 trans["numba"], median)
+            rk.rasterize_forward(pairs, channels, bins.offsets, *tiles, *records["numba"],
+                                 acc["numba"], trans["numba"], median)
 
     def numba_bwd():
         grads["numba"].fill(0)
         with rk.tiles_in_small_chunks():
-            rk.rasterize_backward(pairs, bins.offsets, bins.ids, *tiles, *records["numba"],
-                                  trans["numba"], v_acc, v_alpha, grads["numba"])
+            rk.rasterize_backward(pairs, channels, bins.offsets, bins.ids, *tiles,
+                                  *records["numba"], v_acc, v_alpha, grads["numba"])
 
     def torched(*arrays):
         return [torch.from_numpy(x) for x in arrays]
@@ -272,12 +275,12 @@ def main() -> None:
     def cpp_bwd():
         grads["c++"].fill(0)
         ext.backward(*torched(pairs, bins.offsets, bins.ids), *tiles,
-                     *torched(*records["c++"], trans["c++"], v_acc, v_alpha, grads["c++"]))
+                     *torched(*records["c++"], v_acc, v_alpha, grads["c++"]))
 
     for f in (numba_fwd, numba_bwd, cpp_fwd, cpp_bwd):
         f()
-    # numba computes in float64 registers, the C++ in float32: a few pixels differ where
-    # a splat sits right at the alpha threshold
+    # numba sets up rows in float64 registers, the C++ in float32: a few pixels differ
+    # where a splat sits right at the alpha threshold
     image_diff = float(np.abs(acc["numba"] - acc["c++"]).mean())
     gn, gc = grads["numba"].sum(0), grads["c++"].sum(0)
     grad_diff = float(np.abs(gn - gc).max() / np.abs(gn).max())

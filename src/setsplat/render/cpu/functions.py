@@ -128,12 +128,13 @@ class RasterizeTiles(torch.autograd.Function):
         dtype = means2d.dtype
         cameras, channels = means2d.shape[0], colors.shape[-1]
         m2, con, opa, dep, rad = (_np(t) for t in (means2d, conics, opacities, depths, radii))
-        features = np.concatenate([_np(colors), dep[..., None]], -1)  # depth last
         replay = _Replay(bin_splats(m2, rad, dep, width, height), channels + 1, m2.dtype)
         bins = replay.bins
-        rk.gather_pairs(rk.splat_table(m2, con, opa, rad, features), bins.offsets, bins.ids,
-                        bins.tiles_x, bins.tiles_y, width, height, replay.pairs,
-                        replay.capacity)
+        table = POOL.take((*dep.shape, replay.pairs.shape[1]), m2.dtype)
+        rk.splat_table(m2, con, opa, rad, _np(colors), dep, table)
+        rk.gather_pairs(table, bins.offsets, bins.ids, bins.tiles_x, bins.tiles_y, width,
+                        height, replay.pairs, replay.capacity)
+        POOL.give_back(table)
         if any(ctx.needs_input_grad):
             replay.make_room()
         acc = np.empty((cameras, height, width, channels + 1), m2.dtype)

@@ -79,14 +79,25 @@ def _footprint(mx, my, rx, ry, x0, x1, y0, y1):
     return xa, xb, ya, yb
 
 
-def splat_table(means2d, conics, opacities, radii, features) -> np.ndarray:
-    """(C, N, SPLAT_FIELDS + D): each projected splat's fields side by side (see
-    SPLAT_FIELDS), so that gathering a splat is one contiguous read; with the sigma at
-    which its alpha meets the threshold, which every row of it needs."""
-    with np.errstate(divide="ignore"):  # culled splats have opacity 0
-        sigma_max = np.log(opacities / ALPHA_THRESHOLD)
-    return np.concatenate([means2d, conics, opacities[..., None], radii.astype(means2d.dtype),
-                           sigma_max[..., None], features], -1)
+@njit(parallel=True, cache=True)
+def splat_table(means2d, conics, opacities, radii, colors, depths, table):
+    """``table[c, i]`` = splat i's fields in camera c side by side (see SPLAT_FIELDS),
+    then its colour channels and depth, so that gathering a splat is one contiguous
+    read; with the sigma at which its alpha meets the threshold, which every row of it
+    needs (-inf for culled splats, whose opacity is 0)."""
+    channels = colors.shape[2]
+    for i in prange(means2d.shape[1]):
+        for c in range(means2d.shape[0]):
+            row = table[c, i]
+            row[0], row[1] = means2d[c, i, 0], means2d[c, i, 1]
+            row[2], row[3], row[4] = conics[c, i, 0], conics[c, i, 1], conics[c, i, 2]
+            opacity = opacities[c, i]
+            row[5] = opacity
+            row[6], row[7] = radii[c, i, 0], radii[c, i, 1]
+            row[8] = math.log(opacity / ALPHA_THRESHOLD) if opacity > 0.0 else -np.inf
+            for ch in range(channels):
+                row[SPLAT_FIELDS + ch] = colors[c, i, ch]
+            row[SPLAT_FIELDS + channels] = depths[c, i]
 
 
 @njit(parallel=True, cache=True)
