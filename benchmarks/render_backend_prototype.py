@@ -6,8 +6,9 @@ Both run the same algorithm (per 16x16 tile, splats front to back from a per-pai
 each touching only the pixels of its rows inside the alpha threshold's ellipse, the 16
 row set-ups in one vectorisable loop with the same polynomial exp; the forward records
 each contribution with the transmittance in front of it, and the backward replays the
-records back to front, with per-thread gradient buffers whose next row it prefetches) on the same projected, binned and gathered splats, float32, 2 threads,
-with tiles handed out dynamically 4 at a time. The C++ version is compiled here with
+records back to front, with per-thread gradient buffers whose next row it prefetches) on
+the same projected, binned and gathered splats, float32, 2 threads, with tiles handed
+out dynamically 4 at a time. The C++ version is compiled here with
 ``torch.utils.cpp_extension.load_inline`` (-O3 -march=native -fopenmp): its build time is
 printed too, since that is what a user's first call would pay. Outputs are checked to
 agree before timing. The numba kernels are the ones setsplat ships.

@@ -39,19 +39,27 @@ DEPTH_ALPHA_FLOOR = 1e-10  # expected depth = accumulated depth / max(alpha, thi
 TILES_PER_CHUNK = 4
 
 
-@intrinsic
-def _prefetch(typingctx, array):
-    """Ask the CPU to start loading ``array``'s first element into cache for writing."""
+def _prefetcher(write: int):
+    """An intrinsic asking the CPU to start loading an array's first element into cache
+    (for writing if ``write``): random rows read or written far from the last ones."""
 
-    def codegen(context, builder, signature, args):
-        data = context.make_array(signature.args[0])(context, builder, args[0]).data
-        i32 = ir.IntType(32)
-        hint = ir.FunctionType(ir.VoidType(), [data.type, i32, i32, i32])
-        prefetch = cgutils.get_or_insert_function(builder.module, hint, "llvm.prefetch.p0")
-        builder.call(prefetch, [data, i32(1), i32(3), i32(1)])  # write, keep, data cache
-        return context.get_dummy_value()
+    @intrinsic
+    def prefetch(typingctx, array):
+        def codegen(context, builder, signature, args):
+            data = context.make_array(signature.args[0])(context, builder, args[0]).data
+            i32 = ir.IntType(32)
+            hint = ir.FunctionType(ir.VoidType(), [data.type, i32, i32, i32])
+            llvm_prefetch = cgutils.get_or_insert_function(builder.module, hint,
+                                                           "llvm.prefetch.p0")
+            builder.call(llvm_prefetch, [data, i32(write), i32(3), i32(1)])  # keep; data
+            return context.get_dummy_value()
 
-    return types.none(array), codegen
+        return types.none(array), codegen
+
+    return prefetch
+
+
+_prefetch_read, _prefetch_write = _prefetcher(0), _prefetcher(1)
 
 
 @njit(cache=True)
@@ -109,7 +117,10 @@ def gather_pairs(splats, offsets, ids, tiles_x, tiles_y, width, height, pairs, c
     for job in prange(len(offsets) - 1):
         c, x0, x1, y0, y1 = _tile_bounds(job, tiles_x, tiles_y, width, height)
         covered = 0
-        for k in range(offsets[job], offsets[job + 1]):
+        end = offsets[job + 1]
+        for k in range(offsets[job], end):
+            if k + 8 < end:
+                _prefetch_read(splats[c, ids[k + 8]])
             row = pairs[k]
             row[:] = splats[c, ids[k]]
             xa, xb, ya, yb = _footprint(row[0], row[1], row[6], row[7], x0, x1, y0, y1)
@@ -275,7 +286,7 @@ def rasterize_backward(pairs, channel_slots, offsets, ids, tiles_x, tiles_y, wid
         start = offsets[job]
         for k in range(offsets[job + 1] - 1, start - 1, -1):
             if k > start:  # the next pair's gradient row is far away in memory
-                _prefetch(grads[thread, c, ids[k - 1]])
+                _prefetch_write(grads[thread, c, ids[k - 1]])
             first = record_end[k - 1] if k > start else record_base[job]
             if first == record_end[k]:
                 continue
