@@ -11,12 +11,13 @@ come never share one.
 
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 
 import numpy as np
 
-KEEP_PER_DTYPE = 8  # released buffers kept per dtype: two steps' worth in flight at once
+KEEP_PER_DTYPE = 16  # released buffers kept per dtype: two steps' worth in flight at once
 
 
 class BufferPool:
@@ -30,7 +31,7 @@ class BufferPool:
         """An uninitialised array; it returns to the pool when ``owner`` is collected, or
         at ``give_back`` if there is no owner."""
         dtype = np.dtype(dtype)
-        size = int(np.prod(shape))
+        size = math.prod(shape)
         with self._lock:
             free = self._free.setdefault(dtype, [])
             fitting = [i for i, b in enumerate(free) if b.size >= size]

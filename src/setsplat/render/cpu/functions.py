@@ -137,8 +137,8 @@ class RasterizeTiles(torch.autograd.Function):
         POOL.give_back(table)
         if any(ctx.needs_input_grad):
             replay.make_room()
-        acc = np.empty((cameras, height, width, channels + 1), m2.dtype)
-        transmittance = np.empty((cameras, height, width), m2.dtype)
+        acc = POOL.take((cameras, height, width, channels + 1), m2.dtype, replay)
+        transmittance = POOL.take((cameras, height, width), m2.dtype, replay)
         median = torch.empty((cameras, height, width, 1), dtype=dtype)
         with rk.tiles_in_small_chunks():
             rk.rasterize_forward(replay.pairs, rk.channel_slots(channels + 1), bins.offsets,
@@ -159,8 +159,8 @@ class RasterizeTiles(torch.autograd.Function):
         replay, bg, acc, transmittance, width, height, n, has_bg = ctx.state
         bins = replay.bins
         cameras, channels = acc.shape[0], acc.shape[-1]
-        v_acc = np.empty_like(acc)
-        v_alpha_acc = np.empty((*transmittance.shape, 1), acc.dtype)
+        v_acc = POOL.take(acc.shape, acc.dtype)
+        v_alpha_acc = POOL.take((*transmittance.shape, 1), acc.dtype)
         v_rgb_np = _np(v_rgb)
         rk.image_gradients(v_rgb_np, _np(v_alpha), _np(v_depth), acc, transmittance, bg, v_acc,
                            v_alpha_acc)
@@ -171,7 +171,8 @@ class RasterizeTiles(torch.autograd.Function):
                                   bins.ids, bins.tiles_x, bins.tiles_y, width, height,
                                   *replay.records, v_acc, v_alpha_acc, grads)
         total = torch.from_numpy(grads.sum(0))
-        POOL.give_back(grads)
+        for scratch in (grads, v_acc, v_alpha_acc):
+            POOL.give_back(scratch)
         v_bg = (torch.from_numpy(np.einsum("chwd,chw->cd", v_rgb_np, transmittance))
                 if has_bg and ctx.needs_input_grad[5] else None)
         return (total[..., 0:2], total[..., 2:5], total[..., 6:-1], total[..., 5],
