@@ -291,7 +291,9 @@ def rasterize_backward(pairs, channel_slots, offsets, ids, tiles_x, tiles_y, wid
             if first == record_end[k]:
                 continue
             splat = pairs[k]
-            mx, my, ca, cb, cc, opacity = splat[0], splat[1], splat[2], splat[3], splat[4], splat[5]
+            ca, cb, cc, opacity = splat[2], splat[3], splat[4], splat[5]
+            x_offset = real(x0 - splat[0]) + half  # pixel (column, row) -> (dx, dy)
+            y_offset = real(y0 - splat[1]) + half
             g_mx = g_my = g_a = g_b = g_c = g_op = zero
             g_feat[:] = zero
             for r in range(first, record_end[k]):
@@ -311,8 +313,8 @@ def rasterize_backward(pairs, channel_slots, offsets, ids, tiles_x, tiles_y, wid
                 v_alpha = t * (dot + r_behind)
                 behind[p] = r_behind * (one - alpha) - alpha * dot
                 if ov <= max_alpha:
-                    dx = real(x0 + (p & (TILE_SIZE - 1)) - mx) + half
-                    dy = real(y0 + (p >> TILE_SHIFT) - my) + half
+                    dx = real(p & (TILE_SIZE - 1)) + x_offset
+                    dy = real(p >> TILE_SHIFT) + y_offset
                     g_op += vis * v_alpha
                     v_sigma = -ov * v_alpha
                     g_a += half * dx * dx * v_sigma
