@@ -276,6 +276,7 @@ def rasterize_backward(pairs, channel_slots, offsets, ids, tiles_x, tiles_y, wid
         behind = np.empty(PIXELS, pairs.dtype)  # R above
         v_feat = np.empty((PIXELS, channels), pairs.dtype)
         g_feat = np.empty(channels, pairs.dtype)
+        v_alphas = np.empty(PIXELS, pairs.dtype)  # of one pair's records
         c, x0, x1, y0, y1 = _tile_bounds(job, tiles_x, tiles_y, width, height)
         for py in range(y0, y1):
             for px in range(x0, x1):
@@ -294,10 +295,11 @@ def rasterize_backward(pairs, channel_slots, offsets, ids, tiles_x, tiles_y, wid
             ca, cb, cc, opacity = splat[2], splat[3], splat[4], splat[5]
             x_offset = real(x0 - splat[0]) + half  # pixel (column, row) -> (dx, dy)
             y_offset = real(y0 - splat[1]) + half
-            g_mx = g_my = g_a = g_b = g_c = g_op = zero
             g_feat[:] = zero
-            for r in range(first, record_end[k]):
-                at = _unsigned(r)
+            count = record_end[k] - first
+            # first the alphas' gradients, pixel by pixel (each updates its pixel's R) ...
+            for i in range(count):
+                at = _unsigned(first + i)
                 p = record_pixel[at]
                 vis = record_vis[at]
                 t = record_t[at]
@@ -310,18 +312,24 @@ def rasterize_backward(pairs, channel_slots, offsets, ids, tiles_x, tiles_y, wid
                     g_feat[ch] += weight * v
                     dot += splat[SPLAT_FIELDS + ch] * v
                 r_behind = behind[p]
-                v_alpha = t * (dot + r_behind)
+                v_alphas[i] = t * (dot + r_behind) if ov <= max_alpha else zero  # clamped: 0
                 behind[p] = r_behind * (one - alpha) - alpha * dot
-                if ov <= max_alpha:
-                    dx = real(p & (TILE_SIZE - 1)) + x_offset
-                    dy = real(p >> TILE_SHIFT) + y_offset
-                    g_op += vis * v_alpha
-                    v_sigma = -ov * v_alpha
-                    g_a += half * dx * dx * v_sigma
-                    g_b += dx * dy * v_sigma
-                    g_c += half * dy * dy * v_sigma
-                    g_mx -= (ca * dx + cb * dy) * v_sigma
-                    g_my -= (cb * dx + cc * dy) * v_sigma
+            # ... then the splat's shape and opacity from them: a loop LLVM vectorises
+            g_mx = g_my = g_a = g_b = g_c = g_op = zero
+            for i in range(count):
+                at = _unsigned(first + i)
+                p = record_pixel[at]
+                vis = record_vis[at]
+                v_alpha = v_alphas[i]
+                dx = real(p & (TILE_SIZE - 1)) + x_offset
+                dy = real(p >> TILE_SHIFT) + y_offset
+                g_op += vis * v_alpha
+                v_sigma = -opacity * vis * v_alpha
+                g_a += half * dx * dx * v_sigma
+                g_b += dx * dy * v_sigma
+                g_c += half * dy * dy * v_sigma
+                g_mx -= (ca * dx + cb * dy) * v_sigma
+                g_my -= (cb * dx + cc * dy) * v_sigma
             out = grads[thread, c, ids[k]]
             out[0] += g_mx
             out[1] += g_my
