@@ -1,7 +1,7 @@
 """CPU rasterization: setsplat's backend against gsplat's PyTorch path, in one run.
 
-    .venv/bin/python benchmarks/render.py [--repeats 10] [--peer-repeats 2] [--rounds 3]
-        [--peer-budget 600] [--cases ...]
+    .venv/bin/python benchmarks/render.py [--repeats 10] [--peer-repeats 2] [--window 2]
+        [--rounds 3] [--peer-budget 600] [--cases ...]
 
 Forward + backward (SH degree 3, RGB + expected depth, the same fixed random output
 gradients for both)
@@ -10,10 +10,12 @@ at 20k splats 256x256 and 100k splats 512x512, and forward only for 1M splats at
 its CUDA-only helpers swapped for PyTorch ones (see ``gsplat_cpu_peer.py``).
 
 Each (renderer, case) runs in a fresh process, so peak RSS is its own: a first call
-(numba loads its cache, or compiles on a fresh machine), then ``--repeats`` timed calls
-(``--peer-repeats`` for the slow peer) of which the fastest counts: on a shared
-machine the best run is the one least disturbed by others. This VM's speed also drifts
-by up to 1.5x for minutes at a time, so the renderers take turns: ``--rounds`` rounds,
+(numba loads its cache, or compiles on a fresh machine), then timed calls, at least
+``--repeats`` (``--peer-repeats`` for the slow peer) and for at least ``--window``
+seconds, of which the fastest counts: on a shared machine the best run is the one least
+disturbed by others, and the same window gives the fast renderer and the slow one the
+same chance of meeting the machine at its best. This VM's speed also drifts by up to
+1.5x for tens of seconds at a time, so the renderers take turns: ``--rounds`` rounds,
 each renderer's process once per round, and each figure is the best over the rounds;
 the ratio is also given per round, as its range. If one peer call would take
 longer than ``--peer-budget`` seconds, it is run on a vertical band of the image
@@ -67,7 +69,18 @@ def make_scene(n: int, width: int, height: int, seed: int = 0):
     return [means, quats, scales, opacities, sh], viewmats, ks
 
 
-def _worker(renderer: str, case: str, repeats: int, peer_repeats: int, budget: float) -> dict:
+def sample(step, calls: int, window: float) -> list:
+    """``step()``'s results for at least ``calls`` calls and ``window`` seconds."""
+    import time
+
+    times, start = [], time.perf_counter()
+    while len(times) < calls or time.perf_counter() - start < window:
+        times.append(step())
+    return times
+
+
+def _worker(renderer: str, case: str, repeats: int, peer_repeats: int, window: float,
+            budget: float) -> dict:
     import resource
     import time
 
@@ -114,13 +127,13 @@ def _worker(renderer: str, case: str, repeats: int, peer_repeats: int, budget: f
         if spec["backward"]:
             torch.autograd.backward(outputs, grads)
         t2 = time.perf_counter()
-        step.alpha = float(alpha.mean())
+        step.alpha = float(alpha.detach().mean())
         return t1 - t0, t2 - t1, time.process_time() - c0
 
     result: dict = {"renderer": renderer, "case": case}
     if renderer == "setsplat":
         first = step()
-        times = [step() for _ in range(repeats)]
+        times = sample(step, repeats, window)
         result["first_call_s"] = first[0] + first[1]
     else:
         # time a narrow band first, to see whether the whole image fits the budget
@@ -128,13 +141,13 @@ def _worker(renderer: str, case: str, repeats: int, peer_repeats: int, budget: f
         probe = step(band)
         share = band / width
         if sum(probe[:2]) / share <= budget:
-            times = [step() for _ in range(peer_repeats)]
+            times = sample(step, peer_repeats, window)
         else:
             times = [tuple(t / share for t in probe)]
             result["extrapolated_from_share"] = share
     fwd, bwd, cpu = min(times, key=lambda t: t[0] + t[1])
     result.update(forward_s=fwd, backward_s=bwd, total_s=fwd + bwd, cpu_s=cpu,
-                  load_average=os.getloadavg()[0], mean_alpha=step.alpha,
+                  load_average=os.getloadavg()[0], mean_alpha=step.alpha, calls=len(times),
                   baseline_rss_mb=baseline_mb,
                   peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return result
@@ -144,6 +157,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--peer-repeats", type=int, default=2)
+    parser.add_argument("--window", type=float, default=2.0,
+                        help="seconds each renderer keeps calling, at least")
     parser.add_argument("--peer-budget", type=float, default=600.0,
                         help="seconds one peer call may take before it is extrapolated")
     parser.add_argument("--rounds", type=int, default=3, help="turns each renderer takes")
@@ -151,7 +166,7 @@ def main() -> None:
     parser.add_argument("--worker", nargs=2, metavar=("RENDERER", "CASE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(_worker(*args.worker, args.repeats, args.peer_repeats,
+        print(json.dumps(_worker(*args.worker, args.repeats, args.peer_repeats, args.window,
                                  args.peer_budget)))
         return
     env = dict(os.environ, OMP_NUM_THREADS=str(THREADS), NUMBA_NUM_THREADS=str(THREADS),
@@ -160,7 +175,8 @@ def main() -> None:
     def measure(renderer: str, case: str) -> dict:
         proc = subprocess.run([sys.executable, __file__, "--worker", renderer, case,
                                "--repeats", str(args.repeats), "--peer-repeats",
-                               str(args.peer_repeats), "--peer-budget",
+                               str(args.peer_repeats), "--window", str(args.window),
+                               "--peer-budget",
                                str(args.peer_budget)], env=env, capture_output=True, text=True)
         if proc.returncode != 0:
             sys.exit(f"{renderer} on {case} failed:\n{proc.stderr[-3000:]}")
@@ -173,7 +189,7 @@ def main() -> None:
               f"{r['backward_s']:8.3f} s  total {r['total_s']:8.3f} s  CPU "
               f"{r['cpu_s']:8.3f} s  peak RSS {r['peak_rss_mb']:5.0f} MB (after imports "
               f"{r['baseline_rss_mb']:.0f})  alpha {r['mean_alpha']:.3f}  load "
-              f"{r['load_average']:.1f}{note}", flush=True)
+              f"{r['load_average']:.1f}  best of {r['calls']}{note}", flush=True)
         return r
 
     summary = []
