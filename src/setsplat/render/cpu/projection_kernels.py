@@ -82,14 +82,26 @@ def _view_direction(w, t, mean):
 
 
 @njit(cache=True)
-def _jacobian(k, width, height, px, py, pz):
+def _lenses(ks, width, height):
+    """Per camera: fx, fy, cx, cy and the limits of 3DGS's frustum clamp (x+, x-, y+,
+    y-), worked out once per call rather than once per splat."""
+    lenses = np.empty((ks.shape[0], 8), ks.dtype)
+    for c in range(ks.shape[0]):
+        fx, fy, cx, cy = ks[c, 0, 0], ks[c, 1, 1], ks[c, 0, 2], ks[c, 1, 2]
+        lenses[c, 0], lenses[c, 1], lenses[c, 2], lenses[c, 3] = fx, fy, cx, cy
+        lenses[c, 4] = (width - cx) / fx + 0.3 * (0.5 * width / fx)
+        lenses[c, 5] = cx / fx + 0.3 * (0.5 * width / fx)
+        lenses[c, 6] = (height - cy) / fy + 0.3 * (0.5 * height / fy)
+        lenses[c, 7] = cy / fy + 0.3 * (0.5 * height / fy)
+    return lenses
+
+
+@njit(cache=True)
+def _jacobian(lens, px, py, pz):
     """Pinhole Jacobian entries (J00, J02, J11, J12) with 3DGS's frustum clamp, and
     whether x and y stayed unclamped."""
-    fx, fy, cx, cy = k[0, 0], k[1, 1], k[0, 2], k[1, 2]
-    lim_x_pos = (width - cx) / fx + 0.3 * (0.5 * width / fx)
-    lim_x_neg = cx / fx + 0.3 * (0.5 * width / fx)
-    lim_y_pos = (height - cy) / fy + 0.3 * (0.5 * height / fy)
-    lim_y_neg = cy / fy + 0.3 * (0.5 * height / fy)
+    fx, fy = lens[0], lens[1]
+    lim_x_pos, lim_x_neg, lim_y_pos, lim_y_neg = lens[4], lens[5], lens[6], lens[7]
     rz = 1.0 / pz
     ux, uy = px * rz, py * rz
     free_x = -lim_x_neg <= ux <= lim_x_pos
@@ -113,6 +125,7 @@ def project_forward(means, quats, scales, opacities, sh, degree, viewmats, ks, w
     """Fill every entry of the (C, N, ...) outputs (uninitialised on entry); culled
     splats get radii 0 and zeros elsewhere. ``degree`` < 0: no SH."""
     n = means.shape[0]
+    lenses = _lenses(ks, width, height)
     for i in prange(n):
         m = _rs_matrix(quats[i], scales[i])
         for c in range(viewmats.shape[0]):
@@ -128,7 +141,8 @@ def project_forward(means, quats, scales, opacities, sh, degree, viewmats, ks, w
             if not (near < pz < far):
                 continue
             a = _mat3_mul(w, m)
-            j00, j02, j11, j12, _, _, _, _ = _jacobian(ks[c], width, height, px, py, pz)
+            lens = lenses[c]
+            j00, j02, j11, j12, _, _, _, _ = _jacobian(lens, px, py, pz)
             b = _project_b(j00, j02, j11, j12, a)
             c00 = b[0] * b[0] + b[1] * b[1] + b[2] * b[2]
             c01 = b[0] * b[3] + b[1] * b[4] + b[2] * b[5]
@@ -147,9 +161,8 @@ def project_forward(means, quats, scales, opacities, sh, degree, viewmats, ks, w
             extend = min(EXTEND, math.sqrt(2.0 * math.log(opacity / ALPHA_THRESHOLD)))
             rx = math.ceil(extend * math.sqrt(c00))
             ry = math.ceil(extend * math.sqrt(c11))
-            k = ks[c]
-            mx = k[0, 0] * px / pz + k[0, 2]
-            my = k[1, 1] * py / pz + k[1, 2]
+            mx = lens[0] * px / pz + lens[2]
+            my = lens[1] * py / pz + lens[3]
             if mx + rx <= 0 or mx - rx >= width or my + ry <= 0 or my - ry >= height:
                 continue
             radii[c, i, 0] = rx
@@ -177,6 +190,7 @@ def project_backward(means, quats, scales, opacities, sh, degree, viewmats, ks, 
     written to every entry of the outputs (uninitialised on entry: zeroing them here, per
     splat, saves a pass over memory)."""
     n = means.shape[0]
+    lenses = _lenses(ks, width, height)
     for i in prange(n):
         v_opacities[i] = 0.0
         if degree >= 0:
@@ -188,11 +202,11 @@ def project_backward(means, quats, scales, opacities, sh, degree, viewmats, ks, 
             if radii[c, i, 0] == 0 and radii[c, i, 1] == 0:
                 continue
             w, t = _view(viewmats[c])
-            k = ks[c]
-            fx, fy = k[0, 0], k[1, 1]
+            lens = lenses[c]
+            fx, fy = lens[0], lens[1]
             px, py, pz = _camera_point(w, t, means[i])
             a = _mat3_mul(w, m)
-            j00, j02, j11, j12, tx, ty, free_x, free_y = _jacobian(k, width, height, px, py, pz)
+            j00, j02, j11, j12, tx, ty, free_x, free_y = _jacobian(lens, px, py, pz)
             b = _project_b(j00, j02, j11, j12, a)
             u00 = b[0] * b[0] + b[1] * b[1] + b[2] * b[2]
             u01 = b[0] * b[3] + b[1] * b[4] + b[2] * b[5]
