@@ -38,6 +38,7 @@ import functools
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -148,6 +149,7 @@ def _worker(renderer: str, case: str, repeats: int, peer_repeats: int, window: f
     fwd, bwd, cpu = min(times, key=lambda t: t[0] + t[1])
     result.update(forward_s=fwd, backward_s=bwd, total_s=fwd + bwd, cpu_s=cpu,
                   load_average=os.getloadavg()[0], mean_alpha=step.alpha, calls=len(times),
+                  median_total_s=statistics.median(t[0] + t[1] for t in times),
                   baseline_rss_mb=baseline_mb,
                   peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return result
@@ -189,7 +191,8 @@ def main() -> None:
               f"{r['backward_s']:8.3f} s  total {r['total_s']:8.3f} s  CPU "
               f"{r['cpu_s']:8.3f} s  peak RSS {r['peak_rss_mb']:5.0f} MB (after imports "
               f"{r['baseline_rss_mb']:.0f})  alpha {r['mean_alpha']:.3f}  load "
-              f"{r['load_average']:.1f}  best of {r['calls']}{note}", flush=True)
+              f"{r['load_average']:.1f}  best of {r['calls']} (median total "
+              f"{r['median_total_s']:.3f} s){note}", flush=True)
         return r
 
     summary = []
@@ -205,9 +208,12 @@ def main() -> None:
             continue
         peer = best[renderers[1]]
         per_round = [r[renderers[1]]["total_s"] / r["setsplat"]["total_s"] for r in rounds]
+        medians = [r[renderers[1]]["median_total_s"] / r["setsplat"]["median_total_s"]
+                   for r in rounds]
         summary.append(f"{case:30s} setsplat is {peer['total_s'] / ours['total_s']:.1f}x faster "
                        f"than gsplat's PyTorch path (wall; per round "
-                       f"{min(per_round):.1f}-{max(per_round):.1f}x), "
+                       f"{min(per_round):.1f}-{max(per_round):.1f}x; median against median "
+                       f"{min(medians):.1f}-{max(medians):.1f}x), "
                        f"{peer['cpu_s'] / ours['cpu_s']:.1f}x (CPU time)")
     print()
     print("\n".join(summary))
