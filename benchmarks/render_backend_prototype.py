@@ -5,8 +5,8 @@
 Both run the same algorithm (per 16x16 tile, splats front to back from a per-pair table,
 each touching only the pixels of its rows inside the alpha threshold's ellipse, the 16
 row set-ups in one vectorisable loop with the same polynomial exp; the forward records
-each contribution with the transmittance in front of it, and the backward replays the
-records back to front, with per-thread gradient buffers whose next row it prefetches) on
+each contribution, and the backward replays the records back to front from the final
+transmittance, with per-thread gradient buffers whose next row it prefetches) on
 the same projected, binned and gathered splats, float32, 2 threads, with tiles handed
 out dynamically 4 at a time. The C++ version is compiled here with
 ``torch.utils.cpp_extension.load_inline`` (-O3 -march=native -fopenmp): its build time is
@@ -58,13 +58,13 @@ static inline float poly_exp(float x) {
 
 void forward(torch::Tensor pairs, torch::Tensor offsets, int64_t tiles_x, int64_t tiles_y,
              int64_t width, int64_t height, torch::Tensor rec_base, torch::Tensor rec_end,
-             torch::Tensor rec_pixel, torch::Tensor rec_vis, torch::Tensor rec_t,
-             torch::Tensor out_acc, torch::Tensor out_t) {
+             torch::Tensor rec_pixel, torch::Tensor rec_vis, torch::Tensor out_acc,
+             torch::Tensor out_t) {
     const float *pr = pairs.data_ptr<float>();
     const int64_t *off = offsets.data_ptr<int64_t>(), *base = rec_base.data_ptr<int64_t>();
     int64_t *rend = rec_end.data_ptr<int64_t>();
     uint8_t *rpix = rec_pixel.data_ptr<uint8_t>();
-    float *rvis = rec_vis.data_ptr<float>(), *rt = rec_t.data_ptr<float>();
+    float *rvis = rec_vis.data_ptr<float>();
     float *acc_o = out_acc.data_ptr<float>(), *t_o = out_t.data_ptr<float>();
     const int64_t W = pairs.size(1), D = W - F, jobs = offsets.size(0) - 1;
     #pragma omp parallel for schedule(dynamic, 4)
@@ -116,7 +116,6 @@ void forward(torch::Tensor pairs, torch::Tensor offsets, int64_t tiles_x, int64_
                     for (int ch = 0; ch < D; ++ch) acc[p * MAXD + ch] += s[F + ch] * w;
                     rpix[cur] = uint8_t(p);
                     rvis[cur] = vis;
-                    rt[cur] = T[p];
                     T[p] = nt;
                     ++cur;
                 }
@@ -137,15 +136,15 @@ void forward(torch::Tensor pairs, torch::Tensor offsets, int64_t tiles_x, int64_
 void backward(torch::Tensor pairs, torch::Tensor offsets, torch::Tensor ids, int64_t tiles_x,
               int64_t tiles_y, int64_t width, int64_t height, torch::Tensor rec_base,
               torch::Tensor rec_end, torch::Tensor rec_pixel, torch::Tensor rec_vis,
-              torch::Tensor rec_t, torch::Tensor v_acc, torch::Tensor v_alpha,
+              torch::Tensor trans, torch::Tensor v_acc, torch::Tensor v_alpha,
               torch::Tensor grads) {
     const float *pr = pairs.data_ptr<float>();
     const int64_t *off = offsets.data_ptr<int64_t>(), *base = rec_base.data_ptr<int64_t>();
     const int64_t *rend = rec_end.data_ptr<int64_t>();
     const uint8_t *rpix = rec_pixel.data_ptr<uint8_t>();
-    const float *rvis = rec_vis.data_ptr<float>(), *rt = rec_t.data_ptr<float>();
+    const float *rvis = rec_vis.data_ptr<float>();
     const int *id = ids.data_ptr<int>();
-    const float *va = v_acc.data_ptr<float>();
+    const float *tr = trans.data_ptr<float>(), *va = v_acc.data_ptr<float>();
     const float *val = v_alpha.data_ptr<float>();
     float *gr = grads.data_ptr<float>();
     const int64_t C = grads.size(1), N = grads.size(2), W = pairs.size(1), D = W - F;
@@ -154,11 +153,12 @@ void backward(torch::Tensor pairs, torch::Tensor offsets, torch::Tensor ids, int
     for (int64_t job = 0; job < jobs; ++job) {
         float *mine = gr + int64_t(omp_get_thread_num()) * C * N * G;
         Tile t = tile_of(job, tiles_x, tiles_y, width, height);
-        float behind[PIX], vc[PIX * MAXD], gc[MAXD];  // behind: R, as in the numba kernel
+        float T[PIX], behind[PIX], vc[PIX * MAXD], gc[MAXD];  // behind: R, as in numba's
         for (int py = t.y0; py < t.y1; ++py)
             for (int px = t.x0; px < t.x1; ++px) {
                 int p = (py - t.y0) * TS + px - t.x0;
                 int64_t o = (int64_t(t.c) * height + py) * width + px;
+                T[p] = tr[o];
                 behind[p] = val[o];
                 for (int ch = 0; ch < D; ++ch) vc[p * MAXD + ch] = va[o * D + ch];
             }
@@ -175,7 +175,8 @@ void backward(torch::Tensor pairs, torch::Tensor offsets, torch::Tensor ids, int
             for (int64_t r = first; r < rend[k]; ++r) {
                 const int p = rpix[r];
                 const float vis = rvis[r], ov = o * vis, al = std::min(MAXA, ov);
-                const float tt = rt[r], w = al * tt;
+                const float tt = T[p] / (1.f - al), w = al * tt;
+                T[p] = tt;
                 float dot = 0.f;
                 for (int ch = 0; ch < D; ++ch) {
                     gc[ch] += w * vc[p * MAXD + ch];
@@ -246,8 +247,7 @@ def main() -> None:
     acc = {k: np.empty((*shape, 4), np.float32) for k in ("numba", "c++")}
     trans = {k: np.empty(shape, np.float32) for k in acc}
     records = {k: (base, np.empty(len(pairs), np.int64), np.empty(capacity.sum(), np.uint8),
-                   np.empty(capacity.sum(), np.float32), np.empty(capacity.sum(), np.float32))
-               for k in acc}
+                   np.empty(capacity.sum(), np.float32)) for k in acc}
     median = np.empty(shape, np.float32)
     g = torch.Generator().manual_seed(0)
     v_acc = torch.rand((*shape, 4), generator=g).numpy()
@@ -264,7 +264,8 @@ def main() -> None:
         grads["numba"].fill(0)
         with rk.tiles_in_small_chunks():
             rk.rasterize_backward(pairs, channels, bins.offsets, bins.ids, *tiles,
-                                  *records["numba"], v_acc, v_alpha, grads["numba"])
+                                  *records["numba"], trans["numba"], v_acc, v_alpha,
+                                  grads["numba"])
 
     def torched(*arrays):
         return [torch.from_numpy(x) for x in arrays]
@@ -276,7 +277,7 @@ def main() -> None:
     def cpp_bwd():
         grads["c++"].fill(0)
         ext.backward(*torched(pairs, bins.offsets, bins.ids), *tiles,
-                     *torched(*records["c++"], v_acc, v_alpha, grads["c++"]))
+                     *torched(*records["c++"], trans["c++"], v_acc, v_alpha, grads["c++"]))
 
     for f in (numba_fwd, numba_bwd, cpp_fwd, cpp_bwd):
         f()

@@ -17,7 +17,7 @@ import weakref
 
 import numpy as np
 
-KEEP_PER_DTYPE = 16  # released buffers kept per dtype: two steps' worth in flight at once
+KEEP_PER_DTYPE = 8  # released buffers kept per dtype: what a render and its backward use
 
 
 class BufferPool:

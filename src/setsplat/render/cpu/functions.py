@@ -86,8 +86,7 @@ class ProjectGaussians(torch.autograd.Function):
 
 class _Replay:
     """What the forward pass leaves for the backward: the tile-splat pairs' splats, and
-    every pixel-splat contribution (its pixel in the tile, exp(-sigma) and the
-    transmittance in front of it), tile by tile,
+    every pixel-splat contribution (its pixel in the tile and exp(-sigma)), tile by tile,
     within the room ``capacity`` gives each tile. No contributions when no gradient is
     wanted. Its arrays go back to the buffer pool when it is collected."""
 
@@ -99,7 +98,6 @@ class _Replay:
         self.end = np.empty(0, np.int64)
         self.pixel = np.empty(0, np.uint8)
         self.vis = np.empty(0, dtype)
-        self.transmittance = np.empty(0, dtype)
 
     def make_room(self) -> None:
         """Room for the contributions, once ``capacity`` is filled in."""
@@ -109,11 +107,10 @@ class _Replay:
             self.end = POOL.take((len(self.pairs),), np.int64, self)
             self.pixel = POOL.take((size,), np.uint8, self)
             self.vis = POOL.take((size,), self.pairs.dtype, self)
-            self.transmittance = POOL.take((size,), self.pairs.dtype, self)
 
     @property
     def records(self) -> tuple[np.ndarray, ...]:
-        return self.base, self.end, self.pixel, self.vis, self.transmittance
+        return self.base, self.end, self.pixel, self.vis
 
 
 class RasterizeTiles(torch.autograd.Function):
@@ -169,7 +166,7 @@ class RasterizeTiles(torch.autograd.Function):
         with rk.tiles_in_small_chunks():
             rk.rasterize_backward(replay.pairs, rk.channel_slots(channels), bins.offsets,
                                   bins.ids, bins.tiles_x, bins.tiles_y, width, height,
-                                  *replay.records, v_acc, v_alpha_acc, grads)
+                                  *replay.records, transmittance, v_acc, v_alpha_acc, grads)
         total = torch.from_numpy(grads.sum(0))
         for scratch in (grads, v_acc, v_alpha_acc):
             POOL.give_back(scratch)

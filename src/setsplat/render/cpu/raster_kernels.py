@@ -177,11 +177,11 @@ def _tile_bounds(job, tiles_x, tiles_y, width, height):
 
 @njit(parallel=True, cache=True, fastmath=True)
 def rasterize_forward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, height,
-                      record_base, record_end, record_pixel, record_vis, record_t,
-                      out_features, out_transmittance, out_median):
+                      record_base, record_end, record_pixel, record_vis, out_features,
+                      out_transmittance, out_median):
     """Composite every (camera, tile). With records (``record_end`` not empty), pair k's
-    contributions -- pixel in the tile, exp(-sigma) and the transmittance in front --
-    go to ``record_*[previous end : record_end[k]]``, the first pair's from
+    contributions -- pixel in the tile and exp(-sigma) -- go to
+    ``record_*[previous end : record_end[k]]``, the first pair's from
     ``record_base[job]``: all the backward pass needs to replay them. ``out_median`` is
     the median depth (0 if the pixel never gets opaque enough). ``channel_slots``: see
     ``channel_slots()``."""
@@ -238,7 +238,6 @@ def rasterize_forward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, he
                         at = _unsigned(cursor)
                         record_pixel[at] = p
                         record_vis[at] = vis
-                        record_t[at] = t
                         cursor += 1
             if recording:
                 record_end[k] = cursor
@@ -257,22 +256,23 @@ def rasterize_forward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, he
 
 @njit(parallel=True, cache=True, fastmath=True)
 def rasterize_backward(pairs, channel_slots, offsets, ids, tiles_x, tiles_y, width, height,
-                       record_base, record_end, record_pixel, record_vis, record_t,
+                       record_base, record_end, record_pixel, record_vis, transmittance,
                        v_features, v_alpha_out, grads):
-    """Replay each tile's records back to front, and add per-thread gradients
-    ``grads[thread, c, g, :]`` = (mean x, mean y, conic a, b, c, opacity, feature
-    channels...). Caller zeroes ``grads`` and sums over threads.
+    """Replay each tile's records back to front from the final transmittance, and add
+    per-thread gradients ``grads[thread, c, g, :]`` = (mean x, mean y, conic a, b, c,
+    opacity, feature channels...). Caller zeroes ``grads`` and sums over threads.
 
-    With T the transmittance in front of a splat (recorded), the loss gradient of its
-    alpha is T·(f·v + R), where f·v is its features dotted with the pixel's feature
-    gradient and R what the splats behind it and the final alpha contribute, per unit
-    of transmittance. One splat further forward, R becomes R·(1 - alpha) - alpha·(f·v):
-    no division."""
+    With T the transmittance in front of a splat, the loss gradient of its alpha is
+    T·(f·v + R), where f·v is its features dotted with the pixel's feature gradient and
+    R what the splats behind it and the final alpha contribute, per unit of
+    transmittance. One splat further forward, T becomes T / (1 - alpha) and R becomes
+    R·(1 - alpha) - alpha·(f·v)."""
     channels = len(channel_slots)
     real = pairs.dtype.type
     zero, half, one, max_alpha = real(0), real(0.5), real(1), real(MAX_ALPHA)
     for job in prange(len(offsets) - 1):
         thread = get_thread_id()
+        trans = np.empty(PIXELS, pairs.dtype)  # T above
         behind = np.empty(PIXELS, pairs.dtype)  # R above
         v_feat = np.empty((PIXELS, channels), pairs.dtype)
         g_feat = np.empty(channels, pairs.dtype)
@@ -281,6 +281,7 @@ def rasterize_backward(pairs, channel_slots, offsets, ids, tiles_x, tiles_y, wid
         for py in range(y0, y1):
             for px in range(x0, x1):
                 p = (py - y0) * TILE_SIZE + px - x0
+                trans[p] = transmittance[c, py, px]
                 behind[p] = v_alpha_out[c, py, px, 0]
                 for ch in range(channels):
                     v_feat[p, ch] = v_features[c, py, px, ch]
@@ -302,9 +303,10 @@ def rasterize_backward(pairs, channel_slots, offsets, ids, tiles_x, tiles_y, wid
                 at = _unsigned(first + i)
                 p = record_pixel[at]
                 vis = record_vis[at]
-                t = record_t[at]
                 ov = opacity * vis
                 alpha = min(max_alpha, ov)
+                t = trans[p] / (one - alpha)
+                trans[p] = t
                 weight = alpha * t
                 dot = zero  # this splat's features · v_features
                 for ch in range(channels):
