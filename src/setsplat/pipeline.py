@@ -167,8 +167,10 @@ def run(src: str | Path, out: str | Path, config: RunConfig | None = None,
             if report:
                 report(stage.name, "skipped", results[stage.name])
             continue
+        # carry on an attempt with the same inputs; a redo (asked for, or after an earlier
+        # stage was redone, whose outputs this stage's checkpoints never saw) starts afresh
+        resume = not forcing and entry.get("started") == fingerprint
         forcing = True  # everything after a redone stage is redone too
-        resume = entry.get("started") == fingerprint
         entry.update(started=fingerprint, finished=None)
         log.save()
         if report:
