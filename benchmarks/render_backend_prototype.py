@@ -6,7 +6,8 @@ Both run the same algorithm (per 16x16 tile, splats front to back from a per-pai
 each touching only the pixels of its rows inside the alpha threshold's ellipse, the 16
 row set-ups in one vectorisable loop with the same polynomial exp; the forward records
 each contribution, and the backward replays the records back to front from the final
-transmittance, with per-thread gradient buffers whose next row it prefetches) on
+transmittance; the C++ adds into per-thread gradient buffers, prefetching the next row,
+numba writes per tile-splat pair and sums per splat afterwards, in a fixed order) on
 the same projected, binned and gathered splats, float32, 2 threads, with tiles handed
 out dynamically 4 at a time. The C++ version is compiled here with
 ``torch.utils.cpp_extension.load_inline`` (-O3 -march=native -fopenmp): its build time is
@@ -260,12 +261,15 @@ def main() -> None:
             rk.rasterize_forward(pairs, channels, bins.offsets, *tiles, *records["numba"],
                                  acc["numba"], trans["numba"], median)
 
+    pair_grads = np.empty((len(pairs), 10), np.float32)
+
     def numba_bwd():
-        grads["numba"].fill(0)
         with rk.tiles_in_small_chunks():
             rk.rasterize_backward(pairs, channels, bins.offsets, bins.ids, *tiles,
                                   *records["numba"], trans["numba"], v_acc, v_alpha,
-                                  grads["numba"])
+                                  pair_grads)
+        rk.sum_pairs(pair_grads, bins.offsets, bins.ids, bins.tiles_x * bins.tiles_y,
+                     grads["numba"][0])
 
     def torched(*arrays):
         return [torch.from_numpy(x) for x in arrays]

@@ -161,14 +161,16 @@ class RasterizeTiles(torch.autograd.Function):
         v_rgb_np = _np(v_rgb)
         rk.image_gradients(v_rgb_np, _np(v_alpha), _np(v_depth), acc, transmittance, bg, v_acc,
                            v_alpha_acc)
-        grads = POOL.take((rk.thread_count(), cameras, n, 6 + channels), acc.dtype)
-        grads.fill(0)
+        pair_grads = POOL.take((len(bins.ids), 6 + channels), acc.dtype)
         with rk.tiles_in_small_chunks():
             rk.rasterize_backward(replay.pairs, rk.channel_slots(channels), bins.offsets,
                                   bins.ids, bins.tiles_x, bins.tiles_y, width, height,
-                                  *replay.records, transmittance, v_acc, v_alpha_acc, grads)
-        total = torch.from_numpy(grads.sum(0))
-        for scratch in (grads, v_acc, v_alpha_acc):
+                                  *replay.records, transmittance, v_acc, v_alpha_acc,
+                                  pair_grads)
+        total = torch.from_numpy(np.empty((cameras, n, 6 + channels), acc.dtype))
+        rk.sum_pairs(pair_grads, bins.offsets, bins.ids, bins.tiles_x * bins.tiles_y,
+                     total.numpy())
+        for scratch in (pair_grads, v_acc, v_alpha_acc):
             POOL.give_back(scratch)
         v_bg = (torch.from_numpy(np.einsum("chwd,chw->cd", v_rgb_np, transmittance))
                 if has_bg and ctx.needs_input_grad[5] else None)

@@ -9,8 +9,9 @@ tile stops as soon as all its pixels are saturated.
 
 The forward pass records every contribution (pixel, exp(-sigma)) for the backward
 pass, which replays the records back to front from the final transmittance, as gsplat
-walks its lists, without setting up a single row again, and accumulates per-splat
-gradients in one buffer per thread, summed afterwards: no atomics.
+walks its lists, without setting up a single row again. It writes each tile-splat pair's
+gradients to the pair's own row (no atomics), and ``sum_pairs`` adds them up per splat in
+a fixed order, so that gradients do not depend on which thread took which tile.
 """
 
 import contextlib
@@ -19,7 +20,7 @@ from collections.abc import Iterator
 
 import numpy as np
 from llvmlite import ir
-from numba import get_num_threads, get_thread_id, njit, prange, set_parallel_chunksize, types
+from numba import njit, prange, set_parallel_chunksize, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -257,10 +258,10 @@ def rasterize_forward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, he
 @njit(parallel=True, cache=True, fastmath=True)
 def rasterize_backward(pairs, channel_slots, offsets, ids, tiles_x, tiles_y, width, height,
                        record_base, record_end, record_pixel, record_vis, transmittance,
-                       v_features, v_alpha_out, grads):
+                       v_features, v_alpha_out, pair_grads):
     """Replay each tile's records back to front from the final transmittance, and add
-    per-thread gradients ``grads[thread, c, g, :]`` = (mean x, mean y, conic a, b, c,
-    opacity, feature channels...). Caller zeroes ``grads`` and sums over threads.
+    gradients ``pair_grads[k, :]`` = (mean x, mean y, conic a, b, c, opacity, feature
+    channels...) of every tile-splat pair k (zero for a pair with no contribution).
 
     With T the transmittance in front of a splat, the loss gradient of its alpha is
     T·(f·v + R), where f·v is its features dotted with the pixel's feature gradient and
@@ -271,7 +272,6 @@ def rasterize_backward(pairs, channel_slots, offsets, ids, tiles_x, tiles_y, wid
     real = pairs.dtype.type
     zero, half, one, max_alpha = real(0), real(0.5), real(1), real(MAX_ALPHA)
     for job in prange(len(offsets) - 1):
-        thread = get_thread_id()
         trans = np.empty(PIXELS, pairs.dtype)  # T above
         behind = np.empty(PIXELS, pairs.dtype)  # R above
         v_feat = np.empty((PIXELS, channels), pairs.dtype)
@@ -287,10 +287,9 @@ def rasterize_backward(pairs, channel_slots, offsets, ids, tiles_x, tiles_y, wid
                     v_feat[p, ch] = v_features[c, py, px, ch]
         start = offsets[job]
         for k in range(offsets[job + 1] - 1, start - 1, -1):
-            if k > start:  # the next pair's gradient row is far away in memory
-                _prefetch_write(grads[thread, c, ids[k - 1]])
             first = record_end[k - 1] if k > start else record_base[job]
             if first == record_end[k]:
+                pair_grads[k] = zero
                 continue
             splat = pairs[k]
             ca, cb, cc, opacity = splat[2], splat[3], splat[4], splat[5]
@@ -332,15 +331,25 @@ def rasterize_backward(pairs, channel_slots, offsets, ids, tiles_x, tiles_y, wid
                 g_c += half * dy * dy * v_sigma
                 g_mx -= (ca * dx + cb * dy) * v_sigma
                 g_my -= (cb * dx + cc * dy) * v_sigma
-            out = grads[thread, c, ids[k]]
-            out[0] += g_mx
-            out[1] += g_my
-            out[2] += g_a
-            out[3] += g_b
-            out[4] += g_c
-            out[5] += g_op
+            out = pair_grads[k]
+            out[0], out[1], out[2], out[3], out[4], out[5] = g_mx, g_my, g_a, g_b, g_c, g_op
             for ch in range(channels):
-                out[6 + ch] += g_feat[ch]
+                out[6 + ch] = g_feat[ch]
+
+
+@njit(cache=True)
+def sum_pairs(pair_grads, offsets, ids, tiles_per_camera, grads):
+    """``grads[c, g]`` = the sum of splat g's pair gradients in camera c, in pair order:
+    the same floats every run. One pass, in the order the pairs lie in memory; each
+    splat's row is prefetched a few pairs ahead."""
+    grads[:] = 0.0
+    for job in range(len(offsets) - 1):
+        c = job // tiles_per_camera
+        end = offsets[job + 1]
+        for k in range(offsets[job], end):
+            if k + 8 < end:
+                _prefetch_write(grads[c, ids[k + 8]])
+            grads[c, ids[k]] += pair_grads[k]
 
 
 @njit(parallel=True, cache=True)
@@ -391,7 +400,3 @@ def tiles_in_small_chunks() -> Iterator[None]:
         yield
     finally:
         set_parallel_chunksize(previous)
-
-
-def thread_count() -> int:
-    return get_num_threads()
