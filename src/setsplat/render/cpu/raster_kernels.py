@@ -276,7 +276,6 @@ def rasterize_backward(pairs, channel_slots, offsets, ids, tiles_x, tiles_y, wid
         behind = np.empty(PIXELS, pairs.dtype)  # R above
         v_feat = np.empty((PIXELS, channels), pairs.dtype)
         g_feat = np.empty(channels, pairs.dtype)
-        v_alphas = np.empty(PIXELS, pairs.dtype)  # of one pair's records
         c, x0, x1, y0, y1 = _tile_bounds(job, tiles_x, tiles_y, width, height)
         for py in range(y0, y1):
             for px in range(x0, x1):
@@ -295,11 +294,10 @@ def rasterize_backward(pairs, channel_slots, offsets, ids, tiles_x, tiles_y, wid
             ca, cb, cc, opacity = splat[2], splat[3], splat[4], splat[5]
             x_offset = real(x0 - splat[0]) + half  # pixel (column, row) -> (dx, dy)
             y_offset = real(y0 - splat[1]) + half
+            g_mx = g_my = g_a = g_b = g_c = g_op = zero
             g_feat[:] = zero
-            count = record_end[k] - first
-            # first the alphas' gradients, pixel by pixel (each updates its pixel's R) ...
-            for i in range(count):
-                at = _unsigned(first + i)
+            for r in range(first, record_end[k]):
+                at = _unsigned(r)
                 p = record_pixel[at]
                 vis = record_vis[at]
                 ov = opacity * vis
@@ -313,24 +311,18 @@ def rasterize_backward(pairs, channel_slots, offsets, ids, tiles_x, tiles_y, wid
                     g_feat[ch] += weight * v
                     dot += splat[SPLAT_FIELDS + ch] * v
                 r_behind = behind[p]
-                v_alphas[i] = t * (dot + r_behind) if ov <= max_alpha else zero  # clamped: 0
+                v_alpha = t * (dot + r_behind)
                 behind[p] = r_behind * (one - alpha) - alpha * dot
-            # ... then the splat's shape and opacity from them: a loop LLVM vectorises
-            g_mx = g_my = g_a = g_b = g_c = g_op = zero
-            for i in range(count):
-                at = _unsigned(first + i)
-                p = record_pixel[at]
-                vis = record_vis[at]
-                v_alpha = v_alphas[i]
-                dx = real(p & (TILE_SIZE - 1)) + x_offset
-                dy = real(p >> TILE_SHIFT) + y_offset
-                g_op += vis * v_alpha
-                v_sigma = -opacity * vis * v_alpha
-                g_a += half * dx * dx * v_sigma
-                g_b += dx * dy * v_sigma
-                g_c += half * dy * dy * v_sigma
-                g_mx -= (ca * dx + cb * dy) * v_sigma
-                g_my -= (cb * dx + cc * dy) * v_sigma
+                if ov <= max_alpha:  # else alpha is clamped: no shape or opacity gradient
+                    dx = real(p & (TILE_SIZE - 1)) + x_offset
+                    dy = real(p >> TILE_SHIFT) + y_offset
+                    g_op += vis * v_alpha
+                    v_sigma = -ov * v_alpha
+                    g_a += half * dx * dx * v_sigma
+                    g_b += dx * dy * v_sigma
+                    g_c += half * dy * dy * v_sigma
+                    g_mx -= (ca * dx + cb * dy) * v_sigma
+                    g_my -= (cb * dx + cc * dy) * v_sigma
             out = pair_grads[k]
             out[0], out[1], out[2], out[3], out[4], out[5] = g_mx, g_my, g_a, g_b, g_c, g_op
             for ch in range(channels):
