@@ -155,6 +155,13 @@ def _worker(renderer: str, case: str, repeats: int, peer_repeats: int, window: f
     return result
 
 
+def case_named(text: str) -> str:
+    matches = [name for name in CASES if name == text or name.split()[0] == text]
+    if not matches:
+        raise argparse.ArgumentTypeError(f"no case {text!r}; the cases: {', '.join(CASES)}")
+    return matches[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=10)
@@ -164,7 +171,8 @@ def main() -> None:
     parser.add_argument("--peer-budget", type=float, default=600.0,
                         help="seconds one peer call may take before it is extrapolated")
     parser.add_argument("--rounds", type=int, default=3, help="turns each renderer takes")
-    parser.add_argument("--cases", nargs="*", default=list(CASES))
+    parser.add_argument("--cases", nargs="*", default=list(CASES), type=case_named,
+                        help="cases by name or first word (20k, 100k, 1M)")
     parser.add_argument("--worker", nargs=2, metavar=("RENDERER", "CASE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:

