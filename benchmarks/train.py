@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
 import shutil
 import subprocess
 import sys
@@ -43,14 +43,19 @@ def run_ours(case: dict, out: Path) -> dict:
     if case["marker_size"]:
         command += ["--marker-size", str(case["marker_size"])]
     started = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode:
-        raise SystemExit(f"setsplat run failed:\n{result.stderr[-2000:]}")
+    with tempfile.TemporaryFile("w+") as stderr:
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+        # this run's own peak RSS: RUSAGE_CHILDREN would give the largest of all runs so far
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode:
+            stderr.seek(0)
+            raise SystemExit(f"setsplat run failed:\n{stderr.read()[-2000:]}")
     wall = time.perf_counter() - started
     metrics = json.loads((out / "train" / "metrics.json").read_text())
     return {"wall_total_s": wall, "train_s": metrics["wall_seconds"], "psnr": metrics["psnr"],
             "ssim": metrics["ssim"], "splats": metrics["splats"],
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+            "peak_rss_mb": usage.ru_maxrss / 1024,
             "steps": metrics["steps"], "image_size": metrics["image_size"]}
 
 
