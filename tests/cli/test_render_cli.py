@@ -112,3 +112,29 @@ def test_bad_background_and_missing_gpu(cli, job):
         gpu = cli("render", scene_path, "--cameras", cameras_path, "--out", out,
                   "--backend", "cuda")
         assert gpu.code == 2 and "no CUDA GPU" in gpu.err
+
+
+def test_exr_depth_keeps_the_float_depth(cli, job):
+    import OpenEXR
+
+    from setsplat.core.camera import read_cameras
+    from setsplat.core.io import read_scene
+    from setsplat.render import render_scene
+
+    scene_path, cameras_path, out = job
+    result = cli("--json", "render", scene_path, "--cameras", cameras_path, "--out", out,
+                 "--depth-format", "exr")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["views"][0]["depth"].endswith("a.depth.exr")
+    assert json.loads((out / "a.depth.json").read_text())["scale"] == 1.0
+    with OpenEXR.File(str(out / "a.depth.exr")) as exr:
+        z = np.asarray(exr.channels()["Z"].pixels)
+    assert z.dtype == np.float32 and z.shape == (32, 48)
+    camera = read_cameras(cameras_path)[0]
+    truth = render_scene(read_scene(scene_path), [camera])[0].depth[0, ..., 0].numpy()
+    np.testing.assert_array_equal(z, np.where(truth > 0, truth, 0).astype(np.float32))
+    # the 16-bit PNG of the same view agrees to within its quantisation step
+    cli("-q", "render", scene_path, "--cameras", cameras_path, "--out", out / "png")
+    scale = json.loads((out / "png" / "a.depth.json").read_text())["scale"]
+    png = np.asarray(Image.open(out / "png" / "a.depth.png"), np.float64) * scale
+    assert np.abs(png - z).max() <= scale / 2 + 1e-6 and (z > 0).mean() > 0.3

@@ -1,4 +1,4 @@
-"""setsplat render: views of a scene from a cameras file, as PNG colour and depth."""
+"""setsplat render: views of a scene from a cameras file, as PNG colour and PNG/EXR depth."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from setsplat.cli.common import console, emit
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
               help="Folder for the images (made if missing).")
 @click.option("--depth", type=click.Choice(["expected", "median", "none"]), default="expected",
-              show_default=True, help="Depth to write as 16-bit PNG (+ its scale as JSON).")
+              show_default=True, help="Depth to write (+ its scale and units as JSON).")
+@click.option("--depth-format", type=click.Choice(["png16", "exr"]), default="png16",
+              show_default=True, help="16-bit PNG, or float32 EXR (channel Z) for compositing.")
 @click.option("--alpha", is_flag=True, help="Write RGBA instead of RGB.")
 @click.option("--background", default="0,0,0", show_default=True,
               help="Background colour r,g,b in 0..1.")
@@ -26,8 +28,8 @@ from setsplat.cli.common import console, emit
               help="Use SH bands up to this degree (default: all in the scene).")
 @click.option("--backend", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
               show_default=True)
-def render(scene_file: Path, cameras_file: Path, out_dir: Path, depth: str, alpha: bool,
-           background: str, sh_degree: int | None, backend: str) -> None:
+def render(scene_file: Path, cameras_file: Path, out_dir: Path, depth: str, depth_format: str,
+           alpha: bool, background: str, sh_degree: int | None, backend: str) -> None:
     """Render SCENE from every camera in --cameras into --out (PNG per view)."""
     from setsplat.core.camera import read_cameras
     from setsplat.core.errors import SetsplatError, os_error
@@ -57,7 +59,8 @@ def render(scene_file: Path, cameras_file: Path, out_dir: Path, depth: str, alph
             t0 = time.perf_counter()
             output = render_scene(scene, [camera], sh_degree=sh_degree, background=bg,
                                   backend=backend)[0]
-            written = write_view(output, out_dir, stem, depth=depth, alpha=alpha, units=units)
+            written = write_view(output, out_dir, stem, depth=depth, depth_format=depth_format,
+                                 alpha=alpha, units=units)
             views.append({"camera": camera.name, **written, "width": camera.width,
                           "height": camera.height, "seconds": time.perf_counter() - t0})
             advance(1)

@@ -1,4 +1,5 @@
-"""Rendered views to files: 8-bit PNG colour, 16-bit PNG depth with its scale beside it."""
+"""Rendered views to files: 8-bit PNG colour; depth as 16-bit PNG or float EXR, with a
+JSON beside it saying what a pixel value means."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from setsplat.core.fsutil import atomic_write
 from setsplat.render.api import RenderOutput
 
 DEPTH_KINDS = ("expected", "median", "none")
+DEPTH_FORMATS = ("png16", "exr")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -37,6 +39,15 @@ def _png(path: Path, pixels: np.ndarray) -> None:
         Image.fromarray(pixels).save(f, format="PNG")
 
 
+def write_exr(path: Path, channels: dict[str, np.ndarray]) -> None:
+    """Float channels as a ZIP-compressed scanline EXR that appears whole or not at all."""
+    import OpenEXR
+
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    with atomic_write(path) as f:
+        OpenEXR.File(header, channels).write(f)
+
+
 def depth_to_uint16(depth: np.ndarray) -> tuple[np.ndarray, float]:
     """Depth (H, W) -> (uint16 image, scale) with depth = value * scale; 0 means no hit."""
     finite = depth[np.isfinite(depth) & (depth > 0)]
@@ -47,8 +58,10 @@ def depth_to_uint16(depth: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def write_view(output: RenderOutput, directory: Path, stem: str, *, depth: str = "expected",
-               alpha: bool = False, units: str = "scene units") -> dict[str, Any]:
-    """Write camera 0 of ``output``; returns what was written (paths and depth scale)."""
+               depth_format: str = "png16", alpha: bool = False,
+               units: str = "scene units") -> dict[str, Any]:
+    """Write camera 0 of ``output``; returns what was written (paths and depth scale).
+    ``depth_format`` "exr" keeps depth in float32 (channel Z) instead of 16 bits."""
     rgb = output.rgb[0, ..., :3].detach().clamp(0, 1).cpu().numpy()
     if alpha:
         rgb = np.concatenate([rgb, output.alpha[0].detach().clamp(0, 1).cpu().numpy()], -1)
@@ -58,11 +71,17 @@ def write_view(output: RenderOutput, directory: Path, stem: str, *, depth: str =
         source = output.depth if depth == "expected" else output.median_depth
         if source is None:
             raise ValueError(f"this backend gives no {depth} depth")
-        values, scale = depth_to_uint16(source[0, ..., 0].detach().cpu().numpy())
-        _png(directory / f"{stem}.depth.png", values)
+        z = source[0, ..., 0].detach().cpu().numpy()
+        if depth_format == "exr":
+            path, scale = directory / f"{stem}.depth.exr", 1.0
+            write_exr(path, {"Z": np.where(np.isfinite(z) & (z > 0), z, 0).astype(np.float32)})
+        else:
+            path = directory / f"{stem}.depth.png"
+            values, scale = depth_to_uint16(z)
+            _png(path, values)
         meta = {"depth": depth, "scale": scale, "units": units,
                 "meaning": "camera-space z = pixel value * scale; 0 = nothing was hit"}
         with atomic_write(directory / f"{stem}.depth.json") as f:
             f.write(json.dumps(meta, indent=1).encode())
-        written.update(depth=str(directory / f"{stem}.depth.png"), depth_scale=scale)
+        written.update(depth=str(path), depth_scale=scale)
     return written

@@ -101,6 +101,7 @@ def _render(shot: Shot, scene: GaussianScene, cameras: list, folder: Path,
     import torch
 
     from setsplat.render import render_scene
+    from setsplat.render.files import write_exr
 
     use_cuda = options.backend != "cpu" and torch.cuda.is_available()
     device = "cuda" if use_cuda else "cpu"
@@ -125,9 +126,9 @@ def _render(shot: Shot, scene: GaussianScene, cameras: list, folder: Path,
             rgb8 = np.round(rgb * 255).astype(np.uint8)
             stem = frame_stem(shot, frame)
             if options.exr:
-                _exr(folder / "rgb" / f"{stem}.exr",
+                write_exr(folder / "rgb" / f"{stem}.exr",
                      {"RGBA": np.dstack([srgb_to_linear(rgb), alpha]).astype(np.float32)})
-                _exr(folder / "depth" / f"{stem}.exr", {"Z": depth})
+                write_exr(folder / "depth" / f"{stem}.exr", {"Z": depth})
             else:
                 _png(folder / "rgb" / f"{stem}.png", rgb8)
                 _png(folder / "depth" / f"{stem}.png", depth_to_png16(depth, depth_scale))
@@ -267,13 +268,6 @@ def _png(path: Path, pixels: np.ndarray) -> None:
 
     with atomic_write(path) as f:
         Image.fromarray(pixels).save(f, format="PNG", compress_level=1)
-
-
-def _exr(path: Path, channels: dict[str, np.ndarray]) -> None:
-    import OpenEXR
-
-    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
-    OpenEXR.File(header, channels).write(os.fspath(path))
 
 
 def _write_json(path: Path, data: Any) -> None:
