@@ -47,7 +47,7 @@ def run_ours(case: dict, out: Path) -> dict:
         child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
         # this run's own peak RSS: RUSAGE_CHILDREN would give the largest of all runs so far
         _, status, usage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)
+        child.returncode = os.waitstatus_to_exitcode(status)  # reaped: Popen must not wait
         if child.returncode:
             stderr.seek(0)
             raise SystemExit(f"setsplat run failed:\n{stderr.read()[-2000:]}")

@@ -138,3 +138,17 @@ def test_exr_depth_keeps_the_float_depth(cli, job):
     scale = json.loads((out / "png" / "a.depth.json").read_text())["scale"]
     png = np.asarray(Image.open(out / "png" / "a.depth.png"), np.float64) * scale
     assert np.abs(png - z).max() <= scale / 2 + 1e-6 and (z > 0).mean() > 0.3
+
+
+def test_write_view_refuses_unknown_depth_kinds_and_formats(job, tmp_path):
+    from setsplat.core.camera import read_cameras
+    from setsplat.core.io import read_scene
+    from setsplat.render import render_scene
+    from setsplat.render.files import write_view
+
+    scene_path, cameras_path, _ = job
+    output = render_scene(read_scene(scene_path), read_cameras(cameras_path)[:1])[0]
+    for options in ({"depth": "mean"}, {"depth_format": "tiff"}):
+        with pytest.raises(ValueError, match="depth is one of"):
+            write_view(output, tmp_path / "out", "v", **options)
+    assert not (tmp_path / "out").exists()

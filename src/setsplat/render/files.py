@@ -48,13 +48,17 @@ def write_exr(path: Path, channels: dict[str, np.ndarray]) -> None:
         OpenEXR.File(header, channels).write(f)
 
 
+def _hits(depth: np.ndarray) -> np.ndarray:
+    """Depth where a splat was hit; 0 elsewhere (NaN, infinite or not in front)."""
+    return np.where(np.isfinite(depth) & (depth > 0), depth, 0)
+
+
 def depth_to_uint16(depth: np.ndarray) -> tuple[np.ndarray, float]:
     """Depth (H, W) -> (uint16 image, scale) with depth = value * scale; 0 means no hit."""
-    finite = depth[np.isfinite(depth) & (depth > 0)]
-    top = float(finite.max()) if finite.size else 0.0
+    hits = _hits(depth)
+    top = float(hits.max()) if hits.size else 0.0
     scale = top / 65535.0 if top > 0 else 1.0
-    values = np.where(np.isfinite(depth) & (depth > 0), np.round(depth / scale), 0)
-    return np.clip(values, 0, 65535).astype(np.uint16), scale
+    return np.clip(np.round(hits / scale), 0, 65535).astype(np.uint16), scale
 
 
 def write_view(output: RenderOutput, directory: Path, stem: str, *, depth: str = "expected",
@@ -62,6 +66,9 @@ def write_view(output: RenderOutput, directory: Path, stem: str, *, depth: str =
                units: str = "scene units") -> dict[str, Any]:
     """Write camera 0 of ``output``; returns what was written (paths and depth scale).
     ``depth_format`` "exr" keeps depth in float32 (channel Z) instead of 16 bits."""
+    if depth not in DEPTH_KINDS or depth_format not in DEPTH_FORMATS:
+        raise ValueError(f"depth {depth!r} as {depth_format!r}: depth is one of {DEPTH_KINDS}, "
+                         f"its format one of {DEPTH_FORMATS}")
     rgb = output.rgb[0, ..., :3].detach().clamp(0, 1).cpu().numpy()
     if alpha:
         rgb = np.concatenate([rgb, output.alpha[0].detach().clamp(0, 1).cpu().numpy()], -1)
@@ -74,7 +81,7 @@ def write_view(output: RenderOutput, directory: Path, stem: str, *, depth: str =
         z = source[0, ..., 0].detach().cpu().numpy()
         if depth_format == "exr":
             path, scale = directory / f"{stem}.depth.exr", 1.0
-            write_exr(path, {"Z": np.where(np.isfinite(z) & (z > 0), z, 0).astype(np.float32)})
+            write_exr(path, {"Z": _hits(z).astype(np.float32)})
         else:
             path = directory / f"{stem}.depth.png"
             values, scale = depth_to_uint16(z)

@@ -127,7 +127,7 @@ def _render(shot: Shot, scene: GaussianScene, cameras: list, folder: Path,
             stem = frame_stem(shot, frame)
             if options.exr:
                 write_exr(folder / "rgb" / f"{stem}.exr",
-                     {"RGBA": np.dstack([srgb_to_linear(rgb), alpha]).astype(np.float32)})
+                          {"RGBA": np.dstack([srgb_to_linear(rgb), alpha]).astype(np.float32)})
                 write_exr(folder / "depth" / f"{stem}.exr", {"Z": depth})
             else:
                 _png(folder / "rgb" / f"{stem}.png", rgb8)
