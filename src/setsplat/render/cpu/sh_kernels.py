@@ -1,7 +1,9 @@
 """Real SH basis (the 3DGS one, as in ``core.sh``) and its gradient, for numba kernels.
 
-Values come as 16-tuples (unused higher bands are zero) so that they stay in
-registers inside the per-splat loops.
+They work on a table of splats, one splat per column and one quantity per row (the
+projection kernels' scratch table): every loop below runs over the columns and touches
+that one array, so LLVM vectorises it. Unused higher bands have basis 0 and
+coefficient rows of zeros, so all 16 slots are summed whatever the degree.
 """
 
 from numba import njit
@@ -9,9 +11,24 @@ from numba import njit
 from setsplat.core.sh import _C1, _C2, _C3, SH_C0
 
 
-@njit(cache=True)
-def sh_basis(degree, x, y, z):
-    """Y_0..Y_15 at the unit direction (x, y, z); bands above ``degree`` are zero."""
+@njit(cache=True, inline="always")
+def _store(table, row, lane, v):
+    """A 16-tuple into rows row..row+15 (constant tuple indices: a tuple indexed at run
+    time goes through a switch, which stops vectorisation)."""
+    table[row, lane], table[row + 1, lane], table[row + 2, lane], table[row + 3, lane] = \
+        v[0], v[1], v[2], v[3]
+    table[row + 4, lane], table[row + 5, lane], table[row + 6, lane], table[row + 7, lane] = \
+        v[4], v[5], v[6], v[7]
+    table[row + 8, lane], table[row + 9, lane], table[row + 10, lane], table[row + 11, lane] = \
+        v[8], v[9], v[10], v[11]
+    table[row + 12, lane], table[row + 13, lane], table[row + 14, lane], \
+        table[row + 15, lane] = v[12], v[13], v[14], v[15]
+
+
+@njit(cache=True, inline="always")
+def sh_basis(table, row, lane, degree, x, y, z):
+    """Y_0..Y_15 at the unit direction (x, y, z) into rows row..row+15; bands above
+    ``degree`` are zero."""
     b1 = b2 = b3 = b4 = b5 = b6 = b7 = b8 = 0.0
     b9 = b10 = b11 = b12 = b13 = b14 = b15 = 0.0
     if degree >= 1:
@@ -31,12 +48,14 @@ def sh_basis(degree, x, y, z):
             b13 = _C3[4] * x * (4.0 * zz - xx - yy)
             b14 = _C3[5] * z * (xx - yy)
             b15 = _C3[6] * x * (xx - 3.0 * yy)
-    return (SH_C0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15)
+    _store(table, row, lane,
+           (SH_C0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15))
 
 
-@njit(cache=True)
-def sh_basis_grad(degree, x, y, z):
-    """(dY/dx, dY/dy, dY/dz) as three 16-tuples, at (x, y, z) treated as free variables."""
+@njit(cache=True, inline="always")
+def sh_basis_grad(table, row, lane, degree, x, y, z):
+    """dY/dx, dY/dy, dY/dz into rows row.., row+16.., row+32.., at (x, y, z) treated as
+    free variables."""
     dx1 = dx2 = dx3 = dx4 = dx5 = dx6 = dx7 = dx8 = 0.0
     dx9 = dx10 = dx11 = dx12 = dx13 = dx14 = dx15 = 0.0
     dy1 = dy2 = dy3 = dy4 = dy5 = dy6 = dy7 = dy8 = 0.0
@@ -65,39 +84,43 @@ def sh_basis_grad(degree, x, y, z):
             dx14, dy14 = 2.0 * _C3[5] * x * z, -2.0 * _C3[5] * y * z
             dz14 = _C3[5] * (xx - yy)
             dx15, dy15 = _C3[6] * (3.0 * xx - 3.0 * yy), -6.0 * _C3[6] * x * y
-    return (
-        (0.0, dx1, dx2, dx3, dx4, dx5, dx6, dx7, dx8, dx9, dx10, dx11, dx12, dx13, dx14, dx15),
-        (0.0, dy1, dy2, dy3, dy4, dy5, dy6, dy7, dy8, dy9, dy10, dy11, dy12, dy13, dy14, dy15),
-        (0.0, dz1, dz2, dz3, dz4, dz5, dz6, dz7, dz8, dz9, dz10, dz11, dz12, dz13, dz14, dz15),
-    )
+    _store(table, row, lane,
+           (0.0, dx1, dx2, dx3, dx4, dx5, dx6, dx7, dx8, dx9, dx10, dx11, dx12, dx13, dx14, dx15))
+    _store(table, row + 16, lane,
+           (0.0, dy1, dy2, dy3, dy4, dy5, dy6, dy7, dy8, dy9, dy10, dy11, dy12, dy13, dy14, dy15))
+    _store(table, row + 32, lane,
+           (0.0, dz1, dz2, dz3, dz4, dz5, dz6, dz7, dz8, dz9, dz10, dz11, dz12, dz13, dz14, dz15))
 
 
-@njit(cache=True)
-def sh_colour(coeffs, basis, count):
-    """0.5 + the first ``count`` (K, 3) ``coeffs`` weighted by ``basis``, per channel. The
-    loop runs over all 16 slots so that it unrolls and the tuple indices become constants
-    (a tuple indexed at run time goes through the stack on every access)."""
-    r = g = b = 0.5
+@njit(cache=True, inline="always")
+def sh_colours(table, coeffs, basis, rgb, count):
+    """Rows rgb..rgb+2 = 0.5 + the coefficients (row coeffs + 3k + channel) weighted by the
+    basis (row basis + k), for columns :count."""
+    for ch in range(3):
+        for lane in range(count):
+            table[rgb + ch, lane] = 0.5
     for k in range(16):
-        if k < count:
-            r += basis[k] * coeffs[k, 0]
-            g += basis[k] * coeffs[k, 1]
-            b += basis[k] * coeffs[k, 2]
-    return r, g, b
+        for ch in range(3):
+            for lane in range(count):
+                table[rgb + ch, lane] += table[basis + k, lane] * table[coeffs + 3 * k + ch, lane]
 
 
-@njit(cache=True)
-def sh_colour_backward(coeffs, basis, grad_x, grad_y, grad_z, count, vr, vg, vb, v_coeffs):
-    """Adds the colour gradient (vr, vg, vb) to ``v_coeffs`` and returns its gradient with
-    respect to the direction (x, y, z), unrolled like ``sh_colour``."""
-    vx = vy = vz = 0.0
+@njit(cache=True, inline="always")
+def sh_colours_backward(table, coeffs, basis, basis_grad, v_rgb, v_coeffs, v_direction, count):
+    """Adds the colour gradients (rows v_rgb..) to the coefficient gradients (rows
+    v_coeffs + 3k + channel) and puts the direction's gradient in rows v_direction..+2."""
+    for axis in range(3):
+        for lane in range(count):
+            table[v_direction + axis, lane] = 0.0
     for k in range(16):
-        if k < count:
-            v_coeffs[k, 0] += basis[k] * vr
-            v_coeffs[k, 1] += basis[k] * vg
-            v_coeffs[k, 2] += basis[k] * vb
-            along = coeffs[k, 0] * vr + coeffs[k, 1] * vg + coeffs[k, 2] * vb
-            vx += grad_x[k] * along
-            vy += grad_y[k] * along
-            vz += grad_z[k] * along
-    return vx, vy, vz
+        for lane in range(count):
+            vr, vg, vb = table[v_rgb, lane], table[v_rgb + 1, lane], table[v_rgb + 2, lane]
+            y = table[basis + k, lane]
+            table[v_coeffs + 3 * k, lane] += y * vr
+            table[v_coeffs + 3 * k + 1, lane] += y * vg
+            table[v_coeffs + 3 * k + 2, lane] += y * vb
+            along = (table[coeffs + 3 * k, lane] * vr + table[coeffs + 3 * k + 1, lane] * vg
+                     + table[coeffs + 3 * k + 2, lane] * vb)
+            table[v_direction, lane] += table[basis_grad + k, lane] * along
+            table[v_direction + 1, lane] += table[basis_grad + 16 + k, lane] * along
+            table[v_direction + 2, lane] += table[basis_grad + 32 + k, lane] * along
