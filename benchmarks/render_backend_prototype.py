@@ -268,7 +268,8 @@ def main() -> None:
             rk.rasterize_backward(pairs, channels, bins.offsets, bins.ids, *tiles,
                                   *records["numba"], trans["numba"], v_acc, v_alpha,
                                   pair_grads)
-        rk.sum_pairs(pair_grads, bins.firsts, bins.pairs_of, grads["numba"][0].reshape(-1, 10))
+        rk.sum_pairs(pair_grads, bins.offsets, bins.ids, bins.tiles_x * bins.tiles_y,
+                     grads["numba"][0])
 
     def torched(*arrays):
         return [torch.from_numpy(x) for x in arrays]

@@ -5,10 +5,6 @@ every (camera, tile) gets the list of splats touching it sorted by depth. Splats
 sorted by depth once per camera (a radix sort on the depths' bits) and then scattered
 to tiles with a counting sort (which keeps that order), so no per-tile sorting is
 needed. Equal depths keep their index order.
-
-The scatter also lists each splat's pairs, in tile order (which is pair order), so that
-the backward pass can add a splat's per-pair gradients splat by splat, in parallel, and
-still in the one fixed order.
 """
 
 import math
@@ -22,37 +18,29 @@ from setsplat.render.conventions import TILE_SIZE
 
 @dataclass
 class TileBins:
-    """``ids[offsets[j]:offsets[j+1]]`` are the splats of tile j (j = camera·T + tile);
-    ``pairs_of[firsts[s]:firsts[s+1]]`` are the pairs (indices into ``ids``) of splat s
-    (s = camera·N + splat), in increasing order."""
+    """``ids[offsets[j]:offsets[j+1]]`` are the splats of tile j (j = camera·T + tile)."""
 
     offsets: np.ndarray  # (C·tiles_y·tiles_x + 1,) int64
     ids: np.ndarray  # (n_intersections,) int32, splat indices
-    firsts: np.ndarray  # (C·N + 1,) int64
-    pairs_of: np.ndarray  # (n_intersections,) int32
     tiles_x: int
     tiles_y: int
 
 
 @njit(parallel=True, cache=True)
-def _tile_rects(means2d, radii, tiles_x, tiles_y, rects, areas):
+def _tile_rects(means2d, radii, tiles_x, tiles_y, rects):
     """Tile rectangle [x0, x1) x [y0, y1) of every splat (empty for culled ones), read in
-    index order: the depth-ordered passes below then touch one small record per splat;
-    and its number of tiles, in ``areas[1 + c·N + i]``."""
-    n = means2d.shape[1]
-    for i in prange(n):
+    index order: the depth-ordered passes below then touch one small record per splat."""
+    for i in prange(means2d.shape[1]):
         for c in range(means2d.shape[0]):
             rx, ry = radii[c, i, 0], radii[c, i, 1]
             if rx <= 0 or ry <= 0:
                 rects[c, i, 0] = rects[c, i, 1] = rects[c, i, 2] = rects[c, i, 3] = 0
-                areas[1 + c * n + i] = 0
                 continue
             mx, my = means2d[c, i, 0], means2d[c, i, 1]
-            x0 = rects[c, i, 0] = min(max(0, math.floor((mx - rx) / TILE_SIZE)), tiles_x)
-            x1 = rects[c, i, 1] = min(max(0, math.ceil((mx + rx) / TILE_SIZE)), tiles_x)
-            y0 = rects[c, i, 2] = min(max(0, math.floor((my - ry) / TILE_SIZE)), tiles_y)
-            y1 = rects[c, i, 3] = min(max(0, math.ceil((my + ry) / TILE_SIZE)), tiles_y)
-            areas[1 + c * n + i] = (x1 - x0) * (y1 - y0)
+            rects[c, i, 0] = min(max(0, math.floor((mx - rx) / TILE_SIZE)), tiles_x)
+            rects[c, i, 1] = min(max(0, math.ceil((mx + rx) / TILE_SIZE)), tiles_x)
+            rects[c, i, 2] = min(max(0, math.floor((my - ry) / TILE_SIZE)), tiles_y)
+            rects[c, i, 3] = min(max(0, math.ceil((my + ry) / TILE_SIZE)), tiles_y)
 
 
 @njit(parallel=True, cache=True)
@@ -70,10 +58,8 @@ def _count(rects, tiles_x, tiles_y, bands, counts):
 
 
 @njit(parallel=True, cache=True)
-def _scatter(rects, order, tiles_x, tiles_y, bands, cursor, ids, firsts, pairs_of):
-    """Splat ids into their tiles' lists in depth order, band by band like ``_count``;
-    and each pair's index into its splat's list, at the splat's tile in its rectangle."""
-    n = rects.shape[1]
+def _scatter(rects, order, tiles_x, tiles_y, bands, cursor, ids):
+    """Splat ids into their tiles' lists in depth order, band by band like ``_count``."""
     for band in prange(bands):
         band_y0, band_y1 = _band(band, bands, tiles_y)
         for c in range(rects.shape[0]):
@@ -81,13 +67,11 @@ def _scatter(rects, order, tiles_x, tiles_y, bands, cursor, ids, firsts, pairs_o
             for i in order[c]:
                 if i < 0:
                     break
-                x0, x1, y0 = rects[c, i, 0], rects[c, i, 1], rects[c, i, 2]
-                for ty in range(max(y0, band_y0), min(rects[c, i, 3], band_y1)):
-                    slot = firsts[c * n + i] + (ty - y0) * (x1 - x0) - x0
+                x0, x1 = rects[c, i, 0], rects[c, i, 1]
+                for ty in range(max(rects[c, i, 2], band_y0), min(rects[c, i, 3], band_y1)):
                     for tx in range(x0, x1):
                         j = base + ty * tiles_x + tx
                         ids[cursor[j]] = i
-                        pairs_of[slot + tx] = cursor[j]
                         cursor[j] += 1
 
 
@@ -151,16 +135,12 @@ def bin_splats(means2d: np.ndarray, radii: np.ndarray, depths: np.ndarray, width
     for c in range(cameras):
         _depth_order(bits[c], radii[c], order[c])
     rects = np.empty((cameras, n, 4), np.int32)
-    firsts = np.empty(cameras * n + 1, np.int64)  # tile counts, then their running sum
-    firsts[0] = 0
-    _tile_rects(means2d, radii, tiles_x, tiles_y, rects, firsts)
-    np.cumsum(firsts, out=firsts)
+    _tile_rects(means2d, radii, tiles_x, tiles_y, rects)
     counts = np.zeros(cameras * tiles_x * tiles_y, np.int64)
     bands = min(tiles_y, get_num_threads())
     _count(rects, tiles_x, tiles_y, bands, counts)
     offsets = np.zeros(len(counts) + 1, np.int64)
     np.cumsum(counts, out=offsets[1:])
     ids = np.empty(int(offsets[-1]), np.int32)
-    pairs_of = np.empty(len(ids), np.int32)
-    _scatter(rects, order, tiles_x, tiles_y, bands, offsets[:-1].copy(), ids, firsts, pairs_of)
-    return TileBins(offsets, ids, firsts, pairs_of, tiles_x, tiles_y)
+    _scatter(rects, order, tiles_x, tiles_y, bands, offsets[:-1].copy(), ids)
+    return TileBins(offsets, ids, tiles_x, tiles_y)

@@ -168,8 +168,8 @@ class RasterizeTiles(torch.autograd.Function):
                                   *replay.records, transmittance, v_acc, v_alpha_acc,
                                   pair_grads)
         total = torch.from_numpy(np.empty((cameras, n, 6 + channels), acc.dtype))
-        rk.sum_pairs(pair_grads, bins.firsts, bins.pairs_of,
-                     total.numpy().reshape(cameras * n, -1))
+        rk.sum_pairs(pair_grads, bins.offsets, bins.ids, bins.tiles_x * bins.tiles_y,
+                     total.numpy())
         for scratch in (pair_grads, v_acc, v_alpha_acc):
             POOL.give_back(scratch)
         v_bg = (torch.from_numpy(np.einsum("chwd,chw->cd", v_rgb_np, transmittance))

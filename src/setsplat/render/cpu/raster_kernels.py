@@ -11,7 +11,7 @@ The forward pass records every contribution (pixel, exp(-sigma)) for the backwar
 pass, which replays the records back to front from the final transmittance, as gsplat
 walks its lists, without setting up a single row again. It writes each tile-splat pair's
 gradients to the pair's own row (no atomics), and ``sum_pairs`` adds them up per splat in
-pair order, so that gradients do not depend on which thread took which tile.
+a fixed order, so that gradients do not depend on which thread took which tile.
 """
 
 import contextlib
@@ -40,20 +40,27 @@ DEPTH_ALPHA_FLOOR = 1e-10  # expected depth = accumulated depth / max(alpha, thi
 TILES_PER_CHUNK = 4
 
 
-@intrinsic
-def _prefetch(typingctx, array):
-    """Ask the CPU to start loading an array's first element into cache: rows read at
-    random, some way ahead of their use."""
+def _prefetcher(write: int):
+    """An intrinsic asking the CPU to start loading an array's first element into cache
+    (for writing if ``write``): random rows read or written far from the last ones."""
 
-    def codegen(context, builder, signature, args):
-        data = context.make_array(signature.args[0])(context, builder, args[0]).data
-        i32 = ir.IntType(32)
-        hint = ir.FunctionType(ir.VoidType(), [data.type, i32, i32, i32])
-        llvm_prefetch = cgutils.get_or_insert_function(builder.module, hint, "llvm.prefetch.p0")
-        builder.call(llvm_prefetch, [data, i32(0), i32(3), i32(1)])  # read; keep; data
-        return context.get_dummy_value()
+    @intrinsic
+    def prefetch(typingctx, array):
+        def codegen(context, builder, signature, args):
+            data = context.make_array(signature.args[0])(context, builder, args[0]).data
+            i32 = ir.IntType(32)
+            hint = ir.FunctionType(ir.VoidType(), [data.type, i32, i32, i32])
+            llvm_prefetch = cgutils.get_or_insert_function(builder.module, hint,
+                                                           "llvm.prefetch.p0")
+            builder.call(llvm_prefetch, [data, i32(write), i32(3), i32(1)])  # keep; data
+            return context.get_dummy_value()
 
-    return types.none(array), codegen
+        return types.none(array), codegen
+
+    return prefetch
+
+
+_prefetch_read, _prefetch_write = _prefetcher(0), _prefetcher(1)
 
 
 @njit(cache=True)
@@ -114,7 +121,7 @@ def gather_pairs(splats, offsets, ids, tiles_x, tiles_y, width, height, pairs, c
         end = offsets[job + 1]
         for k in range(offsets[job], end):
             if k + 8 < end:
-                _prefetch(splats[c, ids[k + 8]])
+                _prefetch_read(splats[c, ids[k + 8]])
             row = pairs[k]
             row[:] = splats[c, ids[k]]
             xa, xb, ya, yb = _footprint(row[0], row[1], row[6], row[7], x0, x1, y0, y1)
@@ -322,16 +329,19 @@ def rasterize_backward(pairs, channel_slots, offsets, ids, tiles_x, tiles_y, wid
                 out[6 + ch] = g_feat[ch]
 
 
-@njit(parallel=True, cache=True)
-def sum_pairs(pair_grads, firsts, pairs_of, grads):
-    """``grads[s]`` (s = camera·N + splat) = the sum of splat s's pair gradients, in pair
-    order: the same floats every run, whatever the threads. ``firsts`` and ``pairs_of``
-    list each splat's pairs (see ``TileBins``)."""
-    for s in prange(len(firsts) - 1):
-        row = grads[s]
-        row[:] = 0.0
-        for m in range(firsts[s], firsts[s + 1]):
-            row += pair_grads[pairs_of[m]]
+@njit(cache=True)
+def sum_pairs(pair_grads, offsets, ids, tiles_per_camera, grads):
+    """``grads[c, g]`` = the sum of splat g's pair gradients in camera c, in pair order:
+    the same floats every run. One pass, in the order the pairs lie in memory; each
+    splat's row is prefetched a few pairs ahead."""
+    grads[:] = 0.0
+    for job in range(len(offsets) - 1):
+        c = job // tiles_per_camera
+        end = offsets[job + 1]
+        for k in range(offsets[job], end):
+            if k + 8 < end:
+                _prefetch_write(grads[c, ids[k + 8]])
+            grads[c, ids[k]] += pair_grads[k]
 
 
 @njit(parallel=True, cache=True)
