@@ -135,6 +135,19 @@ def _load_splats(means, quats, scales, opacities, first, count, rows):
         rows[OPACITY, lane] = opacities[i]
 
 
+@njit(cache=True, inline="always")
+def _block_table(block, height, means, quats, scales, opacities, sh, degree):
+    """A fresh table of ``height`` rows holding block ``block``'s splats and, for
+    ``degree`` >= 0, their SH coefficients: (first splat, splats in the block, table)."""
+    first = block * BLOCK
+    count = min(BLOCK, means.shape[0] - first)
+    rows = np.empty((height, BLOCK))
+    _load_splats(means, quats, scales, opacities, first, count, rows)
+    if degree >= 0:
+        _load_sh(sh, first, count, rows)
+    return first, count, rows
+
+
 @njit(cache=True)
 def _load_sh(sh, first, count, rows):
     """Coefficients of splats first..first+count into rows COEFFS.. (zeros where ``sh``
@@ -192,16 +205,10 @@ def project_forward(means, quats, scales, opacities, sh, degree, viewmats, ks, w
                     means2d, conics, depths, opacities_out, colors, radii):
     """Fill every entry of the (C, N, ...) outputs (uninitialised on entry); culled
     splats get radii 0 and zeros elsewhere. ``degree`` < 0: no SH."""
-    n = means.shape[0]
     lenses = _lenses(ks, width, height)
-
-    for block in prange((n + BLOCK - 1) // BLOCK):
-        first = block * BLOCK
-        count = min(BLOCK, n - first)
-        rows = np.empty((FORWARD_ROWS, BLOCK))
-        _load_splats(means, quats, scales, opacities, first, count, rows)
-        if degree >= 0:
-            _load_sh(sh, first, count, rows)
+    for block in prange((means.shape[0] + BLOCK - 1) // BLOCK):
+        first, count, rows = _block_table(block, FORWARD_ROWS, means, quats, scales,
+                                          opacities, sh, degree)
         for c in range(viewmats.shape[0]):
             w, t = _view(viewmats[c])
             lens = lenses[c]
@@ -254,18 +261,12 @@ def project_backward(means, quats, scales, opacities, sh, degree, viewmats, ks, 
                      v_means, v_quats, v_scales, v_opacities, v_sh):
     """Gradients w.r.t. the splat parameters from those w.r.t. the projected values,
     written to every entry of the outputs (uninitialised on entry)."""
-    n = means.shape[0]
     lenses = _lenses(ks, width, height)
-
-    for block in prange((n + BLOCK - 1) // BLOCK):
-        first = block * BLOCK
-        count = min(BLOCK, n - first)
-        rows = np.empty((BACKWARD_ROWS, BLOCK))
+    for block in prange((means.shape[0] + BLOCK - 1) // BLOCK):
+        first, count, rows = _block_table(block, BACKWARD_ROWS, means, quats, scales,
+                                          opacities, sh, degree)
         rows[V_MEAN:V_DIRECTION] = 0.0  # sums over the cameras
         rows[V_COEFFS:] = 0.0
-        _load_splats(means, quats, scales, opacities, first, count, rows)
-        if degree >= 0:
-            _load_sh(sh, first, count, rows)
         for c in range(viewmats.shape[0]):
             w, t = _view(viewmats[c])
             lens = lenses[c]
