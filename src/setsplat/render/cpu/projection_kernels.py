@@ -11,7 +11,7 @@ hand, so nothing per (camera, splat) is kept between the two.
 Both passes take the splats BLOCK at a time into a scratch table with one splat per
 column and one quantity per row, and run each step as a loop over the columns that
 touches that table only: LLVM vectorises such loops (20k splats, SH degree 3, 2
-threads: forward 0.92 -> 0.58 ms, backward 1.86 -> 1.27 ms against the same arithmetic
+threads: forward 0.92 -> 0.59 ms, backward 1.86 -> 1.34 ms against the same arithmetic
 done splat by splat; benchmarks/README). Only the footprint radius, the culling and the
 scatter of results go splat by splat.
 The kernels are compiled without fast-math: vectorising these loops needs none of it,
