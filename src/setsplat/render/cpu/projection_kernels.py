@@ -152,9 +152,10 @@ def _block_table(block, height, means, quats, scales, opacities, sh, degree):
 def _load_sh(sh, first, count, rows):
     """Coefficients of splats first..first+count into rows COEFFS.. (zeros where ``sh``
     has fewer than 16; degree 3 uses no more)."""
-    rows[COEFFS:COEFFS + SH_ROWS, :] = 0.0
+    terms = min(sh.shape[1], SH_ROWS // 3)
+    rows[COEFFS + 3 * terms:COEFFS + SH_ROWS, :] = 0.0
     for lane in range(count):
-        for k in range(min(sh.shape[1], SH_ROWS // 3)):
+        for k in range(terms):
             for ch in range(3):
                 rows[COEFFS + 3 * k + ch, lane] = sh[first + lane, k, ch]
 
@@ -266,7 +267,8 @@ def project_backward(means, quats, scales, opacities, sh, degree, viewmats, ks, 
         first, count, rows = _block_table(block, BACKWARD_ROWS, means, quats, scales,
                                           opacities, sh, degree)
         rows[V_MEAN:V_DIRECTION] = 0.0  # sums over the cameras
-        rows[V_COEFFS:] = 0.0
+        if degree >= 0:
+            rows[V_COEFFS:] = 0.0
         for c in range(viewmats.shape[0]):
             w, t = _view(viewmats[c])
             lens = lenses[c]
