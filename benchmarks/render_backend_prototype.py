@@ -9,7 +9,9 @@ each contribution, and the backward replays the records back to front from the f
 transmittance; the C++ adds into per-thread gradient buffers, prefetching the next row,
 numba writes per tile-splat pair and sums per splat afterwards, in a fixed order) on
 the same projected, binned and gathered splats, float32, 2 threads, with tiles handed
-out dynamically 4 at a time. The C++ version is compiled here with
+out dynamically 4 at a time. The numba kernels also turn the sums into the finished
+images (colour over a background, alpha, expected depth) and start the backward from
+those images' gradients; the C++ stops at the sums. The C++ version is compiled here with
 ``torch.utils.cpp_extension.load_inline`` (-O3 -march=native -fopenmp): its build time is
 printed too, since that is what a user's first call would pay. Outputs are checked to
 agree before timing. The numba kernels are the ones setsplat ships.
@@ -236,7 +238,7 @@ def main() -> None:
         m2, con, dep, opa, rgb, radii = ProjectGaussians.apply(*params, viewmats, ks, settings)
     m2, con, dep, opa, rgb, radii = (t.numpy() for t in (m2, con, dep, opa, rgb, radii))
     bins = bin_splats(m2, radii, dep, size, size)
-    channels = rk.channel_slots(rgb.shape[-1] + 1)  # colour, then depth
+    channels = rk.channel_slots(rgb.shape[-1] + 1, np.float32)  # colour, then depth
     table = np.empty((*dep.shape, rk.SPLAT_FIELDS + len(channels)), np.float32)
     rk.splat_table(m2, con, opa, radii, rgb, dep, table)
     pairs = np.empty((len(bins.ids), table.shape[-1]), np.float32)
@@ -249,9 +251,11 @@ def main() -> None:
     trans = {k: np.empty(shape, np.float32) for k in acc}
     records = {k: (base, np.empty(len(pairs), np.int64), np.empty(capacity.sum(), np.uint8),
                    np.empty(capacity.sum(), np.float32)) for k in acc}
-    median = np.empty(shape, np.float32)
+    background = np.zeros((1, 3), np.float32)
+    rgb = acc["numba"][..., :3]
+    alpha, depth, median = (np.empty((*shape, 1), np.float32) for _ in range(3))
     g = torch.Generator().manual_seed(0)
-    v_acc = torch.rand((*shape, 4), generator=g).numpy()
+    v_acc = torch.rand((*shape, 4), generator=g).numpy()  # gradients of the sums
     v_alpha = torch.rand((*shape, 1), generator=g).numpy()
     grads = {k: np.zeros((2, 1, args.splats, 10), np.float32) for k in acc}
     tiles = (bins.tiles_x, bins.tiles_y, size, size)
@@ -259,15 +263,15 @@ def main() -> None:
     def numba_fwd():
         with rk.tiles_in_small_chunks():
             rk.rasterize_forward(pairs, channels, bins.offsets, *tiles, *records["numba"],
-                                 acc["numba"], trans["numba"], median)
+                                 background, rgb, alpha, depth, median, trans["numba"])
 
     pair_grads = np.empty((len(pairs), 10), np.float32)
+    image_grads = []  # the image gradients that make the same sums' gradients as the C++'s
 
     def numba_bwd():
         with rk.tiles_in_small_chunks():
-            rk.rasterize_backward(pairs, channels, bins.offsets, bins.ids, *tiles,
-                                  *records["numba"], trans["numba"], v_acc, v_alpha,
-                                  pair_grads)
+            rk.rasterize_backward(pairs, channels, bins.offsets, *tiles, *records["numba"],
+                                  trans["numba"], depth, background, *image_grads, pair_grads)
         rk.sum_pairs(pair_grads, bins.offsets, bins.ids, bins.tiles_x * bins.tiles_y,
                      grads["numba"][0])
 
@@ -283,7 +287,10 @@ def main() -> None:
         ext.backward(*torched(pairs, bins.offsets, bins.ids), *tiles,
                      *torched(*records["c++"], trans["c++"], v_acc, v_alpha, grads["c++"]))
 
-    for f in (numba_fwd, numba_bwd, cpp_fwd, cpp_bwd):
+    numba_fwd()
+    acc["numba"][..., 3:] = depth * alpha
+    image_grads += [v_acc[..., :3], v_alpha + v_acc[..., 3:] * depth, v_acc[..., 3:] * alpha]
+    for f in (numba_bwd, cpp_fwd, cpp_bwd):
         f()
     # numba sets up rows in float64 registers, the C++ in float32: a few pixels differ
     # where a splat sits right at the alpha threshold

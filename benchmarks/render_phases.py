@@ -16,9 +16,8 @@ import time
 
 from render import CASES, THREADS, case_named, make_scene
 
-FORWARD = ["project_forward", "bin_splats", "splat_table", "gather_pairs",
-           "rasterize_forward", "finish_images"]
-BACKWARD = ["image_gradients", "rasterize_backward", "sum_pairs", "project_backward"]
+FORWARD = ["project_forward", "bin_splats", "splat_table", "gather_pairs", "rasterize_forward"]
+BACKWARD = ["rasterize_backward", "sum_pairs", "project_backward"]
 
 
 def main() -> None:

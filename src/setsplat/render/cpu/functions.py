@@ -134,44 +134,40 @@ class RasterizeTiles(torch.autograd.Function):
         POOL.give_back(table)
         if any(ctx.needs_input_grad):
             replay.make_room()
-        acc = POOL.take((cameras, height, width, channels + 1), m2.dtype, replay)
-        transmittance = POOL.take((cameras, height, width), m2.dtype, replay)
-        median = torch.empty((cameras, height, width, 1), dtype=dtype)
-        with rk.tiles_in_small_chunks():
-            rk.rasterize_forward(replay.pairs, rk.channel_slots(channels + 1), bins.offsets,
-                                 bins.tiles_x, bins.tiles_y, width, height, *replay.records,
-                                 acc, transmittance, median.numpy()[..., 0])
         bg = np.zeros((cameras, channels), m2.dtype) if backgrounds is None else _np(backgrounds)
         rgb = torch.empty((cameras, height, width, channels), dtype=dtype)
-        alpha = torch.empty((cameras, height, width, 1), dtype=dtype)
-        depth = torch.empty((cameras, height, width, 1), dtype=dtype)
-        rk.finish_images(acc, transmittance, bg, rgb.numpy(), alpha.numpy(), depth.numpy())
-        ctx.state = (replay, bg, acc, transmittance, width, height, m2.shape[1],
+        alpha, depth, median = (torch.empty((cameras, height, width, 1), dtype=dtype)
+                                for _ in range(3))
+        transmittance = POOL.take((cameras, height, width), m2.dtype, replay)
+        with rk.tiles_in_small_chunks():
+            rk.rasterize_forward(replay.pairs, rk.channel_slots(channels + 1, m2.dtype),
+                                 bins.offsets, bins.tiles_x, bins.tiles_y, width, height,
+                                 *replay.records, bg, rgb.numpy(), alpha.numpy(), depth.numpy(),
+                                 median.numpy(), transmittance)
+        ctx.state = (replay, bg, transmittance, width, height, m2.shape[1],
                      backgrounds is not None)
+        ctx.save_for_backward(depth)
         ctx.mark_non_differentiable(median)
         return rgb, alpha, depth, median
 
     @staticmethod
     def backward(ctx, v_rgb, v_alpha, v_depth, _v_median):
-        replay, bg, acc, transmittance, width, height, n, has_bg = ctx.state
+        replay, bg, transmittance, width, height, n, has_bg = ctx.state
+        (depth,) = ctx.saved_tensors
         bins = replay.bins
-        cameras, channels = acc.shape[0], acc.shape[-1]
-        v_acc = POOL.take(acc.shape, acc.dtype)
-        v_alpha_acc = POOL.take((*transmittance.shape, 1), acc.dtype)
+        dtype = transmittance.dtype
+        cameras, channels = bg.shape[0], bg.shape[1] + 1  # colour, then depth
         v_rgb_np = _np(v_rgb)
-        rk.image_gradients(v_rgb_np, _np(v_alpha), _np(v_depth), acc, transmittance, bg, v_acc,
-                           v_alpha_acc)
-        pair_grads = POOL.take((len(bins.ids), 6 + channels), acc.dtype)
+        pair_grads = POOL.take((len(bins.ids), 6 + channels), dtype)
         with rk.tiles_in_small_chunks():
-            rk.rasterize_backward(replay.pairs, rk.channel_slots(channels), bins.offsets,
-                                  bins.ids, bins.tiles_x, bins.tiles_y, width, height,
-                                  *replay.records, transmittance, v_acc, v_alpha_acc,
-                                  pair_grads)
-        total = torch.from_numpy(np.empty((cameras, n, 6 + channels), acc.dtype))
+            rk.rasterize_backward(replay.pairs, rk.channel_slots(channels, dtype), bins.offsets,
+                                  bins.tiles_x, bins.tiles_y, width, height, *replay.records,
+                                  transmittance, depth.numpy(), bg, v_rgb_np, _np(v_alpha),
+                                  _np(v_depth), pair_grads)
+        total = torch.from_numpy(np.empty((cameras, n, 6 + channels), dtype))
         rk.sum_pairs(pair_grads, bins.offsets, bins.ids, bins.tiles_x * bins.tiles_y,
                      total.numpy())
-        for scratch in (pair_grads, v_acc, v_alpha_acc):
-            POOL.give_back(scratch)
+        POOL.give_back(pair_grads)
         v_bg = (torch.from_numpy(np.einsum("chwd,chw->cd", v_rgb_np, transmittance))
                 if has_bg and ctx.needs_input_grad[5] else None)
         return (total[..., 0:2], total[..., 2:5], total[..., 6:-1], total[..., 5],

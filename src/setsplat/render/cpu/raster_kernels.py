@@ -22,6 +22,7 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, prange, set_parallel_chunksize, types
 from numba.core import cgutils
+from numba.cpython.unsafe.tuple import tuple_setitem
 from numba.extending import intrinsic
 
 from setsplat.render.conventions import (
@@ -70,12 +71,15 @@ def _unsigned(index):
     return np.uint64(index)
 
 
-def channel_slots(channels: int) -> tuple:
-    """A tuple as long as the feature channels, passed to the compositing kernels: numba
-    compiles a kernel per tuple type, so their channel loops get a constant trip count
-    and unroll (float32 at 20k splats: forward -20%, backward -25% with ``_unsigned``
-    and arithmetic in the splats' own precision)."""
-    return (0,) * channels
+def channel_slots(channels: int, dtype: np.dtype) -> tuple:
+    """Zeros, one per feature channel in the splats' precision, passed to the compositing
+    kernels: numba compiles a kernel per tuple type, so their channel loops get a
+    constant trip count and unroll (float32 at 20k splats: forward -20%, backward -25%
+    with ``_unsigned`` and arithmetic in the splats' own precision). The kernels also
+    start from it the tuples that hold a splat's features and its feature gradients in
+    registers: as arrays, LLVM cannot tell them from the pixel arrays written in the same
+    loop (forward -4%, backward -2%)."""
+    return tuple(np.zeros(channels, dtype))
 
 
 @njit(cache=True)
@@ -178,19 +182,21 @@ def _tile_bounds(job, tiles_x, tiles_y, width, height):
 
 @njit(parallel=True, cache=True, fastmath=True)
 def rasterize_forward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, height,
-                      record_base, record_end, record_pixel, record_vis, out_features,
-                      out_transmittance, out_median):
-    """Composite every (camera, tile). With records (``record_end`` not empty), pair k's
-    contributions -- pixel in the tile and exp(-sigma) -- go to
-    ``record_*[previous end : record_end[k]]``, the first pair's from
-    ``record_base[job]``: all the backward pass needs to replay them. ``out_median`` is
-    the median depth (0 if the pixel never gets opaque enough). ``channel_slots``: see
-    ``channel_slots()``."""
+                      record_base, record_end, record_pixel, record_vis, backgrounds,
+                      out_rgb, out_alpha, out_depth, out_median, out_transmittance):
+    """Composite every (camera, tile) of features (colour..., depth): colour over the
+    background, alpha, expected depth, median depth (0 if the pixel never gets opaque
+    enough) and the final transmittance, which the backward pass starts from. With
+    records (``record_end`` not empty), pair k's contributions -- pixel in the tile and
+    exp(-sigma) -- go to ``record_*[previous end : record_end[k]]``, the first pair's
+    from ``record_base[job]``: all the backward pass needs to replay them.
+    ``channel_slots``: see ``channel_slots()``."""
     channels = len(channel_slots)
     real = pairs.dtype.type
     zero, one = real(0), real(1)
     max_alpha, threshold = real(MAX_ALPHA), real(ALPHA_THRESHOLD)
     min_t, median_t = real(MIN_TRANSMITTANCE), real(MEDIAN_TRANSMITTANCE)
+    depth_floor = real(DEPTH_ALPHA_FLOOR)
     recording = len(record_end) > 0
     for job in prange(len(offsets) - 1):
         c, x0, x1, y0, y1 = _tile_bounds(job, tiles_x, tiles_y, width, height)
@@ -209,6 +215,9 @@ def rasterize_forward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, he
             xa, xb, ya, yb = _footprint(splat[0], splat[1], splat[6], splat[7], x0, x1, y0, y1)
             _row_table(splat, x0, y0, xa, xb, ya, yb, row_lo, row_hi, row_vis, row_step)
             opacity = splat[5]
+            features = channel_slots
+            for ch in range(channels):
+                features = tuple_setitem(features, ch, splat[SPLAT_FIELDS + ch])
             decay = real(math.exp(-splat[2]))  # exp(-conic a): the per-pixel step shrinks by it
             for j in range(ya - y0, yb - y0):
                 row = j * TILE_SIZE - x0
@@ -231,9 +240,9 @@ def rasterize_forward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, he
                         continue
                     weight = alpha * t
                     for ch in range(channels):
-                        acc[p, ch] += splat[SPLAT_FIELDS + ch] * weight
+                        acc[p, ch] += features[ch] * weight
                     if t > median_t >= next_t:
-                        median[p] = splat[SPLAT_FIELDS + channels - 1]
+                        median[p] = features[channels - 1]
                     trans[p] = next_t
                     if recording:
                         at = _unsigned(cursor)
@@ -249,41 +258,57 @@ def rasterize_forward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, he
         for py in range(y0, y1):
             for px in range(x0, x1):
                 p = (py - y0) * TILE_SIZE + px - x0
-                for ch in range(channels):
-                    out_features[c, py, px, ch] = acc[p, ch]
-                out_transmittance[c, py, px] = abs(trans[p])
-                out_median[c, py, px] = median[p]
+                t = abs(trans[p])
+                for ch in range(channels - 1):
+                    out_rgb[c, py, px, ch] = acc[p, ch] + t * backgrounds[c, ch]
+                out_alpha[c, py, px, 0] = one - t
+                out_depth[c, py, px, 0] = acc[p, channels - 1] / max(one - t, depth_floor)
+                out_median[c, py, px, 0] = median[p]
+                out_transmittance[c, py, px] = t
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def rasterize_backward(pairs, channel_slots, offsets, ids, tiles_x, tiles_y, width, height,
+def rasterize_backward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, height,
                        record_base, record_end, record_pixel, record_vis, transmittance,
-                       v_features, v_alpha_out, pair_grads):
+                       depth, backgrounds, v_rgb, v_alpha_out, v_depth, pair_grads):
     """Replay each tile's records back to front from the final transmittance, and add
     gradients ``pair_grads[k, :]`` = (mean x, mean y, conic a, b, c, opacity, feature
-    channels...) of every tile-splat pair k (zero for a pair with no contribution).
+    channels...) of every tile-splat pair k (zero for a pair with no contribution), given
+    the gradients of the forward pass's colour, alpha and expected depth.
 
     With T the transmittance in front of a splat, the loss gradient of its alpha is
     T·(f·v + R), where f·v is its features dotted with the pixel's feature gradient and
     R what the splats behind it and the final alpha contribute, per unit of
     transmittance. One splat further forward, T becomes T / (1 - alpha) and R becomes
-    R·(1 - alpha) - alpha·(f·v)."""
+    R·(1 - alpha) - alpha·(f·v). At the back, f·v and R come from the output gradients:
+    colour over the background, alpha = 1 - T and expected depth = depth sum / alpha."""
     channels = len(channel_slots)
     real = pairs.dtype.type
     zero, half, one, max_alpha = real(0), real(0.5), real(1), real(MAX_ALPHA)
+    depth_floor = real(DEPTH_ALPHA_FLOOR)
     for job in prange(len(offsets) - 1):
         trans = np.empty(PIXELS, pairs.dtype)  # T above
         behind = np.empty(PIXELS, pairs.dtype)  # R above
         v_feat = np.empty((PIXELS, channels), pairs.dtype)
-        g_feat = np.empty(channels, pairs.dtype)
         c, x0, x1, y0, y1 = _tile_bounds(job, tiles_x, tiles_y, width, height)
         for py in range(y0, y1):
             for px in range(x0, x1):
                 p = (py - y0) * TILE_SIZE + px - x0
-                trans[p] = transmittance[c, py, px]
-                behind[p] = v_alpha_out[c, py, px, 0]
-                for ch in range(channels):
-                    v_feat[p, ch] = v_features[c, py, px, ch]
+                t = transmittance[c, py, px]
+                trans[p] = t
+                v_a = v_alpha_out[c, py, px, 0]
+                for ch in range(channels - 1):
+                    v = v_rgb[c, py, px, ch]
+                    v_feat[p, ch] = v
+                    v_a -= v * backgrounds[c, ch]
+                a = one - t
+                vd = v_depth[c, py, px, 0]
+                if a > depth_floor:
+                    v_feat[p, channels - 1] = vd / a
+                    v_a -= vd * depth[c, py, px, 0] / a
+                else:
+                    v_feat[p, channels - 1] = vd / depth_floor
+                behind[p] = v_a
         start = offsets[job]
         for k in range(offsets[job + 1] - 1, start - 1, -1):
             first = record_end[k - 1] if k > start else record_base[job]
@@ -295,7 +320,7 @@ def rasterize_backward(pairs, channel_slots, offsets, ids, tiles_x, tiles_y, wid
             x_offset = real(x0 - splat[0]) + half  # pixel (column, row) -> (dx, dy)
             y_offset = real(y0 - splat[1]) + half
             g_mx = g_my = g_a = g_b = g_c = g_op = zero
-            g_feat[:] = zero
+            g_feat = channel_slots
             for r in range(first, record_end[k]):
                 at = _unsigned(r)
                 p = record_pixel[at]
@@ -308,7 +333,7 @@ def rasterize_backward(pairs, channel_slots, offsets, ids, tiles_x, tiles_y, wid
                 dot = zero  # this splat's features · v_features
                 for ch in range(channels):
                     v = v_feat[p, ch]
-                    g_feat[ch] += weight * v
+                    g_feat = tuple_setitem(g_feat, ch, g_feat[ch] + weight * v)
                     dot += splat[SPLAT_FIELDS + ch] * v
                 r_behind = behind[p]
                 v_alpha = t * (dot + r_behind)
@@ -342,44 +367,6 @@ def sum_pairs(pair_grads, offsets, ids, tiles_per_camera, grads):
             if k + 8 < end:
                 _prefetch_write(grads[c, ids[k + 8]])
             grads[c, ids[k]] += pair_grads[k]
-
-
-@njit(parallel=True, cache=True)
-def finish_images(acc, transmittance, backgrounds, rgb, alpha, depth):
-    """Accumulated (colour..., depth) -> colour over the background, alpha, expected depth."""
-    channels = rgb.shape[3]
-    rows = acc.shape[1]
-    for row in prange(acc.shape[0] * rows):
-        c, y = row // rows, row % rows
-        for x in range(acc.shape[2]):
-            t = transmittance[c, y, x]
-            for ch in range(channels):
-                rgb[c, y, x, ch] = acc[c, y, x, ch] + t * backgrounds[c, ch]
-            alpha[c, y, x, 0] = 1.0 - t
-            depth[c, y, x, 0] = acc[c, y, x, channels] / max(1.0 - t, DEPTH_ALPHA_FLOOR)
-
-
-@njit(parallel=True, cache=True)
-def image_gradients(v_rgb, v_alpha, v_depth, acc, transmittance, backgrounds, v_acc, v_alpha_acc):
-    """The inverse of ``finish_images``: gradients w.r.t. the accumulated channels and the
-    accumulated alpha."""
-    channels = v_rgb.shape[3]
-    rows = acc.shape[1]
-    for row in prange(acc.shape[0] * rows):
-        c, y = row // rows, row % rows
-        for x in range(acc.shape[2]):
-            a = 1.0 - transmittance[c, y, x]
-            g_alpha = v_alpha[c, y, x, 0]
-            for ch in range(channels):
-                v_acc[c, y, x, ch] = v_rgb[c, y, x, ch]
-                g_alpha -= v_rgb[c, y, x, ch] * backgrounds[c, ch]
-            vd = v_depth[c, y, x, 0]
-            if a > DEPTH_ALPHA_FLOOR:
-                v_acc[c, y, x, channels] = vd / a
-                g_alpha -= vd * acc[c, y, x, channels] / (a * a)
-            else:
-                v_acc[c, y, x, channels] = vd / DEPTH_ALPHA_FLOOR
-            v_alpha_acc[c, y, x, 0] = g_alpha
 
 
 @contextlib.contextmanager
