@@ -18,16 +18,24 @@ def test_tiles_list_visible_splats_front_to_back_ties_in_index_order(dtype):
     order = np.argsort(depths[0], kind="stable")
     visible = (radii[0, :, 0] > 0) & (radii[0, :, 1] > 0)
     assert bins.tiles_x == 4 and bins.tiles_y == 3
+    mx, my = means2d[0, :, 0].astype(float), means2d[0, :, 1].astype(float)
+    rx, ry = radii[0, :, 0], radii[0, :, 1]
+
+    def reaches(centre, radius, lo, hi):  # a pixel centre in [lo, hi) within the radius
+        centres = np.arange(lo, hi)[:, None] + 0.5
+        return (np.abs(centres - centre) <= radius).any(axis=0)
+
     for tile in range(12):
         x0, y0 = 16 * (tile % 4), 16 * (tile // 4)
-        mx, my, rx, ry = means2d[0, :, 0], means2d[0, :, 1], radii[0, :, 0], radii[0, :, 1]
-        touches = (visible
-                   & (np.floor((mx - rx) / 16) * 16 <= x0) & (np.ceil((mx + rx) / 16) * 16 > x0)
-                   & (np.floor((my - ry) / 16) * 16 <= y0) & (np.ceil((my + ry) / 16) * 16 > y0))
+        touches = visible & reaches(mx, rx, x0, x0 + 16) & reaches(my, ry, y0, min(y0 + 16, 48))
         expected = order[touches[order]]
         got = bins.ids[bins.offsets[tile]:bins.offsets[tile + 1]]
         np.testing.assert_array_equal(got, expected)
     assert len(bins.ids) > 5000
+    # a splat whose mean ± radius reaches into a tile but no pixel centre of it
+    edge = bin_splats(np.array([[[15.4, 8.0]]], dtype), np.array([[[1, 1]]], np.int32),
+                      np.ones((1, 1), dtype), 64, 48)
+    assert list(np.diff(edge.offsets)[:4]) == [1, 0, 0, 0]
 
 
 def test_pair_gradients_add_up_per_splat_in_pair_order():
