@@ -272,7 +272,7 @@ def main() -> None:
         with rk.tiles_in_small_chunks():
             rk.rasterize_backward(pairs, channels, bins.offsets, *tiles, *records["numba"],
                                   trans["numba"], depth, background, *image_grads, pair_grads)
-        rk.sum_pairs(pair_grads, bins.offsets, bins.ids, bins.tiles_x * bins.tiles_y,
+        rk.sum_pairs(pair_grads, bins.offsets, bins.ids, bins.tiles_x * bins.tiles_y, 2,
                      grads["numba"][0])
 
     def torched(*arrays):

@@ -52,6 +52,8 @@ def test_pair_gradients_add_up_per_splat_in_pair_order():
     camera_of_pair = np.repeat(np.arange(cameras * tiles) // tiles, np.diff(bins.offsets))
     expected = np.zeros((cameras * n, 10), np.float32)
     np.add.at(expected, camera_of_pair * n + bins.ids, pair_grads)  # one by one, in order
-    got = np.empty((cameras, n, 10), np.float32)
-    sum_pairs(pair_grads, bins.offsets, bins.ids, tiles, got)
-    np.testing.assert_array_equal(got.reshape(-1, 10).view(np.uint32), expected.view(np.uint32))
+    for parts in (1, 2, 3):  # splat ranges summed in parallel
+        got = np.full((cameras, n, 10), np.nan, np.float32)
+        sum_pairs(pair_grads, bins.offsets, bins.ids, tiles, parts, got)
+        np.testing.assert_array_equal(got.reshape(-1, 10).view(np.uint32),
+                                      expected.view(np.uint32))

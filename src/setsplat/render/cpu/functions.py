@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import torch
 
@@ -166,7 +167,7 @@ class RasterizeTiles(torch.autograd.Function):
                                   _np(v_depth), pair_grads)
         total = torch.from_numpy(np.empty((cameras, n, 6 + channels), dtype))
         rk.sum_pairs(pair_grads, bins.offsets, bins.ids, bins.tiles_x * bins.tiles_y,
-                     total.numpy())
+                     numba.get_num_threads(), total.numpy())
         POOL.give_back(pair_grads)
         v_bg = (torch.from_numpy(np.einsum("chwd,chw->cd", v_rgb_np, transmittance))
                 if has_bg and ctx.needs_input_grad[5] else None)
