@@ -5,11 +5,12 @@ tile's depth order, so the passes read their splats in sequence. Within a tile, 
 splat touches only the pixels of each row that lie inside the ellipse where its alpha
 reaches ALPHA_THRESHOLD; the 16 rows' spans and their exp(-sigma) are set up in one
 branch-free, vectorised pass, then stepped pixel by pixel with two multiplications. A
-tile stops as soon as all its pixels are saturated.
+tile stops as soon as all its pixels are saturated, and writes its finished pixels.
 
 The forward pass records every contribution (pixel, exp(-sigma)) for the backward
-pass, which replays the records back to front from the final transmittance, as gsplat
-walks its lists, without setting up a single row again. It writes each tile-splat pair's
+pass, which starts each tile from the image gradients and replays the records back to
+front from the final transmittance, as gsplat walks its lists, without setting up a
+single row again. It writes each tile-splat pair's
 gradients to the pair's own row (no atomics), and ``sum_pairs`` adds them up per splat in
 a fixed order, so that gradients do not depend on which thread took which tile.
 """
