@@ -254,6 +254,7 @@ def main() -> None:
     background = np.zeros((1, 3), np.float32)
     rgb = acc["numba"][..., :3]
     alpha, depth, median = (np.empty((*shape, 1), np.float32) for _ in range(3))
+    depth_sum = acc["numba"][..., 3]
     g = torch.Generator().manual_seed(0)
     v_acc = torch.rand((*shape, 4), generator=g).numpy()  # gradients of the sums
     v_alpha = torch.rand((*shape, 1), generator=g).numpy()
@@ -263,7 +264,8 @@ def main() -> None:
     def numba_fwd():
         with rk.tiles_in_small_chunks():
             rk.rasterize_forward(pairs, channels, bins.offsets, *tiles, *records["numba"],
-                                 background, rgb, alpha, depth, median, trans["numba"])
+                                 background, rgb, alpha, depth, median, trans["numba"],
+                                 depth_sum)
 
     pair_grads = np.empty((len(pairs), 10), np.float32)
     image_grads = []  # the image gradients that make the same sums' gradients as the C++'s
@@ -271,7 +273,8 @@ def main() -> None:
     def numba_bwd():
         with rk.tiles_in_small_chunks():
             rk.rasterize_backward(pairs, channels, bins.offsets, *tiles, *records["numba"],
-                                  trans["numba"], depth, background, *image_grads, pair_grads)
+                                  trans["numba"], depth_sum, background, *image_grads,
+                                  pair_grads)
         rk.sum_pairs(pair_grads, bins.offsets, bins.ids, bins.tiles_x * bins.tiles_y, 2,
                      grads["numba"][0])
 
@@ -288,7 +291,6 @@ def main() -> None:
                      *torched(*records["c++"], trans["c++"], v_acc, v_alpha, grads["c++"]))
 
     numba_fwd()
-    acc["numba"][..., 3:] = depth * alpha
     image_grads += [v_acc[..., :3], v_alpha + v_acc[..., 3:] * depth, v_acc[..., 3:] * alpha]
     for f in (numba_bwd, cpp_fwd, cpp_bwd):
         f()

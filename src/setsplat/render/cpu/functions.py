@@ -139,22 +139,21 @@ class RasterizeTiles(torch.autograd.Function):
         rgb = torch.empty((cameras, height, width, channels), dtype=dtype)
         alpha, depth, median = (torch.empty((cameras, height, width, 1), dtype=dtype)
                                 for _ in range(3))
-        transmittance = POOL.take((cameras, height, width), m2.dtype, replay)
+        transmittance, depth_sum = (POOL.take((cameras, height, width), m2.dtype, replay)
+                                    for _ in range(2))
         with rk.tiles_in_small_chunks():
             rk.rasterize_forward(replay.pairs, rk.channel_slots(channels + 1, m2.dtype),
                                  bins.offsets, bins.tiles_x, bins.tiles_y, width, height,
                                  *replay.records, bg, rgb.numpy(), alpha.numpy(), depth.numpy(),
-                                 median.numpy(), transmittance)
-        ctx.state = (replay, bg, transmittance, width, height, m2.shape[1],
+                                 median.numpy(), transmittance, depth_sum)
+        ctx.state = (replay, bg, transmittance, depth_sum, width, height, m2.shape[1],
                      backgrounds is not None)
-        ctx.save_for_backward(depth)
         ctx.mark_non_differentiable(median)
         return rgb, alpha, depth, median
 
     @staticmethod
     def backward(ctx, v_rgb, v_alpha, v_depth, _v_median):
-        replay, bg, transmittance, width, height, n, has_bg = ctx.state
-        (depth,) = ctx.saved_tensors
+        replay, bg, transmittance, depth_sum, width, height, n, has_bg = ctx.state
         bins = replay.bins
         dtype = transmittance.dtype
         cameras, channels = bg.shape[0], bg.shape[1] + 1  # colour, then depth
@@ -163,7 +162,7 @@ class RasterizeTiles(torch.autograd.Function):
         with rk.tiles_in_small_chunks():
             rk.rasterize_backward(replay.pairs, rk.channel_slots(channels, dtype), bins.offsets,
                                   bins.tiles_x, bins.tiles_y, width, height, *replay.records,
-                                  transmittance, depth.numpy(), bg, v_rgb_np, _np(v_alpha),
+                                  transmittance, depth_sum, bg, v_rgb_np, _np(v_alpha),
                                   _np(v_depth), pair_grads)
         total = torch.from_numpy(np.empty((cameras, n, 6 + channels), dtype))
         rk.sum_pairs(pair_grads, bins.offsets, bins.ids, bins.tiles_x * bins.tiles_y,

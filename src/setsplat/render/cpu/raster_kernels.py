@@ -177,10 +177,12 @@ def _tile_bounds(job, tiles_x, tiles_y, width, height):
 @njit(parallel=True, cache=True, fastmath=True)
 def rasterize_forward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, height,
                       record_base, record_end, record_pixel, record_vis, backgrounds,
-                      out_rgb, out_alpha, out_depth, out_median, out_transmittance):
+                      out_rgb, out_alpha, out_depth, out_median, out_transmittance,
+                      out_depth_sum):
     """Composite every (camera, tile) of features (colour..., depth): colour over the
     background, alpha, expected depth, median depth (0 if the pixel never gets opaque
-    enough) and the final transmittance, which the backward pass starts from. With
+    enough), and for the backward pass the final transmittance and the accumulated depth
+    (its own copies: a caller may change the images in place). With
     records (``record_end`` not empty), pair k's contributions -- pixel in the tile and
     exp(-sigma) -- go to ``record_*[previous end : record_end[k]]``, the first pair's
     from ``record_base[job]``: all the backward pass needs to replay them.
@@ -259,12 +261,13 @@ def rasterize_forward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, he
                 out_depth[c, py, px, 0] = acc[p, channels - 1] / max(one - t, depth_floor)
                 out_median[c, py, px, 0] = median[p]
                 out_transmittance[c, py, px] = t
+                out_depth_sum[c, py, px] = acc[p, channels - 1]
 
 
 @njit(parallel=True, cache=True, fastmath=True)
 def rasterize_backward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, height,
                        record_base, record_end, record_pixel, record_vis, transmittance,
-                       depth, backgrounds, v_rgb, v_alpha_out, v_depth, pair_grads):
+                       depth_sum, backgrounds, v_rgb, v_alpha_out, v_depth, pair_grads):
     """Replay each tile's records back to front from the final transmittance, and add
     gradients ``pair_grads[k, :]`` = (mean x, mean y, conic a, b, c, opacity, feature
     channels...) of every tile-splat pair k (zero for a pair with no contribution), given
@@ -299,7 +302,7 @@ def rasterize_backward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, h
                 vd = v_depth[c, py, px, 0]
                 if a > depth_floor:
                     v_feat[p, channels - 1] = vd / a
-                    v_a -= vd * depth[c, py, px, 0] / a
+                    v_a -= vd * depth_sum[c, py, px] / (a * a)
                 else:
                     v_feat[p, channels - 1] = vd / depth_floor
                 behind[p] = v_a
