@@ -58,30 +58,27 @@ def test_render_scene_handles_empty_scenes_and_sh_degree(scene_factory):
 def test_images_changed_in_place_keep_the_gradients():
     """The backward keeps its own transmittance and depth sums: a caller's in-place edit
     of the returned images is its own op in the graph, not a corruption of ours."""
-    g = torch.Generator().manual_seed(5)
-    weights = torch.rand((3, H, W, 4), generator=g)
+    weights = torch.rand((3, H, W, 4), generator=torch.Generator().manual_seed(5))
 
-    def gradients(edit_in_place: bool) -> list[torch.Tensor]:
+    def gradients(loss_of) -> list[torch.Tensor]:
         args = _args()
         for t in args[:5]:
             t.requires_grad_(True)
-        out = rasterize(*args, sh_degree=3, backgrounds=torch.full((3, 3), 0.25))
-        rgb, depth = out.rgb, out.depth
-        if edit_in_place:
-            rgb.mul_(2.0)
-            depth.add_(1.0)
-            out.alpha.zero_()
-        loss = (rgb * weights[..., :3]).sum() + (depth * weights[..., 3:]).sum()
-        loss.backward()
+        loss_of(rasterize(*args, sh_degree=3, backgrounds=torch.full((3, 3), 0.25))).backward()
         return [t.grad for t in args[:5]]
 
-    plain, edited = gradients(False), gradients(True)
-    # rgb doubled in place: its gradient path doubles, depth's is unchanged
-    reference = _args()
-    for t in reference[:5]:
-        t.requires_grad_(True)
-    out = rasterize(*reference, sh_degree=3, backgrounds=torch.full((3, 3), 0.25))
-    ((2 * out.rgb * weights[..., :3]).sum() + (out.depth * weights[..., 3:]).sum()).backward()
-    for got, want, before in zip(edited, [t.grad for t in reference[:5]], plain):
+    def loss(rgb, depth):
+        return (rgb * weights[..., :3]).sum() + (depth * weights[..., 3:]).sum()
+
+    def edited_in_place(out):
+        out.rgb.mul_(2.0)
+        out.depth.add_(1.0)
+        out.alpha.zero_()
+        return loss(out.rgb, out.depth)
+
+    edited = gradients(edited_in_place)
+    written_out = gradients(lambda out: loss(2.0 * out.rgb, out.depth + 1.0))
+    plain = gradients(lambda out: loss(out.rgb, out.depth))
+    for got, want, before in zip(edited, written_out, plain):
         torch.testing.assert_close(got, want, rtol=0, atol=0)
         assert not torch.equal(got, before)
