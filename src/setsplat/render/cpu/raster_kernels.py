@@ -316,7 +316,9 @@ def rasterize_backward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, h
             ca, cb, cc, opacity = splat[2], splat[3], splat[4], splat[5]
             x_offset = real(x0 - splat[0]) + half  # pixel (column, row) -> (dx, dy)
             y_offset = real(y0 - splat[1]) + half
-            g_mx = g_my = g_a = g_b = g_c = g_op = zero
+            # sums over the records of v_sigma times dx, dy, dx², dx·dy, dy²: the shape
+            # gradients follow from them after the loop
+            s_x = s_y = s_xx = s_xy = s_yy = g_op = zero
             g_feat = channel_slots
             for r in range(first, record_end[k]):
                 at = _unsigned(r)
@@ -340,13 +342,15 @@ def rasterize_backward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, h
                     dy = real(p >> TILE_SHIFT) + y_offset
                     g_op += vis * v_alpha
                     v_sigma = -ov * v_alpha
-                    g_a += half * dx * dx * v_sigma
-                    g_b += dx * dy * v_sigma
-                    g_c += half * dy * dy * v_sigma
-                    g_mx -= (ca * dx + cb * dy) * v_sigma
-                    g_my -= (cb * dx + cc * dy) * v_sigma
+                    x_sigma, y_sigma = dx * v_sigma, dy * v_sigma
+                    s_x += x_sigma
+                    s_y += y_sigma
+                    s_xx += dx * x_sigma
+                    s_xy += dx * y_sigma
+                    s_yy += dy * y_sigma
             out = pair_grads[k]
-            out[0], out[1], out[2], out[3], out[4], out[5] = g_mx, g_my, g_a, g_b, g_c, g_op
+            out[0], out[1] = -(ca * s_x + cb * s_y), -(cb * s_x + cc * s_y)
+            out[2], out[3], out[4], out[5] = half * s_xx, s_xy, half * s_yy, g_op
             for ch in range(channels):
                 out[6 + ch] = g_feat[ch]
 
