@@ -316,9 +316,13 @@ def rasterize_backward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, h
             ca, cb, cc, opacity = splat[2], splat[3], splat[4], splat[5]
             x_offset = real(x0 - splat[0]) + half  # pixel (column, row) -> (dx, dy)
             y_offset = real(y0 - splat[1]) + half
-            # sums over the records of v_sigma times dx, dy, dx², dx·dy, dy²: the shape
-            # gradients follow from them after the loop
-            s_x = s_y = s_xx = s_xy = s_yy = g_op = zero
+            features = channel_slots
+            for ch in range(channels):
+                features = tuple_setitem(features, ch, splat[SPLAT_FIELDS + ch])
+            # v_sigma = -opacity·u with u = vis·v_alpha, the opacity's own gradient: the
+            # sums of u and of u times dx, dy, dx², dx·dy, dy² give the shape gradients
+            # after the loop
+            g_op = s_x = s_y = s_xx = s_xy = s_yy = zero
             g_feat = channel_slots
             for r in range(first, record_end[k]):
                 at = _unsigned(r)
@@ -333,24 +337,26 @@ def rasterize_backward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, h
                 for ch in range(channels):
                     v = v_feat[p, ch]
                     g_feat = tuple_setitem(g_feat, ch, g_feat[ch] + weight * v)
-                    dot += splat[SPLAT_FIELDS + ch] * v
+                    dot += features[ch] * v
                 r_behind = behind[p]
                 v_alpha = t * (dot + r_behind)
                 behind[p] = r_behind * (one - alpha) - alpha * dot
                 if ov <= max_alpha:  # else alpha is clamped: no shape or opacity gradient
                     dx = real(p & (TILE_SIZE - 1)) + x_offset
                     dy = real(p >> TILE_SHIFT) + y_offset
-                    g_op += vis * v_alpha
-                    v_sigma = -ov * v_alpha
-                    x_sigma, y_sigma = dx * v_sigma, dy * v_sigma
-                    s_x += x_sigma
-                    s_y += y_sigma
-                    s_xx += dx * x_sigma
-                    s_xy += dx * y_sigma
-                    s_yy += dy * y_sigma
+                    u = vis * v_alpha
+                    x_u, y_u = dx * u, dy * u
+                    g_op += u
+                    s_x += x_u
+                    s_y += y_u
+                    s_xx += dx * x_u
+                    s_xy += dx * y_u
+                    s_yy += dy * y_u
             out = pair_grads[k]
+            s_x, s_y = -opacity * s_x, -opacity * s_y
             out[0], out[1] = -(ca * s_x + cb * s_y), -(cb * s_x + cc * s_y)
-            out[2], out[3], out[4], out[5] = half * s_xx, s_xy, half * s_yy, g_op
+            out[2], out[3] = -half * opacity * s_xx, -opacity * s_xy
+            out[4], out[5] = -half * opacity * s_yy, g_op
             for ch in range(channels):
                 out[6 + ch] = g_feat[ch]
 
