@@ -284,28 +284,28 @@ def rasterize_backward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, h
     zero, half, one, max_alpha = real(0), real(0.5), real(1), real(MAX_ALPHA)
     depth_floor = real(DEPTH_ALPHA_FLOOR)
     for job in prange(len(offsets) - 1):
-        trans = np.empty(PIXELS, pairs.dtype)  # T above
-        behind = np.empty(PIXELS, pairs.dtype)  # R above
-        v_feat = np.empty((PIXELS, channels), pairs.dtype)
+        # per pixel T, R (above) and the feature gradients, side by side in one array:
+        # the record loop then needs one base address, not three (fewer spills)
+        tile = np.empty((2 + channels) * PIXELS, pairs.dtype)
         c, x0, x1, y0, y1 = _tile_bounds(job, tiles_x, tiles_y, width, height)
         for py in range(y0, y1):
             for px in range(x0, x1):
                 p = (py - y0) * TILE_SIZE + px - x0
                 t = transmittance[c, py, px]
-                trans[p] = t
+                tile[p] = t
                 v_a = v_alpha_out[c, py, px, 0]
                 for ch in range(channels - 1):
                     v = v_rgb[c, py, px, ch]
-                    v_feat[p, ch] = v
+                    tile[(2 + ch) * PIXELS + p] = v
                     v_a -= v * backgrounds[c, ch]
                 a = one - t
                 vd = v_depth[c, py, px, 0]
                 if a > depth_floor:
-                    v_feat[p, channels - 1] = vd / a
+                    tile[(1 + channels) * PIXELS + p] = vd / a
                     v_a -= vd * depth_sum[c, py, px] / (a * a)
                 else:
-                    v_feat[p, channels - 1] = vd / depth_floor
-                behind[p] = v_a
+                    tile[(1 + channels) * PIXELS + p] = vd / depth_floor
+                tile[PIXELS + p] = v_a
         start = offsets[job]
         for k in range(offsets[job + 1] - 1, start - 1, -1):
             first = record_end[k - 1] if k > start else record_base[job]
@@ -330,17 +330,17 @@ def rasterize_backward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, h
                 vis = record_vis[at]
                 ov = opacity * vis
                 alpha = min(max_alpha, ov)
-                t = trans[p] / (one - alpha)
-                trans[p] = t
+                t = tile[p] / (one - alpha)
+                tile[p] = t
                 weight = alpha * t
                 dot = zero  # this splat's features · v_features
                 for ch in range(channels):
-                    v = v_feat[p, ch]
+                    v = tile[_unsigned((2 + ch) * PIXELS + p)]
                     g_feat = tuple_setitem(g_feat, ch, g_feat[ch] + weight * v)
                     dot += features[ch] * v
-                r_behind = behind[p]
+                r_behind = tile[_unsigned(PIXELS + p)]
                 v_alpha = t * (dot + r_behind)
-                behind[p] = r_behind * (one - alpha) - alpha * dot
+                tile[_unsigned(PIXELS + p)] = r_behind * (one - alpha) - alpha * dot
                 if ov <= max_alpha:  # else alpha is clamped: no shape or opacity gradient
                     dx = real(p & (TILE_SIZE - 1)) + x_offset
                     dy = real(p >> TILE_SHIFT) + y_offset
