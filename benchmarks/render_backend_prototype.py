@@ -270,13 +270,16 @@ def main() -> None:
     pair_grads = np.empty((len(pairs), 10), np.float32)
     image_grads = []  # the image gradients that make the same sums' gradients as the C++'s
 
+    fields = [np.empty((1, args.splats, *tail), np.float32)  # means2d, conics, opacities,
+              for tail in ((2,), (3,), (), (3,), ())]  # colours, depths: sum_pairs's outputs
+
     def numba_bwd():
         with rk.tiles_in_small_chunks():
             rk.rasterize_backward(pairs, channels, bins.offsets, *tiles, *records["numba"],
                                   trans["numba"], depth_sum, background, *image_grads,
                                   pair_grads)
         rk.sum_pairs(pair_grads, bins.offsets, bins.ids, bins.tiles_x * bins.tiles_y, 2,
-                     grads["numba"][0])
+                     *fields)
 
     def torched(*arrays):
         return [torch.from_numpy(x) for x in arrays]
@@ -298,6 +301,7 @@ def main() -> None:
     # where a splat sits right at the alpha threshold, and so do the gradients of the
     # splats in front of those pixels
     image_diff = float(np.abs(acc["numba"] - acc["c++"]).mean())
+    grads["numba"][0] = np.concatenate([f.reshape(1, args.splats, -1) for f in fields], 2)
     gn, gc = grads["numba"].sum(0), grads["c++"].sum(0)
     splat_diff = np.abs(gn - gc).max(axis=-1) / np.abs(gn).max()
     grad_diff = float(np.quantile(splat_diff, 0.999))

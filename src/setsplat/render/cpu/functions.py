@@ -164,11 +164,12 @@ class RasterizeTiles(torch.autograd.Function):
                                   bins.tiles_x, bins.tiles_y, width, height, *replay.records,
                                   transmittance, depth_sum, bg, v_rgb_np, _np(v_alpha),
                                   _np(v_depth), pair_grads)
-        total = torch.from_numpy(np.empty((cameras, n, 6 + channels), dtype))
+        grads = [torch.empty((cameras, n, *tail), dtype=v_rgb.dtype)
+                 for tail in ((2,), (3,), (), (channels - 1,), ())]
         rk.sum_pairs(pair_grads, bins.offsets, bins.ids, bins.tiles_x * bins.tiles_y,
-                     numba.get_num_threads(), total.numpy())
+                     numba.get_num_threads(), *(g.numpy() for g in grads))
         POOL.give_back(pair_grads)
+        v_means2d, v_conics, v_opacities, v_colors, v_depths = grads
         v_bg = (torch.from_numpy(np.einsum("chwd,chw->cd", v_rgb_np, transmittance))
                 if has_bg and ctx.needs_input_grad[5] else None)
-        return (total[..., 0:2], total[..., 2:5], total[..., 6:-1], total[..., 5],
-                total[..., -1], v_bg, None, None, None)
+        return v_means2d, v_conics, v_colors, v_opacities, v_depths, v_bg, None, None, None

@@ -362,22 +362,37 @@ def rasterize_backward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, h
 
 
 @njit(parallel=True, cache=True)
-def sum_pairs(pair_grads, offsets, ids, tiles_per_camera, parts, grads):
-    """``grads[c, g]`` = the sum of splat g's pair gradients in camera c, in pair order:
-    the same floats every run, whatever ``parts`` (one per thread). Each part takes a
-    range of splats and walks all pairs in the order they lie in memory, adding only its
-    own splats' (at 20k splats, 0.52 -> 0.38 ms on 2 threads; a prefetch of the rows
-    ahead, which the serial loop gained from, made it slower)."""
-    splats = grads.shape[1]
+def sum_pairs(pair_grads, offsets, ids, tiles_per_camera, parts, v_means2d, v_conics,
+              v_opacities, v_features, v_depths):
+    """Splat g's gradients in camera c (``v_means2d[c, g]`` ... ``v_depths[c, g]``) = the
+    sums of its pair gradients' fields, in pair order: the same floats every run,
+    whatever ``parts`` (one per thread). Each part takes a range of splats and walks all
+    pairs in the order they lie in memory, adding only its own splats' (at 20k splats,
+    0.52 -> 0.38 ms on 2 threads; a prefetch of the rows ahead, which the serial loop
+    gained from, made it slower). Written to the projection's own gradient arrays, so
+    that no strided slice of a whole has to be copied out for it."""
+    splats, channels = v_means2d.shape[1], v_features.shape[2]
     for part in prange(parts):
         lo, hi = part * splats // parts, (part + 1) * splats // parts
-        grads[:, lo:hi] = 0.0
+        v_means2d[:, lo:hi] = 0.0
+        v_conics[:, lo:hi] = 0.0
+        v_opacities[:, lo:hi] = 0.0
+        v_features[:, lo:hi] = 0.0
+        v_depths[:, lo:hi] = 0.0
         for job in range(len(offsets) - 1):
             c = job // tiles_per_camera
             for k in range(offsets[job], offsets[job + 1]):
                 g = ids[k]
                 if lo <= g < hi:
-                    grads[c, g] += pair_grads[k]
+                    v_means2d[c, g, 0] += pair_grads[k, 0]
+                    v_means2d[c, g, 1] += pair_grads[k, 1]
+                    v_conics[c, g, 0] += pair_grads[k, 2]
+                    v_conics[c, g, 1] += pair_grads[k, 3]
+                    v_conics[c, g, 2] += pair_grads[k, 4]
+                    v_opacities[c, g] += pair_grads[k, 5]
+                    for ch in range(channels):
+                        v_features[c, g, ch] += pair_grads[k, 6 + ch]
+                    v_depths[c, g] += pair_grads[k, 6 + channels]
 
 
 @contextlib.contextmanager
