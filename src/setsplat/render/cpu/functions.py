@@ -87,9 +87,10 @@ class ProjectGaussians(torch.autograd.Function):
 
 class _Replay:
     """What the forward pass leaves for the backward: the tile-splat pairs' splats, and
-    every pixel-splat contribution (its pixel in the tile and exp(-sigma)), tile by tile,
-    within the room ``capacity`` gives each tile. No contributions when no gradient is
-    wanted. Its arrays go back to the buffer pool when it is collected."""
+    every pixel-splat contribution (its pixel in the tile and its alpha before the
+    clamp), tile by tile, within the room ``capacity`` gives each tile. No contributions
+    when no gradient is wanted. Its arrays go back to the buffer pool when it is
+    collected."""
 
     def __init__(self, bins: TileBins, channels: int, dtype: np.dtype) -> None:
         self.bins = bins
@@ -98,7 +99,7 @@ class _Replay:
         self.base = np.zeros(len(self.capacity), np.int64)
         self.end = np.empty(0, np.int64)
         self.pixel = np.empty(0, np.uint8)
-        self.vis = np.empty(0, dtype)
+        self.alpha = np.empty(0, dtype)
 
     def make_room(self) -> None:
         """Room for the contributions, once ``capacity`` is filled in."""
@@ -107,11 +108,11 @@ class _Replay:
             size = int(self.base[-1] + self.capacity[-1])
             self.end = POOL.take((len(self.pairs),), np.int64, self)
             self.pixel = POOL.take((size,), np.uint8, self)
-            self.vis = POOL.take((size,), self.pairs.dtype, self)
+            self.alpha = POOL.take((size,), self.pairs.dtype, self)
 
     @property
     def records(self) -> tuple[np.ndarray, ...]:
-        return self.base, self.end, self.pixel, self.vis
+        return self.base, self.end, self.pixel, self.alpha
 
 
 class RasterizeTiles(torch.autograd.Function):

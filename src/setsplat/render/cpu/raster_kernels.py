@@ -7,10 +7,10 @@ reaches ALPHA_THRESHOLD; the 16 rows' spans and their exp(-sigma) are set up in 
 branch-free, vectorised pass, then stepped pixel by pixel with two multiplications. A
 tile stops as soon as all its pixels are saturated, and writes its finished pixels.
 
-The forward pass records every contribution (pixel, exp(-sigma)) for the backward
-pass, which starts each tile from the image gradients and replays the records back to
-front from the final transmittance, as gsplat walks its lists, without setting up a
-single row again. It writes each tile-splat pair's
+The forward pass records every contribution (pixel, and opacity·exp(-sigma): the alpha
+before its clamp) for the backward pass, which starts each tile from the image gradients
+and replays the records back to front from the final transmittance, as gsplat walks its
+lists, without setting up a single row again. It writes each tile-splat pair's
 gradients to the pair's own row (no atomics), and ``sum_pairs`` adds them up per splat in
 a fixed order, so that gradients do not depend on which thread took which tile.
 """
@@ -176,7 +176,7 @@ def _tile_bounds(job, tiles_x, tiles_y, width, height):
 
 @njit(parallel=True, cache=True, fastmath=True)
 def rasterize_forward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, height,
-                      record_base, record_end, record_pixel, record_vis, backgrounds,
+                      record_base, record_end, record_pixel, record_alpha, backgrounds,
                       out_rgb, out_alpha, out_depth, out_median, out_transmittance,
                       out_depth_sum):
     """Composite every (camera, tile) of features (colour..., depth): colour over the
@@ -184,7 +184,7 @@ def rasterize_forward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, he
     enough), and for the backward pass the final transmittance and the accumulated depth
     (its own copies: a caller may change the images in place). With
     records (``record_end`` not empty), pair k's contributions -- pixel in the tile and
-    exp(-sigma) -- go to ``record_*[previous end : record_end[k]]``, the first pair's
+    alpha before the clamp -- go to ``record_*[previous end : record_end[k]]``, the first pair's
     from ``record_base[job]``: all the backward pass needs to replay them.
     ``channel_slots``: see ``channel_slots()``."""
     channels = len(channel_slots)
@@ -226,7 +226,8 @@ def rasterize_forward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, he
                     t = trans[p]
                     if t <= zero or vis > one:  # saturated pixel; sigma < 0
                         continue
-                    alpha = min(max_alpha, opacity * vis)
+                    raw_alpha = opacity * vis
+                    alpha = min(max_alpha, raw_alpha)
                     if alpha < threshold:
                         continue
                     next_t = t * (one - alpha)
@@ -243,7 +244,7 @@ def rasterize_forward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, he
                     if recording:
                         at = _unsigned(cursor)
                         record_pixel[at] = p
-                        record_vis[at] = vis
+                        record_alpha[at] = raw_alpha
                         cursor += 1
             if recording:
                 record_end[k] = cursor
@@ -266,7 +267,7 @@ def rasterize_forward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, he
 
 @njit(parallel=True, cache=True, fastmath=True)
 def rasterize_backward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, height,
-                       record_base, record_end, record_pixel, record_vis, transmittance,
+                       record_base, record_end, record_pixel, record_alpha, transmittance,
                        depth_sum, backgrounds, v_rgb, v_alpha_out, v_depth, pair_grads):
     """Replay each tile's records back to front from the final transmittance, and add
     gradients ``pair_grads[k, :]`` = (mean x, mean y, conic a, b, c, opacity, feature
@@ -319,17 +320,16 @@ def rasterize_backward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, h
             features = channel_slots
             for ch in range(channels):
                 features = tuple_setitem(features, ch, splat[SPLAT_FIELDS + ch])
-            # v_sigma = -opacity·u with u = vis·v_alpha, the opacity's own gradient: the
-            # sums of u and of u times dx, dy, dx², dx·dy, dy² give the shape gradients
-            # after the loop
-            g_op = s_x = s_y = s_xx = s_xy = s_yy = zero
+            # with u = raw alpha·v_alpha, v_sigma = -u and the opacity's gradient is u /
+            # opacity: the sums of u and of u times dx, dy, dx², dx·dy, dy² give the shape
+            # and opacity gradients after the loop
+            g_op = s_x = s_y = s_xx = s_xy = s_yy = zero  # g_op: the sum of u
             g_feat = channel_slots
             for r in range(first, record_end[k]):
                 at = _unsigned(r)
                 p = record_pixel[at]
-                vis = record_vis[at]
-                ov = opacity * vis
-                alpha = min(max_alpha, ov)
+                raw_alpha = record_alpha[at]
+                alpha = min(max_alpha, raw_alpha)
                 t = tile[p] / (one - alpha)
                 tile[p] = t
                 weight = alpha * t
@@ -341,10 +341,10 @@ def rasterize_backward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, h
                 r_behind = tile[_unsigned(PIXELS + p)]
                 v_alpha = t * (dot + r_behind)
                 tile[_unsigned(PIXELS + p)] = r_behind * (one - alpha) - alpha * dot
-                if ov <= max_alpha:  # else alpha is clamped: no shape or opacity gradient
+                if raw_alpha <= max_alpha:  # else alpha is clamped: no shape or opacity gradient
                     dx = real(p & (TILE_SIZE - 1)) + x_offset
                     dy = real(p >> TILE_SHIFT) + y_offset
-                    u = vis * v_alpha
+                    u = raw_alpha * v_alpha
                     x_u, y_u = dx * u, dy * u
                     g_op += u
                     s_x += x_u
@@ -353,10 +353,9 @@ def rasterize_backward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, h
                     s_xy += dx * y_u
                     s_yy += dy * y_u
             out = pair_grads[k]
-            s_x, s_y = -opacity * s_x, -opacity * s_y
-            out[0], out[1] = -(ca * s_x + cb * s_y), -(cb * s_x + cc * s_y)
-            out[2], out[3] = -half * opacity * s_xx, -opacity * s_xy
-            out[4], out[5] = -half * opacity * s_yy, g_op
+            out[0], out[1] = ca * s_x + cb * s_y, cb * s_x + cc * s_y
+            out[2], out[3], out[4] = -half * s_xx, -s_xy, -half * s_yy
+            out[5] = g_op / opacity
             for ch in range(channels):
                 out[6 + ch] = g_feat[ch]
 
