@@ -77,6 +77,15 @@ def channel_slots(channels: int, dtype: np.dtype) -> tuple:
 
 
 @njit(cache=True)
+def _features(splat, channel_slots):
+    """A splat row's feature channels as a register tuple (see ``channel_slots()``)."""
+    features = channel_slots
+    for ch in range(len(channel_slots)):
+        features = tuple_setitem(features, ch, splat[SPLAT_FIELDS + ch])
+    return features
+
+
+@njit(cache=True)
 def _footprint(mx, my, rx, ry, x0, x1, y0, y1):
     """Pixel rectangle [xa, xb) x [ya, yb) of the tile whose centres are within the radius."""
     xa = max(x0, math.ceil(mx - rx - 0.5))
@@ -182,10 +191,10 @@ def rasterize_forward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, he
     """Composite every (camera, tile) of features (colour..., depth): colour over the
     background, alpha, expected depth, median depth (0 if the pixel never gets opaque
     enough), and for the backward pass the final transmittance and the accumulated depth
-    (its own copies: a caller may change the images in place). With
-    records (``record_end`` not empty), pair k's contributions -- pixel in the tile and
-    alpha before the clamp -- go to ``record_*[previous end : record_end[k]]``, the first pair's
-    from ``record_base[job]``: all the backward pass needs to replay them.
+    (its own copies: a caller may change the images in place). With records
+    (``record_end`` not empty), pair k's contributions -- pixel in the tile and alpha
+    before the clamp -- go to ``record_*[previous end : record_end[k]]``, the first
+    pair's from ``record_base[job]``: all the backward pass needs to replay them.
     ``channel_slots``: see ``channel_slots()``."""
     channels = len(channel_slots)
     real = pairs.dtype.type
@@ -211,9 +220,7 @@ def rasterize_forward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, he
             xa, xb, ya, yb = _footprint(splat[0], splat[1], splat[6], splat[7], x0, x1, y0, y1)
             _row_table(splat, x0, y0, xa, xb, ya, yb, row_lo, row_hi, row_vis, row_step)
             opacity = splat[5]
-            features = channel_slots
-            for ch in range(channels):
-                features = tuple_setitem(features, ch, splat[SPLAT_FIELDS + ch])
+            features = _features(splat, channel_slots)
             decay = real(math.exp(-splat[2]))  # exp(-conic a): the per-pixel step shrinks by it
             for j in range(ya - y0, yb - y0):
                 row = j * TILE_SIZE - x0
@@ -317,9 +324,7 @@ def rasterize_backward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, h
             ca, cb, cc, opacity = splat[2], splat[3], splat[4], splat[5]
             x_offset = real(x0 - splat[0]) + half  # pixel (column, row) -> (dx, dy)
             y_offset = real(y0 - splat[1]) + half
-            features = channel_slots
-            for ch in range(channels):
-                features = tuple_setitem(features, ch, splat[SPLAT_FIELDS + ch])
+            features = _features(splat, channel_slots)
             # with u = raw alpha·v_alpha, v_sigma = -u and the opacity's gradient is u /
             # opacity: the sums of u and of u times dx, dy, dx², dx·dy, dy² give the shape
             # and opacity gradients after the loop
