@@ -60,14 +60,14 @@ class ProjectGaussians(torch.autograd.Function):
                 colors.numpy(), radii.numpy())
         ctx.settings = settings
         ctx.arrays = (view_np, ks_np, sh_np)
-        ctx.save_for_backward(means, quats, scales, opacities, radii)
+        ctx.save_for_backward(means, quats, scales, opacities, radii, colors)
         ctx.has_sh = sh is not None
         ctx.mark_non_differentiable(radii)
         return means2d, conics, depths, opacities_out, colors, radii
 
     @staticmethod
     def backward(ctx, v_means2d, v_conics, v_depths, v_opacities_out, v_colors, _v_radii):
-        means, quats, scales, opacities, radii = ctx.saved_tensors
+        means, quats, scales, opacities, radii, colors = ctx.saved_tensors
         view_np, ks_np, sh_np = ctx.arrays
         s = ctx.settings
         v_means = torch.empty_like(means)  # the kernel writes every entry
@@ -79,6 +79,7 @@ class ProjectGaussians(torch.autograd.Function):
             pk.project_backward(
                 _np(means), _np(quats), _np(scales), _np(opacities), sh_np, s.sh_degree,
                 view_np, ks_np, s.width, s.height, s.eps2d, s.antialiased, radii.numpy(),
+                colors.numpy(),
                 _np(v_means2d), _np(v_conics), _np(v_depths), _np(v_opacities_out),
                 _np(v_colors), v_means.numpy(), v_quats.numpy(), v_scales.numpy(),
                 v_opacities.numpy(), pk.empty_sh(sh_np.dtype) if v_sh is None else v_sh.numpy())

@@ -1,9 +1,9 @@
 """Real SH basis (the 3DGS one, as in ``core.sh``) and its gradient, for numba kernels.
 
-They work on a table of splats, one splat per column and one quantity per row (the
-projection kernels' scratch table): every loop below runs over the columns and touches
-that one array, so LLVM vectorises it. Unused higher bands have basis 0 and
-coefficient rows of zeros, so all 16 slots are summed whatever the degree.
+The basis and its gradient go to a table of splats, one splat per column and one
+quantity per row (the projection kernels' scratch table), from loops over the columns
+that LLVM vectorises; unused higher bands get basis 0. The colour sums then go splat by
+splat over the coefficients as the caller holds them, (N, K, 3).
 """
 
 from numba import njit
@@ -93,34 +93,32 @@ def sh_basis_grad(table, row, lane, degree, x, y, z):
 
 
 @njit(cache=True, inline="always")
-def sh_colours(table, coeffs, basis, rgb, count):
-    """Rows rgb..rgb+2 = 0.5 + the coefficients (row coeffs + 3k + channel) weighted by the
-    basis (row basis + k), for columns :count."""
-    for ch in range(3):
-        for lane in range(count):
-            table[rgb + ch, lane] = 0.5
-    for k in range(16):
-        for ch in range(3):
-            for lane in range(count):
-                table[rgb + ch, lane] += table[basis + k, lane] * table[coeffs + 3 * k + ch, lane]
+def sh_colour(table, basis, lane, sh, i, terms):
+    """Splat i's colour, 0.5 + its first ``terms`` coefficients weighted by the basis
+    (rows basis + k of column ``lane``), unclamped. The coefficients are read where they
+    lie, three channels to a term: copying them into the table's rows first cost more
+    than vectorising their sums over the columns saved (20k splats, 2 threads)."""
+    r = g = b = 0.5
+    for k in range(terms):
+        y = table[basis + k, lane]
+        r += y * sh[i, k, 0]
+        g += y * sh[i, k, 1]
+        b += y * sh[i, k, 2]
+    return r, g, b
 
 
 @njit(cache=True, inline="always")
-def sh_colours_backward(table, coeffs, basis, basis_grad, v_rgb, v_coeffs, v_direction, count):
-    """Adds the colour gradients (rows v_rgb..) to the coefficient gradients (rows
-    v_coeffs + 3k + channel) and puts the direction's gradient in rows v_direction..+2."""
-    for axis in range(3):
-        for lane in range(count):
-            table[v_direction + axis, lane] = 0.0
-    for k in range(16):
-        for lane in range(count):
-            vr, vg, vb = table[v_rgb, lane], table[v_rgb + 1, lane], table[v_rgb + 2, lane]
-            y = table[basis + k, lane]
-            table[v_coeffs + 3 * k, lane] += y * vr
-            table[v_coeffs + 3 * k + 1, lane] += y * vg
-            table[v_coeffs + 3 * k + 2, lane] += y * vb
-            along = (table[coeffs + 3 * k, lane] * vr + table[coeffs + 3 * k + 1, lane] * vg
-                     + table[coeffs + 3 * k + 2, lane] * vb)
-            table[v_direction, lane] += table[basis_grad + k, lane] * along
-            table[v_direction + 1, lane] += table[basis_grad + 16 + k, lane] * along
-            table[v_direction + 2, lane] += table[basis_grad + 32 + k, lane] * along
+def sh_colour_backward(table, basis, basis_grad, lane, sh, i, terms, vr, vg, vb, v_sh):
+    """Adds the colour gradient (vr, vg, vb) of splat i to its coefficients' (``v_sh[i]``)
+    and returns the gradient of the view direction (x, y, z) treated as free."""
+    dx = dy = dz = 0.0
+    for k in range(terms):
+        y = table[basis + k, lane]
+        v_sh[i, k, 0] += y * vr
+        v_sh[i, k, 1] += y * vg
+        v_sh[i, k, 2] += y * vb
+        along = sh[i, k, 0] * vr + sh[i, k, 1] * vg + sh[i, k, 2] * vb
+        dx += table[basis_grad + k, lane] * along
+        dy += table[basis_grad + 16 + k, lane] * along
+        dz += table[basis_grad + 32 + k, lane] * along
+    return dx, dy, dz
