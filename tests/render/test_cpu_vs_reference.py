@@ -14,8 +14,9 @@ def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
     return (a - b).abs().max().item() / (scale if scale > 0 else 1.0)
 
 
-def _compare(params, viewmats, ks, *, tol=1e-4, **options):
-    """Render with both, backprop the same random loss, compare everything."""
+def _compare(params, viewmats, ks, *, tol=1e-4, loss_on=("rgb", "alpha", "depth"), **options):
+    """Render with both, backprop the same random loss of the ``loss_on`` images, compare
+    everything."""
     ours_in, ref_in = leaves(params), leaves(params)
     ours = rasterize(*ours_in, viewmats, ks, W, H, **options)
     ours.means2d.retain_grad()
@@ -26,12 +27,16 @@ def _compare(params, viewmats, ks, *, tol=1e-4, **options):
         assert mine.shape == truth.shape
         assert _relative(mine.detach(), truth.detach()) <= tol
     g = torch.Generator().manual_seed(1)
-    weights = [torch.randn(t.shape, generator=g, dtype=t.dtype) for t in (rgb, alpha, depth)]
-    sum(((o * w).sum() for o, w in zip((ours.rgb, ours.alpha, ours.depth), weights))).backward()
-    sum(((o * w).sum() for o, w in zip((rgb, alpha, depth), weights))).backward()
+    names = ("rgb", "alpha", "depth")
+    weights = [torch.randn(t.shape, generator=g, dtype=t.dtype) * (name in loss_on)
+               for name, t in zip(names, (rgb, alpha, depth))]
+    for images in ((getattr(ours, name) for name in names), (rgb, alpha, depth)):
+        sum((o * w).sum() for o, w, name in zip(images, weights, names)
+            if name in loss_on).backward()
     for name, mine, truth in zip(("means", "quats", "scales", "opacities", "colors"),
                                  ours_in, ref_in):
-        assert _relative(mine.grad, truth.grad) <= tol, name
+        expected = torch.zeros_like(truth) if truth.grad is None else truth.grad  # no path
+        assert _relative(mine.grad, expected) <= tol, name
     truth2d = torch.stack([m.grad for m in ref_means2d])
     assert _relative(ours.means2d.grad, truth2d) <= tol
     return ours, alpha
@@ -42,6 +47,15 @@ def test_sh_scene_matches_reference(degree):
     _, alpha = _compare(splats(degree=degree, seed=degree), views()[:1], intrinsics(1),
                            sh_degree=degree)
     assert alpha.mean() > 0.3  # the scene really covers the image
+
+
+@pytest.mark.parametrize("image", ["rgb", "alpha", "depth"])
+def test_a_loss_of_one_image_alone(image):
+    """The images left out of the loss get no gradient at all (not zeros), which the
+    backward pass reads as zeros."""
+    bg = torch.tensor([[0.2, 0.4, 0.6]], dtype=torch.float64)
+    _compare(splats(seed=7), views()[:1], intrinsics(1), sh_degree=3, backgrounds=bg,
+             loss_on=(image,))
 
 
 def test_three_cameras_one_mirrored_with_backgrounds_and_antialiasing():

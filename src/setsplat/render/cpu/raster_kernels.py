@@ -286,8 +286,10 @@ def rasterize_backward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, h
     R what the splats behind it and the final alpha contribute, per unit of
     transmittance. One splat further forward, T becomes T / (1 - alpha) and R becomes
     R·(1 - alpha) - alpha·(f·v). At the back, f·v and R come from the output gradients:
-    colour over the background, alpha = 1 - T and expected depth = depth sum / alpha."""
+    colour over the background, alpha = 1 - T and expected depth = depth sum / alpha.
+    An empty ``v_rgb``, ``v_alpha_out`` or ``v_depth`` stands for zeros."""
     channels = len(channel_slots)
+    has_v_rgb, has_v_alpha, has_v_depth = len(v_rgb) > 0, len(v_alpha_out) > 0, len(v_depth) > 0
     real = pairs.dtype.type
     zero, half, one, max_alpha = real(0), real(0.5), real(1), real(MAX_ALPHA)
     depth_floor = real(DEPTH_ALPHA_FLOOR)
@@ -301,13 +303,13 @@ def rasterize_backward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, h
                 p = (py - y0) * TILE_SIZE + px - x0
                 t = transmittance[c, py, px]
                 tile[p] = t
-                v_a = v_alpha_out[c, py, px, 0]
+                v_a = v_alpha_out[c, py, px, 0] if has_v_alpha else zero
                 for ch in range(channels - 1):
-                    v = v_rgb[c, py, px, ch]
+                    v = v_rgb[c, py, px, ch] if has_v_rgb else zero
                     tile[(2 + ch) * PIXELS + p] = v
                     v_a -= v * backgrounds[c, ch]
                 a = one - t
-                vd = v_depth[c, py, px, 0]
+                vd = v_depth[c, py, px, 0] if has_v_depth else zero
                 if a > depth_floor:
                     tile[(1 + channels) * PIXELS + p] = vd / a
                     v_a -= vd * depth_sum[c, py, px] / (a * a)
