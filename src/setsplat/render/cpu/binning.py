@@ -16,6 +16,8 @@ from numba import get_num_threads, njit, prange
 
 from setsplat.render.conventions import TILE_SIZE
 
+TILE_SHIFT = TILE_SIZE.bit_length() - 1
+
 
 @dataclass
 class TileBins:
@@ -34,43 +36,65 @@ def _tile_span(centre, radius, pixels):
     Against mean ± radius alone, 7% fewer tile-splat pairs at 20k splats 256x256."""
     first = max(0, math.ceil(centre - radius - 0.5))
     last = min(pixels - 1, math.floor(centre + radius - 0.5))
-    if last < first:
-        return 0, 0
-    return first // TILE_SIZE, last // TILE_SIZE + 1
+    empty = last < first  # selects rather than a branch that mispredicts
+    return 0 if empty else first >> TILE_SHIFT, 0 if empty else (last >> TILE_SHIFT) + 1
 
 
 @njit(parallel=True, cache=True)
-def _tile_rects(means2d, radii, width, height, rects):
-    """Tile rectangle [x0, x1) x [y0, y1) of every splat (empty for culled ones), read in
-    index order: the depth-ordered passes below then touch one small record per splat."""
+def _order_and_count(bits, means2d, radii, width, height, tiles_x, tiles_y, order, rects,
+                     counts):
+    """Task 0 sorts each camera's splats by depth (``_depth_order``) while the others find
+    their shares of the splats' tile rectangles and tile counts (``_count_share``), each
+    into its own part of ``counts``: the sort is serial, and this keeps the other cores
+    busy meanwhile (20k splats, 2 threads: 0.42-0.44 -> 0.22-0.25 ms against the sort,
+    then the rectangles, then a parallel count)."""
+    n, parts = means2d.shape[1], counts.shape[0]
+    for task in prange(parts + 1):
+        if task == 0:
+            for c in range(means2d.shape[0]):
+                _depth_order(bits[c], radii[c], order[c])
+        else:
+            part = task - 1
+            _count_share(means2d, radii, width, height, tiles_x, tiles_y, part * n // parts,
+                         (part + 1) * n // parts, rects, counts[part])
+
+
+@njit(cache=True)
+def _count_share(means2d, radii, width, height, tiles_x, tiles_y, lo, hi, rects, tally):
+    """Tile rectangles [x0, x1) x [y0, y1) of splats lo..hi (empty for culled ones), and
+    their counts per tile added to ``tally`` (4, C·tiles)."""
     real = means2d.dtype.type  # the precision the compositing's footprint is computed in
-    for i in prange(means2d.shape[1]):
-        for c in range(means2d.shape[0]):
+    for c in range(means2d.shape[0]):
+        for i in range(lo, hi):
             rx, ry = radii[c, i, 0], radii[c, i, 1]
             x0, x1 = _tile_span(means2d[c, i, 0], real(rx), width)
             y0, y1 = _tile_span(means2d[c, i, 1], real(ry), height)
-            if rx <= 0 or ry <= 0 or x0 == x1 or y0 == y1:
-                x0 = x1 = y0 = y1 = 0
-            rects[c, i, 0], rects[c, i, 1], rects[c, i, 2], rects[c, i, 3] = x0, x1, y0, y1
-
-
-@njit(parallel=True, cache=True)
-def _count(rects, tiles_x, tiles_y, bands, counts):
-    """Splats per tile; each band of tile rows is one task that reads every rectangle."""
-    for band in prange(bands):
-        band_y0, band_y1 = _band(band, bands, tiles_y)
-        for c in range(rects.shape[0]):
-            base = c * tiles_x * tiles_y
-            for i in range(rects.shape[1]):
-                x0, x1 = rects[c, i, 0], rects[c, i, 1]
-                for ty in range(max(rects[c, i, 2], band_y0), min(rects[c, i, 3], band_y1)):
+            hide = (rx <= 0) | (ry <= 0) | (x0 == x1) | (y0 == y1)
+            rects[c, i, 0], rects[c, i, 1] = 0 if hide else x0, 0 if hide else x1
+            rects[c, i, 2], rects[c, i, 3] = 0 if hide else y0, 0 if hide else y1
+        base = c * tiles_x * tiles_y
+        for i in range(lo, hi):
+            x0, x1, y0, y1 = rects[c, i, 0], rects[c, i, 1], rects[c, i, 2], rects[c, i, 3]
+            if x1 - x0 <= 2 and y1 - y0 <= 2:
+                # most footprints: up to 2x2 tiles, counted without branches (a loop of 1
+                # or 2 trips mispredicts its exit), a corner to a row of ``tally``, so
+                # that adding 0 does not wait on the addition before it
+                wide, tall = x1 - x0 == 2, y1 - y0 == 2
+                first = base + y0 * tiles_x + x0
+                tally[0, first] += x1 > x0
+                tally[1, first + wide] += wide
+                tally[2, first + tall * tiles_x] += tall
+                tally[3, first + tall * tiles_x + wide] += wide & tall
+            else:
+                for ty in range(y0, y1):
                     for tx in range(x0, x1):
-                        counts[base + ty * tiles_x + tx] += 1
+                        tally[0, base + ty * tiles_x + tx] += 1
 
 
 @njit(parallel=True, cache=True)
 def _scatter(rects, order, tiles_x, tiles_y, bands, cursor, ids):
-    """Splat ids into their tiles' lists in depth order, band by band like ``_count``."""
+    """Splat ids into their tiles' lists in depth order; each band of tile rows is one
+    task that walks every splat."""
     for band in prange(bands):
         band_y0, band_y1 = _band(band, bands, tiles_y)
         for c in range(rects.shape[0]):
@@ -143,15 +167,14 @@ def bin_splats(means2d: np.ndarray, radii: np.ndarray, depths: np.ndarray, width
     tiles_y = -(-height // TILE_SIZE)
     order = np.empty((cameras, n), np.int32)  # visible splats by depth, then -1
     bits = depths.view(np.uint32 if depths.itemsize == 4 else np.uint64)
-    for c in range(cameras):
-        _depth_order(bits[c], radii[c], order[c])
     rects = np.empty((cameras, n, 4), np.int32)
-    _tile_rects(means2d, radii, width, height, rects)
-    counts = np.zeros(cameras * tiles_x * tiles_y, np.int64)
-    bands = min(tiles_y, get_num_threads())
-    _count(rects, tiles_x, tiles_y, bands, counts)
-    offsets = np.zeros(len(counts) + 1, np.int64)
-    np.cumsum(counts, out=offsets[1:])
+    threads = get_num_threads()
+    counts = np.zeros((max(1, threads - 1), 4, cameras * tiles_x * tiles_y), np.int64)
+    _order_and_count(bits, means2d, radii, width, height, tiles_x, tiles_y, order, rects,
+                     counts)
+    offsets = np.zeros(counts.shape[2] + 1, np.int64)
+    np.cumsum(counts.sum((0, 1)), out=offsets[1:])
+    bands = min(tiles_y, threads)
     ids = np.empty(int(offsets[-1]), np.int32)
     _scatter(rects, order, tiles_x, tiles_y, bands, offsets[:-1].copy(), ids)
     return TileBins(offsets, ids, tiles_x, tiles_y)
