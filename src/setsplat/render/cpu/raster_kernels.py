@@ -195,7 +195,11 @@ def rasterize_forward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, he
     (``record_end`` not empty), pair k's contributions -- pixel in the tile and alpha
     before the clamp -- go to ``record_*[previous end : record_end[k]]``, the first
     pair's from ``record_base[job]``: all the backward pass needs to replay them.
-    ``channel_slots``: see ``channel_slots()``."""
+    ``channel_slots``: see ``channel_slots()``. The conics come from the projection,
+    inverses of covariances with EPS2D added, so they are positive definite and sigma >=
+    0: no pixel is tested for sigma < 0 as in gsplat (3% of the time at 20k splats).
+    Rounding can leave exp(-sigma) a hair above 1 at a splat's centre; that pixel keeps
+    its contribution, where gsplat's test of a rounded sigma < 0 would drop it."""
     channels = len(channel_slots)
     real = pairs.dtype.type
     zero, one = real(0), real(1)
@@ -231,7 +235,7 @@ def rasterize_forward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, he
                     step *= decay
                     p = _unsigned(row + px)
                     t = trans[p]
-                    if t <= zero or vis > one:  # saturated pixel; sigma < 0
+                    if t <= zero:  # saturated pixel
                         continue
                     raw_alpha = opacity * vis
                     alpha = min(max_alpha, raw_alpha)
