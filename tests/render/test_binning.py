@@ -7,13 +7,14 @@ from setsplat.render.cpu.binning import bin_splats
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_tiles_list_visible_splats_front_to_back_ties_in_index_order(dtype):
+@pytest.mark.parametrize("largest_radius", [8, 40])  # footprints of up to 2x2 tiles; larger
+def test_tiles_list_visible_splats_front_to_back_ties_in_index_order(dtype, largest_radius):
     rng = np.random.default_rng(3)
     n = 5000
     depths = rng.uniform(-2, 50, (1, n)).astype(dtype)
     depths[0, ::5] = depths[0, 1]  # many equal depths
     means2d = rng.uniform(0, 64, (1, n, 2)).astype(dtype)
-    radii = rng.integers(0, 9, (1, n, 2)).astype(np.int32)  # some 0: culled
+    radii = rng.integers(0, largest_radius + 1, (1, n, 2)).astype(np.int32)  # some 0: culled
     bins = bin_splats(means2d, radii, depths, 64, 48)
     order = np.argsort(depths[0], kind="stable")
     visible = (radii[0, :, 0] > 0) & (radii[0, :, 1] > 0)
@@ -60,3 +61,24 @@ def test_pair_gradients_add_up_per_splat_in_pair_order():
         means2d, conics, opacities, colours, depths = (g.reshape(cameras * n, -1) for g in got)
         fields = np.concatenate([means2d, conics, opacities, colours, depths], axis=1)
         np.testing.assert_array_equal(fields.view(np.uint32), expected.view(np.uint32))
+
+
+def test_tile_counts_do_not_depend_on_how_many_parts_count_them():
+    """Machines with more threads count with more parts (one per thread beside the sort)."""
+    from setsplat.render.cpu.binning import _order_and_count
+
+    rng = np.random.default_rng(5)
+    cameras, n, tiles_x, tiles_y = 2, 4000, 6, 5
+    means2d = rng.uniform(-10, 100, (cameras, n, 2)).astype(np.float32)
+    radii = rng.integers(0, 30, (cameras, n, 2)).astype(np.int32)
+    bits = rng.uniform(0.1, 5, (cameras, n)).astype(np.float32).view(np.uint32)
+    results = []
+    for parts in (1, 3):
+        order = np.empty((cameras, n), np.int32)
+        rects = np.empty((cameras, n, 4), np.int32)
+        counts = np.zeros((parts, 4, cameras * tiles_x * tiles_y), np.int64)
+        _order_and_count(bits, means2d, radii, 96, 80, tiles_x, tiles_y, order, rects, counts)
+        results.append((order, rects, counts.sum((0, 1))))
+    for one, three in zip(*results):
+        np.testing.assert_array_equal(one, three)
+    assert results[0][2].sum() > n
