@@ -377,32 +377,33 @@ def sum_pairs(pair_grads, offsets, ids, tiles_per_camera, parts, v_means2d, v_co
     """Splat g's gradients in camera c (``v_means2d[c, g]`` ... ``v_depths[c, g]``) = the
     sums of its pair gradients' fields, in pair order: the same floats every run,
     whatever ``parts`` (one per thread). Each part takes a range of splats and walks all
-    pairs in the order they lie in memory, adding only its own splats' (at 20k splats,
-    0.52 -> 0.38 ms on 2 threads; a prefetch of the rows ahead, which the serial loop
-    gained from, made it slower). Written to the projection's own gradient arrays, so
-    that no strided slice of a whole has to be copied out for it."""
-    splats, channels = v_means2d.shape[1], v_features.shape[2]
+    pairs in the order they lie in memory, adding every pair's row to its own table of
+    sums: its own splats' to theirs, the others' to a spare row, so that the walk has no
+    branch to mispredict, and one row of the table holds all of a splat's fields (20k
+    splats, 2 threads, alone: 0.36-0.48 -> 0.30-0.33 ms, against adding only its own
+    splats' pairs, straight into the five arrays). Written to the projection's own
+    gradient arrays, so that no strided slice of a whole has to be copied out for it."""
+    cameras, splats, channels = v_means2d.shape[0], v_means2d.shape[1], v_features.shape[2]
+    fields = pair_grads.shape[1]
     for part in prange(parts):
         lo, hi = part * splats // parts, (part + 1) * splats // parts
-        v_means2d[:, lo:hi] = 0.0
-        v_conics[:, lo:hi] = 0.0
-        v_opacities[:, lo:hi] = 0.0
-        v_features[:, lo:hi] = 0.0
-        v_depths[:, lo:hi] = 0.0
+        sums = np.zeros((cameras, hi - lo + 1, fields), pair_grads.dtype)
         for job in range(len(offsets) - 1):
-            c = job // tiles_per_camera
+            table = sums[job // tiles_per_camera]
             for k in range(offsets[job], offsets[job + 1]):
                 g = ids[k]
-                if lo <= g < hi:
-                    v_means2d[c, g, 0] += pair_grads[k, 0]
-                    v_means2d[c, g, 1] += pair_grads[k, 1]
-                    v_conics[c, g, 0] += pair_grads[k, 2]
-                    v_conics[c, g, 1] += pair_grads[k, 3]
-                    v_conics[c, g, 2] += pair_grads[k, 4]
-                    v_opacities[c, g] += pair_grads[k, 5]
-                    for ch in range(channels):
-                        v_features[c, g, ch] += pair_grads[k, 6 + ch]
-                    v_depths[c, g] += pair_grads[k, 6 + channels]
+                row = table[g - lo if lo <= g < hi else hi - lo]
+                for f in range(fields):
+                    row[f] += pair_grads[k, f]
+        for c in range(cameras):
+            for g in range(lo, hi):
+                row = sums[c, g - lo]
+                v_means2d[c, g, 0], v_means2d[c, g, 1] = row[0], row[1]
+                v_conics[c, g, 0], v_conics[c, g, 1], v_conics[c, g, 2] = row[2], row[3], row[4]
+                v_opacities[c, g] = row[5]
+                for ch in range(channels):
+                    v_features[c, g, ch] = row[6 + ch]
+                v_depths[c, g] = row[6 + channels]
 
 
 @contextlib.contextmanager
