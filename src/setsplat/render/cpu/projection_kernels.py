@@ -244,8 +244,9 @@ def project_forward(means, quats, scales, opacities, sh, degree, viewmats, ks, w
                 depths[c, i] = rows[DEPTH, lane] if kept else 0.0
                 opacities_out[c, i] = opacity if kept else 0.0
                 if degree >= 0:
-                    r, g, b = sh_colour(rows, BASIS, lane, sh, i, terms) if kept else (0.0, 0.0,
-                                                                                      0.0)
+                    r = g = b = 0.0
+                    if kept:
+                        r, g, b = sh_colour(rows, BASIS, lane, sh, i, terms)
                     colors[c, i, 0], colors[c, i, 1] = max(r, 0.0), max(g, 0.0)
                     colors[c, i, 2] = max(b, 0.0)
 
@@ -257,7 +258,8 @@ def project_backward(means, quats, scales, opacities, sh, degree, viewmats, ks, 
                      v_means, v_quats, v_scales, v_opacities, v_sh):
     """Gradients w.r.t. the splat parameters from those w.r.t. the projected values,
     written to every entry of the outputs (uninitialised on entry). ``colors``: the
-    forward pass's, which tell where a colour was clamped at 0."""
+    forward pass's, which tell where a colour was clamped at 0 (one of exactly 0 counts
+    as clamped: no gradient, where the reference's clamp would pass one)."""
     lenses = _lenses(ks, width, height)
     terms = _sh_terms(sh, degree)
     for block in prange((means.shape[0] + BLOCK - 1) // BLOCK):
