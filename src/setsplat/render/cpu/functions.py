@@ -146,8 +146,9 @@ class RasterizeTiles(torch.autograd.Function):
         with rk.tiles_in_small_chunks():
             rk.rasterize_forward(replay.pairs, rk.channel_slots(channels + 1, m2.dtype),
                                  bins.offsets, bins.tiles_x, bins.tiles_y, width, height,
-                                 *replay.records, bg, rgb.numpy(), alpha.numpy(), depth.numpy(),
-                                 median.numpy(), transmittance, depth_sum)
+                                 *replay.records, rk.recording(len(replay.end) > 0), bg,
+                                 rgb.numpy(), alpha.numpy(), depth.numpy(), median.numpy(),
+                                 transmittance, depth_sum)
         ctx.state = (replay, bg, transmittance, depth_sum, width, height, m2.shape[1],
                      backgrounds is not None, dtype)
         ctx.mark_non_differentiable(median)
