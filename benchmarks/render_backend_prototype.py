@@ -264,7 +264,7 @@ def main() -> None:
     def numba_fwd():
         with rk.tiles_in_small_chunks():
             rk.rasterize_forward(pairs, channels, bins.offsets, *tiles, *records["numba"],
-                                 rk.recording(True),
+                                 rk.record_flag(True),
                                  background, rgb, alpha, depth, median, trans["numba"],
                                  depth_sum)
 

@@ -28,8 +28,7 @@ def _compare(params, viewmats, ks, *, tol=1e-4, loss_on=("rgb", "alpha", "depth"
         assert _relative(mine.detach(), truth.detach()) <= tol
     g = torch.Generator().manual_seed(1)
     names = ("rgb", "alpha", "depth")
-    weights = [torch.randn(t.shape, generator=g, dtype=t.dtype) * (name in loss_on)
-               for name, t in zip(names, (rgb, alpha, depth))]
+    weights = [torch.randn(t.shape, generator=g, dtype=t.dtype) for t in (rgb, alpha, depth)]
     for images in ((getattr(ours, name) for name in names), (rgb, alpha, depth)):
         sum((o * w).sum() for o, w, name in zip(images, weights, names)
             if name in loss_on).backward()

@@ -1,6 +1,7 @@
 """The rasterization conventions every backend follows (3DGS / gsplat)."""
 
 TILE_SIZE = 16
+TILE_SHIFT = TILE_SIZE.bit_length() - 1  # pixel index in a tile -> its row
 EPS2D = 0.3  # px² added to every projected covariance (low-pass "dilation")
 ALPHA_THRESHOLD = 1.0 / 255.0  # a splat is skipped at a pixel below this alpha
 MAX_ALPHA = 0.99  # alpha is clamped here, so nothing is perfectly opaque

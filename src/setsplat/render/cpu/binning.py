@@ -14,9 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import get_num_threads, njit, prange
 
-from setsplat.render.conventions import TILE_SIZE
-
-TILE_SHIFT = TILE_SIZE.bit_length() - 1
+from setsplat.render.conventions import TILE_SHIFT, TILE_SIZE
 
 
 @dataclass

@@ -146,18 +146,18 @@ class RasterizeTiles(torch.autograd.Function):
         with rk.tiles_in_small_chunks():
             rk.rasterize_forward(replay.pairs, rk.channel_slots(channels + 1, m2.dtype),
                                  bins.offsets, bins.tiles_x, bins.tiles_y, width, height,
-                                 *replay.records, rk.recording(len(replay.end) > 0), bg,
+                                 *replay.records, rk.record_flag(len(replay.end) > 0), bg,
                                  rgb.numpy(), alpha.numpy(), depth.numpy(), median.numpy(),
                                  transmittance, depth_sum)
         ctx.state = (replay, bg, transmittance, depth_sum, width, height, m2.shape[1],
-                     backgrounds is not None, dtype)
+                     backgrounds is not None)
         ctx.mark_non_differentiable(median)
         ctx.set_materialize_grads(False)  # no zero images for unused outputs: 0.05 ms a step
         return rgb, alpha, depth, median
 
     @staticmethod
     def backward(ctx, v_rgb, v_alpha, v_depth, _v_median):
-        replay, bg, transmittance, depth_sum, width, height, n, has_bg, torch_dtype = ctx.state
+        replay, bg, transmittance, depth_sum, width, height, n, has_bg = ctx.state
         bins = replay.bins
         dtype = transmittance.dtype
         cameras, channels = bg.shape[0], bg.shape[1] + 1  # colour, then depth
@@ -170,7 +170,7 @@ class RasterizeTiles(torch.autograd.Function):
                                   bins.tiles_x, bins.tiles_y, width, height, *replay.records,
                                   transmittance, depth_sum, bg, v_rgb_np, v_alpha_np,
                                   v_depth_np, pair_grads)
-        grads = [torch.empty((cameras, n, *tail), dtype=torch_dtype)
+        grads = [torch.from_numpy(np.empty((cameras, n, *tail), dtype))
                  for tail in ((2,), (3,), (), (channels - 1,), ())]
         rk.sum_pairs(pair_grads, bins.offsets, bins.ids, bins.tiles_x * bins.tiles_y,
                      numba.get_num_threads(), *(g.numpy() for g in grads))

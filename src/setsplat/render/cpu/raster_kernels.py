@@ -31,11 +31,11 @@ from setsplat.render.conventions import (
     MAX_ALPHA,
     MEDIAN_TRANSMITTANCE,
     MIN_TRANSMITTANCE,
+    TILE_SHIFT,
     TILE_SIZE,
 )
 
 PIXELS = TILE_SIZE * TILE_SIZE
-TILE_SHIFT = TILE_SIZE.bit_length() - 1  # pixel index in a tile -> its row
 SPLAT_FIELDS = 9  # mean x, y, conic a, b, c, opacity, radius x, y, sigma max
 SPAN_MARGIN = 1e-4  # px; the exact alpha test still decides at the ellipse's edge
 DEPTH_ALPHA_FLOOR = 1e-10  # expected depth = accumulated depth / max(alpha, this)
@@ -65,7 +65,7 @@ def _unsigned(index):
     return np.uint64(index)
 
 
-def recording(records: bool) -> tuple:
+def record_flag(records: bool) -> tuple:
     """The compositing forward's ``recording_flag``: a tuple, empty for no records, so that
     numba compiles a kernel for each case (its length is part of the tuple's type) and
     neither tests it per pixel (forward kernel alone at 20k splats, alternating: 5.26-5.46
@@ -200,7 +200,7 @@ def rasterize_forward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, he
     background, alpha, expected depth, median depth (0 if the pixel never gets opaque
     enough), and for the backward pass the final transmittance and the accumulated depth
     (its own copies: a caller may change the images in place). With records
-    (``recording_flag``: see ``recording()``), pair k's contributions -- pixel in the
+    (``recording_flag``: see ``record_flag()``), pair k's contributions -- pixel in the
     tile and alpha before the clamp -- go to ``record_*[previous end : record_end[k]]``,
     the first pair's from ``record_base[job]``: all the backward pass needs to replay
     them.
