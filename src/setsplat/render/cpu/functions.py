@@ -12,6 +12,7 @@ import numba
 import numpy as np
 import torch
 
+from setsplat.render.conventions import TILE_SIZE
 from setsplat.render.cpu import projection_kernels as pk
 from setsplat.render.cpu import raster_kernels as rk
 from setsplat.render.cpu.binning import TileBins, bin_splats
@@ -88,10 +89,9 @@ class ProjectGaussians(torch.autograd.Function):
 
 class _Replay:
     """What the forward pass leaves for the backward: the tile-splat pairs' splats, and
-    every pixel-splat contribution (its pixel in the tile and its alpha before the
-    clamp), tile by tile, within the room ``capacity`` gives each tile. No contributions
-    when no gradient is wanted. Its arrays go back to the buffer pool when it is
-    collected."""
+    per pair the span of each of its rows in the tile and the alpha of every pixel along
+    them, tile by tile, within the room ``capacity`` gives each tile. No records when no
+    gradient is wanted. Its arrays go back to the buffer pool when it is collected."""
 
     def __init__(self, bins: TileBins, channels: int, dtype: np.dtype) -> None:
         self.bins = bins
@@ -99,21 +99,21 @@ class _Replay:
         self.capacity = np.empty(len(bins.offsets) - 1, np.int64)
         self.base = np.zeros(len(self.capacity), np.int64)
         self.end = np.empty(0, np.int64)
-        self.pixel = np.empty(0, np.uint8)
         self.alpha = np.empty(0, dtype)
+        self.rows = np.empty((0, 2, TILE_SIZE), np.uint8)
 
     def make_room(self) -> None:
-        """Room for the contributions, once ``capacity`` is filled in."""
+        """Room for the records, once ``capacity`` is filled in."""
         if len(self.capacity):
             np.cumsum(self.capacity[:-1], out=self.base[1:])
             size = int(self.base[-1] + self.capacity[-1])
             self.end = POOL.take((len(self.pairs),), np.int64, self)
-            self.pixel = POOL.take((size,), np.uint8, self)
             self.alpha = POOL.take((size,), self.pairs.dtype, self)
+            self.rows = POOL.take((len(self.pairs), 2, TILE_SIZE), np.uint8, self)
 
     @property
     def records(self) -> tuple[np.ndarray, ...]:
-        return self.base, self.end, self.pixel, self.alpha
+        return self.base, self.end, self.alpha, self.rows
 
 
 class RasterizeTiles(torch.autograd.Function):

@@ -3,14 +3,15 @@
 Each tile-splat pair gets its splat's fields copied into one row of ``pairs``, in the
 tile's depth order, so the passes read their splats in sequence. Within a tile, a
 splat touches only the pixels of each row that lie inside the ellipse where its alpha
-reaches ALPHA_THRESHOLD; the 16 rows' spans and their exp(-sigma) are set up in one
-branch-free, vectorised pass, then stepped pixel by pixel with two multiplications. A
-tile stops as soon as all its pixels are saturated, and writes its finished pixels.
+reaches ALPHA_THRESHOLD; the 16 rows' spans are set up in one branch-free, vectorised
+pass, then each row is composited in SIMD lanes (``row_lanes``). A tile stops as soon as
+all its pixels are saturated, and writes its finished pixels.
 
-The forward pass records every contribution (pixel, and opacity·exp(-sigma): the alpha
-before its clamp) for the backward pass, which starts each tile from the image gradients
-and replays the records back to front from the final transmittance, as gsplat walks its
-lists, without setting up a single row again. It writes each tile-splat pair's
+The forward pass records each row's span and, pixel by pixel along it, the alpha before
+its clamp (0 where the splat does not contribute) for the backward pass, which starts
+each tile from the image gradients and replays the records back to front from the final
+transmittance, as gsplat walks its lists, without setting up a single row again. It
+writes each tile-splat pair's
 gradients to the pair's own row (no atomics), and ``sum_pairs`` adds them up per splat in
 a fixed order, so that gradients do not depend on which thread took which tile.
 """
@@ -26,16 +27,9 @@ from numba.core import cgutils
 from numba.cpython.unsafe.tuple import tuple_setitem
 from numba.extending import intrinsic
 
-from setsplat.render.conventions import (
-    ALPHA_THRESHOLD,
-    MAX_ALPHA,
-    MEDIAN_TRANSMITTANCE,
-    MIN_TRANSMITTANCE,
-    TILE_SHIFT,
-    TILE_SIZE,
-)
+from setsplat.render.conventions import ALPHA_THRESHOLD, TILE_SIZE
+from setsplat.render.cpu.row_lanes import LANES, PLANE, composite_row, replay_row
 
-PIXELS = TILE_SIZE * TILE_SIZE
 SPLAT_FIELDS = 9  # mean x, y, conic a, b, c, opacity, radius x, y, sigma max
 SPAN_MARGIN = 1e-4  # px; the exact alpha test still decides at the ellipse's edge
 DEPTH_ALPHA_FLOOR = 1e-10  # expected depth = accumulated depth / max(alpha, this)
@@ -58,29 +52,19 @@ def _prefetch(typingctx, array):
     return types.none(array), codegen
 
 
-@njit(cache=True)
-def _unsigned(index):
-    """The index as unsigned: numba then skips its wrap-around of negative indices, a
-    handful of instructions per access in the innermost loops."""
-    return np.uint64(index)
-
-
 def record_flag(records: bool) -> tuple:
     """The compositing forward's ``recording_flag``: a tuple, empty for no records, so that
-    numba compiles a kernel for each case (its length is part of the tuple's type) and
-    neither tests it per pixel (forward kernel alone at 20k splats, alternating: 5.26-5.46
-    -> 5.22-5.40 ms, mostly 5.25 against 5.40)."""
+    numba compiles a kernel for each case (its length is part of the tuple's type), and
+    the row kernel's code for one has no record stores, rather than a test."""
     return (True,) if records else ()
 
 
 def channel_slots(channels: int, dtype: np.dtype) -> tuple:
     """Zeros, one per feature channel in the splats' precision, passed to the compositing
     kernels: numba compiles a kernel per tuple type, so their channel loops get a
-    constant trip count and unroll (float32 at 20k splats: forward -20%, backward -25%
-    with ``_unsigned`` and arithmetic in the splats' own precision). The kernels also
-    start from it the tuples that hold a splat's features and its feature gradients in
-    registers: as arrays, LLVM cannot tell them from the pixel arrays written in the same
-    loop (forward -4%, backward -2%)."""
+    constant trip count and unroll, and the row kernels (``row_lanes``) one vector
+    operation per channel. The kernels also start from it the tuple that holds a
+    splat's features in registers."""
     return tuple(np.zeros(channels, dtype))
 
 
@@ -129,7 +113,7 @@ def gather_pairs(splats, offsets, ids, tiles_x, tiles_y, width, height, pairs, c
     """``pairs[k]`` = the ``splats`` row of tile-splat pair k, so that the compositing
     passes read their splats in order instead of gathering them; ``capacity[job]`` = the
     pixels the tile's footprint rectangles cover, the most records its forward pass can
-    write."""
+    write, and LANES more: a row writes all its lanes."""
     for job in prange(len(offsets) - 1):
         c, x0, x1, y0, y1 = _tile_bounds(job, tiles_x, tiles_y, width, height)
         covered = 0
@@ -141,30 +125,16 @@ def gather_pairs(splats, offsets, ids, tiles_x, tiles_y, width, height, pairs, c
             row[:] = splats[c, ids[k]]
             xa, xb, ya, yb = _footprint(row[0], row[1], row[6], row[7], x0, x1, y0, y1)
             covered += max(0, xb - xa) * max(0, yb - ya)
-        capacity[job] = covered
+        capacity[job] = covered + LANES
 
 
 @njit(cache=True, fastmath=True)
-def _exp(x):
-    """exp(x) without a libm call, so that the loop over a tile's rows vectorises: the
-    Taylor series of exp(x/32) to degree 9, to the 32nd power. Relative error below
-    1e-12 for |x| <= 6, the range the row set-up needs (exp(-sigma) inside the
-    alpha >= 1/255 ellipse, and its per-pixel step); x is clamped to ±30."""
-    x = min(30.0, max(-30.0, x)) * (1.0 / 32.0)
-    p = 1.0 + x * (1.0 + x * (1.0 / 2 + x * (1.0 / 6 + x * (1.0 / 24 + x * (1.0 / 120 + x * (
-        1.0 / 720 + x * (1.0 / 5040 + x * (1.0 / 40320 + x * (1.0 / 362880)))))))))
-    for _ in range(5):
-        p *= p
-    return p
-
-
-@njit(cache=True, fastmath=True)
-def _row_table(splat, x0, y0, xa, xb, ya, yb, lo, hi, vis, step):
-    """For each of the tile's rows: the pixels [lo, hi) within [xa, xb) whose centres lie
-    inside the ellipse where alpha reaches the threshold (empty outside [ya, yb)),
-    exp(-sigma) at ``lo``, and the factor that steps it one pixel right (sigma grows by
-    ca·dx + ca/2 + cb·dy per pixel, a step that itself grows by ca). All 16 rows at once,
-    without branches: LLVM vectorises this loop."""
+def _row_spans(splat, x0, y0, xa, xb, ya, yb, lo, count, sigma0, slope):
+    """For each of the tile's rows: the first pixel ``lo`` (in the tile) and the number
+    ``count`` of pixels within [xa, xb) whose centres lie inside the ellipse where alpha
+    reaches the threshold (none outside [ya, yb)), and sigma at pixel ``lo + i`` as
+    ``sigma0 + i·(slope + ca/2·(i - 1))``. All 16 rows at once, without branches: LLVM
+    vectorises this loop."""
     mx, my, ca, cb, cc, sigma_max = splat[0], splat[1], splat[2], splat[3], splat[4], splat[8]
     inv_a = 1.0 / ca
     for j in range(TILE_SIZE):
@@ -174,11 +144,12 @@ def _row_table(splat, x0, y0, xa, xb, ya, yb, lo, hi, vis, step):
         centre = mx - cb * dy * inv_a - 0.5
         first = max(xa, math.ceil(centre - root - SPAN_MARGIN))
         inside = disc >= 0.0 and ya <= y0 + j < yb
-        lo[j] = first
-        hi[j] = min(xb, math.floor(centre + root + SPAN_MARGIN) + 1) if inside else first
+        last = min(xb, math.floor(centre + root + SPAN_MARGIN) + 1) if inside else first
+        lo[j] = first - x0
+        count[j] = max(last - first, 0)
         dx = first + 0.5 - mx
-        vis[j] = _exp(-(0.5 * (ca * dx * dx + cc * dy * dy) + cb * dx * dy))
-        step[j] = _exp(-(ca * dx + 0.5 * ca + cb * dy))
+        sigma0[j] = 0.5 * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
+        slope[j] = ca * dx + 0.5 * ca + cb * dy
 
 
 @njit(cache=True)
@@ -193,17 +164,17 @@ def _tile_bounds(job, tiles_x, tiles_y, width, height):
 
 @njit(parallel=True, cache=True, fastmath=True)
 def rasterize_forward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, height,
-                      record_base, record_end, record_pixel, record_alpha, recording_flag,
+                      record_base, record_end, record_alpha, record_rows, recording_flag,
                       backgrounds, out_rgb, out_alpha, out_depth, out_median,
                       out_transmittance, out_depth_sum):
     """Composite every (camera, tile) of features (colour..., depth): colour over the
     background, alpha, expected depth, median depth (0 if the pixel never gets opaque
     enough), and for the backward pass the final transmittance and the accumulated depth
     (its own copies: a caller may change the images in place). With records
-    (``recording_flag``: see ``record_flag()``), pair k's contributions -- pixel in the
-    tile and alpha before the clamp -- go to ``record_*[previous end : record_end[k]]``,
-    the first pair's from ``record_base[job]``: all the backward pass needs to replay
-    them.
+    (``recording_flag``: see ``record_flag()``), pair k's rows go to ``record_rows[k]``
+    (first pixel, count: see ``_row_spans``) and the alphas of its rows' pixels, one
+    after the other, to ``record_alpha[previous end : record_end[k]]``, the first pair's
+    from ``record_base[job]``: all the backward pass needs to replay them.
     ``channel_slots``: see ``channel_slots()``. The conics come from the projection,
     inverses of covariances with EPS2D added, so they are positive definite and sigma >=
     0: no pixel is tested for sigma < 0 as in gsplat (3% of the time at 20k splats).
@@ -211,62 +182,38 @@ def rasterize_forward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, he
     its contribution, where gsplat's test of a rounded sigma < 0 would drop it."""
     channels = len(channel_slots)
     real = pairs.dtype.type
-    zero, one = real(0), real(1)
-    max_alpha, threshold = real(MAX_ALPHA), real(ALPHA_THRESHOLD)
-    min_t, median_t = real(MIN_TRANSMITTANCE), real(MEDIAN_TRANSMITTANCE)
+    one = real(1)
     depth_floor = real(DEPTH_ALPHA_FLOOR)
     recording = len(recording_flag) > 0
     for job in prange(len(offsets) - 1):
         c, x0, x1, y0, y1 = _tile_bounds(job, tiles_x, tiles_y, width, height)
         start, end = offsets[job], offsets[job + 1]
-        trans = np.ones(PIXELS, pairs.dtype)  # negated once a pixel is saturated
-        acc = np.zeros((PIXELS, channels), pairs.dtype)
-        median = np.zeros(PIXELS, pairs.dtype)
+        # planes (see row_lanes): transmittance (negated once saturated), median, features
+        tile = np.zeros((2 + channels) * PLANE, pairs.dtype)
+        tile[:PLANE] = one
         row_lo = np.empty(TILE_SIZE, np.int64)
-        row_hi = np.empty(TILE_SIZE, np.int64)
-        row_vis = np.empty(TILE_SIZE, np.float64)
-        row_step = np.empty(TILE_SIZE, np.float64)
+        row_count = np.empty(TILE_SIZE, np.int64)
+        row_sigma = np.empty(TILE_SIZE, np.float64)
+        row_slope = np.empty(TILE_SIZE, np.float64)
         alive = (x1 - x0) * (y1 - y0)
         cursor = record_base[job]
         for k in range(start, end):
             splat = pairs[k]
             xa, xb, ya, yb = _footprint(splat[0], splat[1], splat[6], splat[7], x0, x1, y0, y1)
-            _row_table(splat, x0, y0, xa, xb, ya, yb, row_lo, row_hi, row_vis, row_step)
-            opacity = splat[5]
+            _row_spans(splat, x0, y0, xa, xb, ya, yb, row_lo, row_count, row_sigma, row_slope)
+            opacity, half_a = splat[5], real(0.5) * splat[2]
             features = _features(splat, channel_slots)
-            decay = real(math.exp(-splat[2]))  # exp(-conic a): the per-pixel step shrinks by it
             for j in range(ya - y0, yb - y0):
-                row = j * TILE_SIZE - x0
-                vis_next, step = real(row_vis[j]), real(row_step[j])
-                for px in range(row_lo[j], row_hi[j]):
-                    vis = vis_next
-                    vis_next *= step
-                    step *= decay
-                    p = _unsigned(row + px)
-                    t = trans[p]
-                    if t <= zero:  # saturated pixel
-                        continue
-                    raw_alpha = opacity * vis
-                    alpha = min(max_alpha, raw_alpha)
-                    if alpha < threshold:
-                        continue
-                    next_t = t * (one - alpha)
-                    if next_t <= min_t:
-                        trans[p] = -t
-                        alive -= 1
-                        continue
-                    weight = alpha * t
-                    for ch in range(channels):
-                        acc[p, ch] += features[ch] * weight
-                    if t > median_t >= next_t:
-                        median[p] = features[channels - 1]
-                    trans[p] = next_t
-                    if recording:
-                        at = _unsigned(cursor)
-                        record_pixel[at] = p
-                        record_alpha[at] = raw_alpha
-                        cursor += 1
+                count = row_count[j]
+                if count > 0:
+                    alive -= composite_row(tile, j * TILE_SIZE + row_lo[j], count,
+                                           real(row_sigma[j]), real(row_slope[j]), half_a,
+                                           opacity, features, record_alpha, cursor,
+                                           recording_flag)
+                    cursor += count
             if recording:
+                record_rows[k, 0] = row_lo
+                record_rows[k, 1] = row_count
                 record_end[k] = cursor
             if alive == 0:
                 if recording:
@@ -275,19 +222,29 @@ def rasterize_forward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, he
         for py in range(y0, y1):
             for px in range(x0, x1):
                 p = (py - y0) * TILE_SIZE + px - x0
-                t = abs(trans[p])
+                t = abs(tile[p])
                 for ch in range(channels - 1):
-                    out_rgb[c, py, px, ch] = acc[p, ch] + t * backgrounds[c, ch]
+                    out_rgb[c, py, px, ch] = tile[(2 + ch) * PLANE + p] + t * backgrounds[c, ch]
+                depth_sum = tile[(1 + channels) * PLANE + p]
                 out_alpha[c, py, px, 0] = one - t
-                out_depth[c, py, px, 0] = acc[p, channels - 1] / max(one - t, depth_floor)
-                out_median[c, py, px, 0] = median[p]
+                out_depth[c, py, px, 0] = depth_sum / max(one - t, depth_floor)
+                out_median[c, py, px, 0] = tile[PLANE + p]
                 out_transmittance[c, py, px] = t
-                out_depth_sum[c, py, px] = acc[p, channels - 1]
+                out_depth_sum[c, py, px] = depth_sum
+
+
+@njit(cache=True, fastmath=True)
+def _lane_sum(sums, index):
+    """The sum of ``sums[index]``'s lanes (see ``replay_row``)."""
+    total = sums.dtype.type(0)
+    for lane in range(LANES):
+        total += sums[index, lane]
+    return total
 
 
 @njit(parallel=True, cache=True, fastmath=True)
 def rasterize_backward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, height,
-                       record_base, record_end, record_pixel, record_alpha, transmittance,
+                       record_base, record_end, record_alpha, record_rows, transmittance,
                        depth_sum, backgrounds, v_rgb, v_alpha_out, v_depth, pair_grads):
     """Replay each tile's records back to front from the final transmittance, and add
     gradients ``pair_grads[k, :]`` = (mean x, mean y, conic a, b, c, opacity, feature
@@ -304,12 +261,12 @@ def rasterize_backward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, h
     channels = len(channel_slots)
     has_v_rgb, has_v_alpha, has_v_depth = len(v_rgb) > 0, len(v_alpha_out) > 0, len(v_depth) > 0
     real = pairs.dtype.type
-    zero, half, one, max_alpha = real(0), real(0.5), real(1), real(MAX_ALPHA)
+    zero, half, one = real(0), real(0.5), real(1)
     depth_floor = real(DEPTH_ALPHA_FLOOR)
     for job in prange(len(offsets) - 1):
-        # per pixel T, R (above) and the feature gradients, side by side in one array:
-        # the record loop then needs one base address, not three (fewer spills)
-        tile = np.empty((2 + channels) * PIXELS, pairs.dtype)
+        # planes (see row_lanes): T, R, feature gradients; then the pair's lane sums
+        tile = np.zeros((2 + channels) * PLANE + (channels + 6) * LANES, pairs.dtype)
+        sums = tile[(2 + channels) * PLANE:].reshape((channels + 6, LANES))
         c, x0, x1, y0, y1 = _tile_bounds(job, tiles_x, tiles_y, width, height)
         for py in range(y0, y1):
             for px in range(x0, x1):
@@ -319,20 +276,20 @@ def rasterize_backward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, h
                 v_a = v_alpha_out[c, py, px, 0] if has_v_alpha else zero
                 for ch in range(channels - 1):
                     v = v_rgb[c, py, px, ch] if has_v_rgb else zero
-                    tile[(2 + ch) * PIXELS + p] = v
+                    tile[(2 + ch) * PLANE + p] = v
                     v_a -= v * backgrounds[c, ch]
                 a = one - t
                 vd = v_depth[c, py, px, 0] if has_v_depth else zero
                 if a > depth_floor:
-                    tile[(1 + channels) * PIXELS + p] = vd / a
+                    tile[(1 + channels) * PLANE + p] = vd / a
                     v_a -= vd * depth_sum[c, py, px] / (a * a)
                 else:
-                    tile[(1 + channels) * PIXELS + p] = vd / depth_floor
-                tile[PIXELS + p] = v_a
+                    tile[(1 + channels) * PLANE + p] = vd / depth_floor
+                tile[PLANE + p] = v_a
         start = offsets[job]
         for k in range(offsets[job + 1] - 1, start - 1, -1):
-            first = record_end[k - 1] if k > start else record_base[job]
-            if first == record_end[k]:
+            cursor = record_end[k - 1] if k > start else record_base[job]
+            if cursor == record_end[k]:
                 pair_grads[k] = zero
                 continue
             splat = pairs[k]
@@ -340,44 +297,26 @@ def rasterize_backward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, h
             x_offset = real(x0 - splat[0]) + half  # pixel (column, row) -> (dx, dy)
             y_offset = real(y0 - splat[1]) + half
             features = _features(splat, channel_slots)
-            # with u = raw alpha·v_alpha, v_sigma = -u and the opacity's gradient is u /
-            # opacity: the sums of u and of u times dx, dy, dx², dx·dy, dy² give the shape
-            # and opacity gradients after the loop
-            g_op = s_x = s_y = s_xx = s_xy = s_yy = zero  # g_op: the sum of u
-            g_feat = channel_slots
-            for r in range(first, record_end[k]):
-                at = _unsigned(r)
-                p = record_pixel[at]
-                raw_alpha = record_alpha[at]
-                alpha = min(max_alpha, raw_alpha)
-                t = tile[p] / (one - alpha)
-                tile[p] = t
-                weight = alpha * t
-                dot = zero  # this splat's features · v_features
-                for ch in range(channels):
-                    v = tile[_unsigned((2 + ch) * PIXELS + p)]
-                    g_feat = tuple_setitem(g_feat, ch, g_feat[ch] + weight * v)
-                    dot += features[ch] * v
-                r_behind = tile[_unsigned(PIXELS + p)]
-                v_alpha = t * (dot + r_behind)
-                tile[_unsigned(PIXELS + p)] = r_behind * (one - alpha) - alpha * dot
-                if raw_alpha <= max_alpha:  # else alpha is clamped: no shape or opacity gradient
-                    dx = real(p & (TILE_SIZE - 1)) + x_offset
-                    dy = real(p >> TILE_SHIFT) + y_offset
-                    u = raw_alpha * v_alpha
-                    x_u, y_u = dx * u, dy * u
-                    g_op += u
-                    s_x += x_u
-                    s_y += y_u
-                    s_xx += dx * x_u
-                    s_xy += dx * y_u
-                    s_yy += dy * y_u
+            sums[:] = zero
+            rows = record_rows[k]
+            for j in range(TILE_SIZE):
+                count = np.int64(rows[1, j])
+                if count > 0:
+                    lo = np.int64(rows[0, j])
+                    replay_row(tile, j * TILE_SIZE + lo, count, real(lo) + x_offset,
+                               real(j) + y_offset, features, record_alpha, cursor)
+                    cursor += count
+            # u = raw alpha·v_alpha: v_sigma = -u and the opacity's gradient is u / opacity
+            g_op, s_x, s_y = (_lane_sum(sums, channels), _lane_sum(sums, channels + 1),
+                              _lane_sum(sums, channels + 2))
+            s_xx, s_xy, s_yy = (_lane_sum(sums, channels + 3), _lane_sum(sums, channels + 4),
+                                _lane_sum(sums, channels + 5))
             out = pair_grads[k]
             out[0], out[1] = ca * s_x + cb * s_y, cb * s_x + cc * s_y
             out[2], out[3], out[4] = -half * s_xx, -s_xy, -half * s_yy
             out[5] = g_op / opacity
             for ch in range(channels):
-                out[6 + ch] = g_feat[ch]
+                out[6 + ch] = _lane_sum(sums, ch)
 
 
 @njit(parallel=True, cache=True)
