@@ -2,19 +2,23 @@
 
     .venv/bin/python benchmarks/render_backend_prototype.py [--splats 100000] [--size 512]
 
-Both run the same algorithm (per 16x16 tile, splats front to back from a per-pair table,
+Both run the same tiling (per 16x16 tile, splats front to back from a per-pair table,
 each touching only the pixels of its rows inside the alpha threshold's ellipse, the 16
-row set-ups in one vectorisable loop with the same polynomial exp; the forward records
-each contribution, and the backward replays the records back to front from the final
-transmittance; the C++ adds into per-thread gradient buffers, prefetching the next row,
-numba writes per tile-splat pair and sums per splat afterwards, in a fixed order) on
-the same projected, binned and gathered splats, float32, 2 threads, with tiles handed
-out dynamically 4 at a time. The numba kernels also turn the sums into the finished
-images (colour over a background, alpha, expected depth) and start the backward from
-those images' gradients; the C++ stops at the sums. The C++ version is compiled here with
+row set-ups in one vectorisable loop; the forward records each contribution, and the
+backward replays the records back to front from the final transmittance; the C++ adds
+into per-thread gradient buffers, prefetching the next row, numba writes per tile-splat
+pair and sums per splat afterwards, in a fixed order) on the same projected, binned and
+gathered splats, float32, 2 threads, with tiles handed out dynamically 4 at a time.
+The C++ steps along each row pixel by pixel, with the polynomial exp of the numba
+kernels before they moved to SIMD lanes: the loop on which the choice was made. The
+numba kernels (the ones setsplat ships) now composite and replay each row in vectors
+of 16 written as LLVM IR (``row_lanes``), which is numba's to do as much as a C++
+compiler's. The numba kernels also turn the sums into the finished images (colour
+over a background, alpha, expected depth) and start the backward from those images'
+gradients; the C++ stops at the sums. The C++ version is compiled here with
 ``torch.utils.cpp_extension.load_inline`` (-O3 -march=native -fopenmp): its build time is
 printed too, since that is what a user's first call would pay. Outputs are checked to
-agree before timing. The numba kernels are the ones setsplat ships.
+agree before timing.
 """
 
 from __future__ import annotations
@@ -249,8 +253,11 @@ def main() -> None:
     shape = (1, size, size)
     acc = {k: np.empty((*shape, 4), np.float32) for k in ("numba", "c++")}
     trans = {k: np.empty(shape, np.float32) for k in acc}
-    records = {k: (base, np.empty(len(pairs), np.int64), np.empty(capacity.sum(), np.uint8),
-                   np.empty(capacity.sum(), np.float32)) for k in acc}
+    records = {"numba": (base, np.empty(len(pairs), np.int64),
+                         np.empty(capacity.sum(), np.float32),
+                         np.empty((len(pairs), 2, rk.TILE_SIZE), np.uint8)),
+               "c++": (base, np.empty(len(pairs), np.int64), np.empty(capacity.sum(), np.uint8),
+                       np.empty(capacity.sum(), np.float32))}
     background = np.zeros((1, 3), np.float32)
     rgb = acc["numba"][..., :3]
     alpha, depth, median = (np.empty((*shape, 1), np.float32) for _ in range(3))
@@ -298,9 +305,9 @@ def main() -> None:
     image_grads += [v_acc[..., :3], v_alpha + v_acc[..., 3:] * depth, v_acc[..., 3:] * alpha]
     for f in (numba_bwd, cpp_fwd, cpp_bwd):
         f()
-    # numba sets up rows in float64 registers, the C++ in float32: a few pixels differ
-    # where a splat sits right at the alpha threshold, and so do the gradients of the
-    # splats in front of those pixels
+    # numba sets up rows in float64 registers and evaluates exp per lane, the C++ steps
+    # it along the row in float32: a few pixels differ where a splat sits right at the
+    # alpha threshold, and so do the gradients of the splats in front of those pixels
     image_diff = float(np.abs(acc["numba"] - acc["c++"]).mean())
     grads["numba"][0] = np.concatenate([f.reshape(1, args.splats, -1) for f in fields], 2)
     gn, gc = grads["numba"].sum(0), grads["c++"].sum(0)

@@ -205,12 +205,13 @@ def rasterize_forward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, he
             features = _features(splat, channel_slots)
             for j in range(ya - y0, yb - y0):
                 count = row_count[j]
-                if count > 0:
-                    alive -= composite_row(tile, j * TILE_SIZE + row_lo[j], count,
+                for first in range(0, count, LANES):
+                    alive -= composite_row(tile, j * TILE_SIZE + row_lo[j] + first,
+                                           count - first, real(first),
                                            real(row_sigma[j]), real(row_slope[j]), half_a,
-                                           opacity, features, record_alpha, cursor,
+                                           opacity, features, record_alpha, cursor + first,
                                            recording_flag)
-                    cursor += count
+                cursor += count
             if recording:
                 record_rows[k, 0] = row_lo
                 record_rows[k, 1] = row_count
@@ -301,11 +302,12 @@ def rasterize_backward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, h
             rows = record_rows[k]
             for j in range(TILE_SIZE):
                 count = np.int64(rows[1, j])
-                if count > 0:
-                    lo = np.int64(rows[0, j])
-                    replay_row(tile, j * TILE_SIZE + lo, count, real(lo) + x_offset,
-                               real(j) + y_offset, features, record_alpha, cursor)
-                    cursor += count
+                lo = np.int64(rows[0, j])
+                for first in range(0, count, LANES):
+                    replay_row(tile, j * TILE_SIZE + lo + first, count - first,
+                               real(lo + first) + x_offset, real(j) + y_offset, features,
+                               record_alpha, cursor + first)
+                cursor += count
             # u = raw alpha·v_alpha: v_sigma = -u and the opacity's gradient is u / opacity
             g_op, s_x, s_y = (_lane_sum(sums, channels), _lane_sum(sums, channels + 1),
                               _lane_sum(sums, channels + 2))
