@@ -133,7 +133,7 @@ def _row_spans(splat, x0, y0, xa, xb, ya, yb, lo, count, sigma0, slope):
     """For each of the tile's rows: the first pixel ``lo`` (in the tile) and the number
     ``count`` of pixels within [xa, xb) whose centres lie inside the ellipse where alpha
     reaches the threshold (none outside [ya, yb)), and sigma at pixel ``lo + i`` as
-    ``sigma0 + i·(slope + ca/2·(i - 1))``. All 16 rows at once, without branches: LLVM
+    ``sigma0 + i·(slope + ca/2·i)``. All 16 rows at once, without branches: LLVM
     vectorises this loop."""
     mx, my, ca, cb, cc, sigma_max = splat[0], splat[1], splat[2], splat[3], splat[4], splat[8]
     inv_a = 1.0 / ca
@@ -149,7 +149,7 @@ def _row_spans(splat, x0, y0, xa, xb, ya, yb, lo, count, sigma0, slope):
         count[j] = max(last - first, 0)
         dx = first + 0.5 - mx
         sigma0[j] = 0.5 * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
-        slope[j] = ca * dx + 0.5 * ca + cb * dy
+        slope[j] = ca * dx + cb * dy
 
 
 @njit(cache=True)

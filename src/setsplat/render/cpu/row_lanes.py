@@ -53,9 +53,10 @@ class _Lanes:
     def const(self, value: float) -> ir.Constant:
         return ir.Constant(self.vector, [ir.Constant(self.real, value)] * LANES)
 
-    def splat(self, scalar: ir.Value) -> ir.Value:
-        b = self.builder
-        one = b.insert_element(ir.Constant(self.vector, ir.Undefined), scalar,
+    def splat(self, scalar: ir.Value, vector: ir.VectorType | None = None) -> ir.Value:
+        """The scalar in every lane (of a vector of reals, or of ``vector``)."""
+        b, vector = self.builder, vector or self.vector
+        one = b.insert_element(ir.Constant(vector, ir.Undefined), scalar,
                                ir.Constant(ir.IntType(32), 0))
         return b.shuffle_vector(one, one, ir.Constant(ir.VectorType(ir.IntType(32), LANES),
                                                       [0] * LANES))
@@ -65,14 +66,9 @@ class _Lanes:
 
     def live(self, count: ir.Value) -> ir.Value:
         """Lanes 0..count-1."""
-        i64 = ir.IntType(64)
-        lanes = ir.Constant(ir.VectorType(i64, LANES), [i64(i) for i in range(LANES)])
-        b = self.builder
-        one = b.insert_element(ir.Constant(ir.VectorType(i64, LANES), ir.Undefined), count,
-                               ir.Constant(ir.IntType(32), 0))
-        counts = b.shuffle_vector(one, one, ir.Constant(ir.VectorType(ir.IntType(32), LANES),
-                                                        [0] * LANES))
-        return b.icmp_signed("<", lanes, counts)
+        lanes = ir.VectorType(count.type, LANES)
+        return self.builder.icmp_signed("<", ir.Constant(lanes, list(range(LANES))),
+                                        self.splat(count, lanes))
 
     def add(self, a, b):
         return self.builder.fadd(a, b, flags=self.FAST)
@@ -102,6 +98,11 @@ class _Lanes:
         return self.builder.bitcast(self.builder.gep(array_data, [offset]),
                                     self.vector.as_pointer())
 
+    def in_plane(self, tile_data: ir.Value, plane: int, pixel: ir.Value) -> ir.Value:
+        """A pointer to ``pixel``'s lanes in the tile's ``plane``."""
+        offset = self.builder.add(pixel, ir.Constant(pixel.type, PLANE * plane))
+        return self.pointer(tile_data, offset)
+
     def load(self, pointer):
         return self.builder.load(pointer, align=self.align)
 
@@ -114,12 +115,6 @@ class _Lanes:
         module = self.builder.module
         return module.globals.get(name) or ir.Function(
             module, ir.FunctionType(result, list(arguments)), name)
-
-    def sum(self, vector) -> ir.Value:
-        """The lanes' sum, in whatever order is fastest."""
-        b = self.builder
-        reduce = self.intrinsic("llvm.vector.reduce.fadd", self.real, self.real, self.vector)
-        return b.call(reduce, [ir.Constant(self.real, 0.0), vector], fastmath=self.FAST)
 
     def count(self, mask) -> ir.Value:
         """How many lanes are set, as an int64."""
@@ -163,7 +158,7 @@ def composite_row(typingctx, tile, base, count, first, sigma0, slope, half_a, op
 
     ``tile`` (float, planes of PLANE): transmittance (negated once saturated), median
     depth, then the accumulated feature channels. With i = ``first`` + lane (the pixel's
-    place in its row's span), sigma = ``sigma0`` + i · (``slope`` + ``half_a`` · (i - 1))
+    place in its row's span), sigma = ``sigma0`` + i · (``slope`` + ``half_a`` · i)
     and the alpha before its clamp is ``opacity`` · exp(-sigma). With records
     (``recording_flag``), each lane's alpha before the clamp, or 0 where the splat does
     not contribute, goes to ``records[cursor + lane]``; LANES slots are written."""
@@ -178,15 +173,13 @@ def composite_row(typingctx, tile, base, count, first, sigma0, slope, half_a, op
          features_v, records_v, cursor_v, _) = args
         v = _Lanes(context, builder, real_type)
         data = _array_data(context, builder, sig.args[0], tile_v)
-        plane = ir.Constant(ir.IntType(64), PLANE)
 
-        def at(index: int):
-            return v.pointer(data, builder.add(base_v, builder.mul(plane, plane.type(index))))
+        def at(plane: int):
+            return v.in_plane(data, plane, base_v)
 
         lane = v.add(v.index(), v.splat(first_v))
         sigma = v.add(v.splat(sigma0_v),
-                      v.mul(lane, v.add(v.splat(slope_v),
-                                        v.mul(v.splat(half_a_v), v.sub(lane, v.const(1.0))))))
+                      v.mul(lane, v.add(v.splat(slope_v), v.mul(v.splat(half_a_v), lane))))
         raw_alpha = v.mul(v.splat(opacity_v), v.exp_negative(v.sub(v.const(0.0), sigma)))
         alpha = v.min(v.const(MAX_ALPHA), raw_alpha)
         trans_at = at(0)
@@ -219,7 +212,6 @@ def composite_row(typingctx, tile, base, count, first, sigma0, slope, half_a, op
     return signature, codegen
 
 
-
 @intrinsic
 def replay_row(typingctx, tile, base, count, x_first, dy, features, records, cursor):
     """Undo one splat's contributions to pixels ``base .. base + min(count, LANES) - 1`` of
@@ -240,13 +232,12 @@ def replay_row(typingctx, tile, base, count, x_first, dy, features, records, cur
         tile_v, base_v, count_v, x_first_v, dy_v, features_v, records_v, cursor_v = args
         v = _Lanes(context, builder, real_type)
         data = _array_data(context, builder, sig.args[0], tile_v)
-        plane = ir.Constant(ir.IntType(64), PLANE)
 
-        def at(index: int):
-            return v.pointer(data, builder.add(base_v, builder.mul(plane, plane.type(index))))
+        def at(plane: int):
+            return v.in_plane(data, plane, base_v)
 
         def add_to_sum(index: int, value) -> None:
-            sum_at = v.pointer(data, plane.type(PLANE * (2 + channels) + LANES * index))
+            sum_at = v.in_plane(data, 2 + channels, base_v.type(LANES * index))
             v.store(v.add(v.load(sum_at), value), sum_at)
 
         live = v.live(count_v)
