@@ -126,7 +126,8 @@ class _Lanes:
     def exp_negative(self, x):
         """exp(x) for x in [-EXP_CLAMP, 0], as 2^k · exp(r) with k = x / ln 2 rounded and
         |r| <= ln 2 / 2, exp(r) by its Taylor series (to degree 6 for float32, 11 for
-        float64) and 2^k put straight into the exponent's bits."""
+        float64) and 2^k put straight into the exponent's bits. Relative error 3e-7 in
+        float32, 1e-14 in float64 (``tests/render/test_row_lanes.py``)."""
         b = self.builder
         x = self.select(self.less(x, self.const(-EXP_CLAMP)), self.const(-EXP_CLAMP), x)
         k = b.call(self.intrinsic("llvm.rint", self.vector, self.vector),
