@@ -12,7 +12,7 @@ gathered splats, float32, 2 threads, with tiles handed out dynamically 4 at a ti
 The C++ steps along each row pixel by pixel, with the polynomial exp of the numba
 kernels before they moved to SIMD lanes: the loop on which the choice was made. The
 numba kernels (the ones setsplat ships) now composite and replay each row in vectors
-of 16 written as LLVM IR (``row_lanes``), which is numba's to do as much as a C++
+of 8 written as LLVM IR (``row_lanes``), which is numba's to do as much as a C++
 compiler's. The numba kernels also turn the sums into the finished images (colour
 over a background, alpha, expected depth) and start the backward from those images'
 gradients; the C++ stops at the sums. The C++ version is compiled here with
@@ -223,6 +223,7 @@ def main() -> None:
 
     sys.path.insert(0, str(Path(__file__).parent))
     from render import make_scene
+    from setsplat.render.conventions import TILE_SIZE
     from setsplat.render.cpu import raster_kernels as rk
     from setsplat.render.cpu.binning import bin_splats
     from setsplat.render.cpu.functions import ProjectGaussians, ProjectionSettings
@@ -255,7 +256,7 @@ def main() -> None:
     trans = {k: np.empty(shape, np.float32) for k in acc}
     records = {"numba": (base, np.empty(len(pairs), np.int64),
                          np.empty(capacity.sum(), np.float32),
-                         np.empty((len(pairs), 2, rk.TILE_SIZE), np.uint8)),
+                         np.empty((len(pairs), 2, TILE_SIZE), np.uint8)),
                "c++": (base, np.empty(len(pairs), np.int64), np.empty(capacity.sum(), np.uint8),
                        np.empty(capacity.sum(), np.float32))}
     background = np.zeros((1, 3), np.float32)

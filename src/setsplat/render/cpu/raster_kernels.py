@@ -11,9 +11,9 @@ The forward pass records each row's span and, pixel by pixel along it, the alpha
 its clamp (0 where the splat does not contribute) for the backward pass, which starts
 each tile from the image gradients and replays the records back to front from the final
 transmittance, as gsplat walks its lists, without setting up a single row again. It
-writes each tile-splat pair's
-gradients to the pair's own row (no atomics), and ``sum_pairs`` adds them up per splat in
-a fixed order, so that gradients do not depend on which thread took which tile.
+writes each tile-splat pair's gradients to the pair's own row (no atomics), and
+``sum_pairs`` adds them up per splat in a fixed order, so that gradients do not depend
+on which thread took which tile.
 """
 
 import contextlib
