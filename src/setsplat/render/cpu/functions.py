@@ -34,11 +34,11 @@ def _np(tensor: torch.Tensor | None) -> np.ndarray | None:
     return None if tensor is None else tensor.detach().contiguous().numpy()
 
 
-def _huge_page_backed(shape: tuple[int, ...], dtype: np.dtype) -> torch.Tensor:
+def _numpy_backed(shape: tuple[int, ...], dtype: np.dtype) -> torch.Tensor:
     """An uninitialised tensor in memory from numpy, which asks Linux for huge pages for
-    large arrays (torch does not): a fresh gradient of the SH coefficients is written
-    once per step and handed to the caller, so it cannot come from the buffer pool, and
-    at 300k splats (57.6 MB) its first touch cost 16 ms a step in 4 KB page faults."""
+    large arrays (torch does not). For the gradients the backward passes hand to the
+    caller, fresh each step, so not from the buffer pool: at 300k splats the SH
+    coefficients' (57.6 MB) cost 16 ms a step in 4 KB page faults from torch."""
     return torch.from_numpy(np.empty(shape, dtype))
 
 
@@ -83,7 +83,7 @@ class ProjectGaussians(torch.autograd.Function):
         v_quats = torch.empty_like(quats)
         v_scales = torch.empty_like(scales)
         v_opacities = torch.empty_like(opacities)
-        v_sh = _huge_page_backed(sh_np.shape, sh_np.dtype) if ctx.has_sh else None
+        v_sh = _numpy_backed(sh_np.shape, sh_np.dtype) if ctx.has_sh else None
         if len(means):
             pk.project_backward(
                 _np(means), _np(quats), _np(scales), _np(opacities), sh_np, s.sh_degree,
@@ -178,7 +178,7 @@ class RasterizeTiles(torch.autograd.Function):
                                   bins.tiles_x, bins.tiles_y, width, height, *replay.records,
                                   transmittance, depth_sum, bg, v_rgb_np, v_alpha_np,
                                   v_depth_np, pair_grads)
-        grads = [torch.from_numpy(np.empty((cameras, n, *tail), dtype))
+        grads = [_numpy_backed((cameras, n, *tail), dtype)
                  for tail in ((2,), (3,), (), (channels - 1,), ())]
         rk.sum_pairs(pair_grads, bins.offsets, bins.ids, bins.tiles_x * bins.tiles_y,
                      numba.get_num_threads(), *(g.numpy() for g in grads))
