@@ -21,7 +21,21 @@ GLTF_VALIDATOR := .tools/node_modules/gltf-validator/package.json
 $(GLTF_VALIDATOR):
 	npm install -s --prefix .tools --no-audit --no-fund gltf-validator@2.0.0-dev.3.10
 
-install: $(VENV)/.installed $(GLTF_VALIDATOR)
+# Debian packages the tests drive: Chromium (the viewer in a real browser) and the
+# PostgreSQL server (the shared catalog). CI runs as root on a clean machine; elsewhere
+# sudo is used when it is there.
+DEBS := chromium postgresql
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEBIAN_PACKAGES := .tools/.debian-packages
+$(DEBIAN_PACKAGES): Makefile
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	fi
+	mkdir -p .tools && touch $@
+
+install: $(VENV)/.installed $(GLTF_VALIDATOR) $(DEBIAN_PACKAGES)
 
 # The main job on the bundled sample scan (its floor markers are 20 cm).
 demo: install
