@@ -43,6 +43,9 @@ class RunConfig:
     keep_all: bool = False  # QC flags but culls nothing
     matcher: str = "auto"
     marker_size: float | None = None  # metres; enables metric scale from ArUco markers
+    # Folder of masks, one PNG per photo named like it (white = keep): SfM and training
+    # ignore the black pixels.
+    masks: Path | None = None
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
@@ -62,7 +65,8 @@ def _ingest(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, 
     from setsplat.capture.ingest import IngestOptions, ingest
 
     result = ingest(src, out / "capture", IngestOptions(max_size=config.max_size,
-                                                        frames=config.frames, overwrite=True))
+                                                        frames=config.frames, overwrite=True,
+                                                        masks=config.masks))
     return {"images": len(result.capture.images), "skipped": len(result.capture.skipped)}
 
 
@@ -90,7 +94,8 @@ def _train(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, A
 
 PIPELINE = (
     Stage("ingest", ("capture/capture.json",),
-          lambda c: {"max_size": c.max_size, "frames": c.frames}, _ingest),
+          lambda c: {"max_size": c.max_size, "frames": c.frames,
+                     "masks": c.masks and source_fingerprint(c.masks)}, _ingest),
     Stage("check", ("capture/qc.json",), lambda c: {"keep_all": c.keep_all}, _check),
     Stage("sfm", ("sfm/cameras.json", "sfm/points.ply"),
           lambda c: {"matcher": c.matcher, "marker_size": c.marker_size}, _sfm),

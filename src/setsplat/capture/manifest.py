@@ -37,6 +37,7 @@ class CaptureImage:
     value_scale: int = 255  # the source value that became 255 (4095 for 12-bit data, ...)
     use: bool = True
     flags: list[str] = field(default_factory=list)
+    mask: str | None = None  # "masks/<name>.png" (white = keep), relative to the capture
 
     @property
     def camera_id(self) -> str:

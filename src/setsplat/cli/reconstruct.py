@@ -57,9 +57,12 @@ def _scale_options(command):
               type=click.Choice(["SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL", "RADIAL",
                                  "OPENCV", "OPENCV_FISHEYE"]),
               help="Lens model to fit when intrinsics are not given.")
+@click.option("--masks", type=click.Path(path_type=Path),
+              help="Folder of masks, one PNG per photo named like it (white = keep): no "
+                   "features on black pixels (a capture folder brings its own).")
 @_scale_options
 def sfm(capture: Path, out: Path | None, matcher: str, mapper: str, intrinsics: str | None,
-        camera_model: str, marker_size: float | None, marker_dict: str,
+        camera_model: str, masks: Path | None, marker_size: float | None, marker_dict: str,
         distance: tuple[str, str, float] | None, no_upright: bool, no_undistort: bool,
         timeout: float | None) -> None:
     """Camera poses and sparse points from the photos of CAPTURE (a capture folder or any
@@ -70,7 +73,7 @@ def sfm(capture: Path, out: Path | None, matcher: str, mapper: str, intrinsics: 
 
     options = SfmOptions(matcher=matcher, mapper=mapper, camera_model=camera_model,
                          intrinsics=parse_intrinsics(intrinsics) if intrinsics else None,
-                         **_common(marker_size, marker_dict, distance, no_upright,
+                         masks=masks, **_common(marker_size, marker_dict, distance, no_upright,
                                    no_undistort, timeout))
     if out is None:
         out = capture / "sfm" if (capture / MANIFEST).is_file() else Path("sfm")

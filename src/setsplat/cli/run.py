@@ -23,16 +23,20 @@ from setsplat.cli.reconstruct import train_config, train_options
                                               "retrieval"]), default="auto", show_default=True)
 @click.option("--marker-size", type=click.FloatRange(0, min_open=True),
               help="Side of the ArUco markers in the photos, in metres (metric scale).")
+@click.option("--masks", type=click.Path(path_type=Path),
+              help="Folder of masks, one PNG per photo named like it (white = keep): SfM "
+                   "and training ignore the black pixels.")
 @train_options
 def run(src: Path, out: Path | None, force: tuple[str, ...], max_size: int | None,
-        keep_all: bool, matcher: str, marker_size: float | None, **options: Any) -> None:
+        keep_all: bool, matcher: str, marker_size: float | None, masks: Path | None,
+        **options: Any) -> None:
     """Photos (a folder) or a video in, a trained splat scene out: ingest, check, sfm and
     train, each skipped when it is already up to date (see --force)."""
     from setsplat.pipeline import RunConfig
     from setsplat.pipeline import run as run_pipeline
 
     config = RunConfig(max_size=max_size, keep_all=keep_all, matcher=matcher,
-                       marker_size=marker_size, train=train_config(options))
+                       marker_size=marker_size, masks=masks, train=train_config(options))
     out = out or Path("setsplat-out") / src.resolve().name
     results = run_pipeline(src, out, config, force, report=None if settings().quiet
                            else _say)

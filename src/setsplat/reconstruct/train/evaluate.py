@@ -23,15 +23,17 @@ def render_view(scene: GaussianScene, view: View, backend: str = "auto") -> np.n
 
 def evaluate(scene: GaussianScene, views: list[View], out_dir: Path | None,
              backend: str = "auto") -> dict[str, Any]:
-    """PSNR/SSIM of each held-out view and their means; previews (truth | render) in
-    ``out_dir`` when given."""
+    """PSNR/SSIM of each held-out view (over the pixels its mask keeps) and their means;
+    previews (truth | render) in ``out_dir`` when given."""
     per_view = []
     for view in views:
         image = render_view(scene, view, backend)
         truth = torch.from_numpy(view.image)
         rendered = torch.from_numpy(image)
-        per_view.append({"image": view.camera.name, "psnr": psnr(rendered, truth),
-                         "ssim": float(ssim(rendered, truth))})
+        weights = None if view.mask is None else torch.from_numpy(view.mask)
+        per_view.append({"image": view.camera.name, "psnr": psnr(rendered, truth, weights),
+                         "ssim": float(ssim(rendered, truth, weights=weights)),
+                         "masked": view.mask is not None})
         if out_dir is not None:
             save_png(out_dir / f"{Path(view.camera.name).stem}.png",
                      np.concatenate([view.image, image], axis=1))

@@ -43,7 +43,8 @@ def train_capture(capture: str | Path, config: TrainConfig, out: str | Path | No
     image_dir, points_file = sfm / "images", sfm / "points.ply"
     cameras = read_cameras(sfm / "cameras.json")
     sfm_meta = _sfm_meta(sfm)
-    views = load_views(cameras, image_dir, config.downscale, config.eval_every)
+    views = load_views(cameras, image_dir, config.downscale, config.eval_every,
+                       sfm / "masks")
     rng = np.random.default_rng(config.seed)
     points, colours = ply.read_points(points_file) if points_file.is_file() else (None, None)
     if config.init == "sfm" and points is not None and len(points):

@@ -68,6 +68,8 @@ class Trainer:
         self._queue: list[int] = []
         self._cameras = [self._camera_tensors(v) for v in views.train]
         self._images = [torch.from_numpy(v.image).to(self.device) for v in views.train]
+        self._masks = [None if v.mask is None else torch.from_numpy(v.mask).to(self.device)
+                       for v in views.train]
 
     # ----- set-up ----------------------------------------------------------------
     def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
@@ -136,12 +138,12 @@ class Trainer:
         config = self.config
         index = self._next_view()
         viewmat, k = self._cameras[index]
-        truth = self._images[index]
+        truth, mask = self._images[index], self._masks[index]
         height, width = truth.shape[:2]
         background = torch.rand(1, 3, device=self.device) if config.random_background else None
         out = self.render(viewmat, k, width, height, self.sh_degree_now, background)
         image = out.rgb[0]
-        loss = photometric_loss(image, truth, config.ssim_weight)
+        loss = photometric_loss(image, truth, config.ssim_weight, mask)
         if config.strategy == "mcmc":
             loss = (loss + 0.01 * torch.sigmoid(self.params["opacities"]).mean()
                     + 0.01 * torch.exp(self.params["scales"]).mean())
@@ -163,7 +165,7 @@ class Trainer:
         self._cap_splats()
         value = float(loss.item())
         self.state.losses.append(value)
-        self.state.psnrs.append(psnr(image.detach(), truth))
+        self.state.psnrs.append(psnr(image.detach(), truth, mask))
         self.state.step += 1
         return value
 
