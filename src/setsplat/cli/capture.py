@@ -134,6 +134,14 @@ def _print_check(data: dict[str, Any]) -> None:
 @click.option("--quality", type=int, default=None, help="JPEG quality [90].")
 @click.option("--supersample", type=int, default=None, help="Samples per pixel side [2].")
 @click.option("--prefix", default=None, help="Image file name prefix [stage].")
+@click.option("--exposure-ev", type=click.FloatRange(0, 3), default=None,
+              help="Shift each photo's exposure by a random amount up to this many stops [0].")
+@click.option("--white-balance", type=click.FloatRange(0, 1), default=None,
+              help="Shift each photo's red and blue by up to this many stops [0].")
+@click.option("--crew", type=click.FloatRange(0, 1), default=None,
+              help="Share of photos with a crew member in them; their masks go to masks/ [0].")
+@click.option("--hide-wall", type=click.Choice(["front", "back", "left", "right"]),
+              default=None, help="Leave out every view that would show this wall.")
 @click.option("--only", default=None,
               help="Render only these image indices, e.g. '0,5,10-12' (truth is complete).")
 @click.option("--jobs", type=int, default=2, show_default=True,

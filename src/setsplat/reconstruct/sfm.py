@@ -13,7 +13,8 @@ undistorts the photos to pinhole cameras for training and writes ``sfm/``::
     sfm/cameras.json          our cameras (core.camera), world frame RDF, y down
     sfm/points.ply            sparse points: x y z red green blue
     sfm/transforms.json       the same cameras for nerfstudio / instant-ngp
-    sfm/sfm_report.json       what happened, with numbers; sfm/colmap.log
+    sfm/sfm_report.json       what happened, with numbers (and whether the photos agree
+                              on exposure: ``photometric``); sfm/colmap.log
 
 ``import_poses`` does the same from a COLMAP model or a ``transforms.json``. Nothing
 is left half-written: everything is built beside ``sfm/`` and swapped in at the end.
@@ -352,6 +353,11 @@ def _finish(model: ColmapModel, image_dir: Path, stage: Path, options: SfmOption
     meta = {"unscaled": report["scale"]["unscaled"], "frame": "rdf",
             "source": report["source"], "upright": report["upright"]["method"]}
 
+    if model.tracks:
+        from setsplat.reconstruct import photometric
+
+        report["photometric"] = photometric.summary(
+            photometric.exposure_offsets(model, image_dir))
     write_model(stage / "distorted" / "sparse" / "0", model)
     pinhole = _undistort(model, image_dir, stage, options, log, timeout)
     report["timings"] = {**report.get("timings", {}),
