@@ -185,9 +185,12 @@ TRAIN_OPTIONS = (
     click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Device [auto]."),
     click.option("--checkpoint-every", type=click.IntRange(1),
                  help="Steps between checkpoints [500]."),
+    click.option("--exposure-compensation", type=click.Choice(["auto", "on", "off"]),
+                 help="A colour transform per photo learned with the splats; auto: on when "
+                      "SfM found the photos' exposure varies [auto]."),
 )
 TRAIN_KEYS = ("steps", "downscale", "eval_every", "max_splats", "strategy", "sh_degree", "init",
-              "seed", "backend", "device", "checkpoint_every")
+              "seed", "backend", "device", "checkpoint_every", "exposure_compensation")
 
 
 def train_options(command):
@@ -228,6 +231,9 @@ def print_metrics(metrics: dict[str, Any]) -> None:
     held = (f"held-out PSNR {metrics['psnr']:.2f} dB, SSIM {metrics['ssim']:.3f} "
             f"on {metrics['held_out_views']} views" if "psnr" in metrics
             else "no held-out views")
+    if "psnr_compensated" in metrics:
+        held += (f" ({metrics['psnr_compensated']:.2f} dB with each view's exposure "
+                 "fitted)")
     removed = metrics["floaters_removed"]
     out.print(f"[bold]trained[/] {metrics['steps']} steps in {metrics['wall_seconds']:.0f} s "
               f"on {metrics['device']}: {metrics['splats']:,} splats; {held}; removed "

@@ -27,6 +27,7 @@ class LearningRates:
     opacities: float = 5e-2
     sh0: float = 2.5e-3
     shN: float = 2.5e-3 / 20  # gsplat names the SH-rest parameter "shN"
+    exposure: float = 5e-3  # each photo's colour transform (its own Adam)
 
 
 @dataclass
@@ -62,6 +63,9 @@ class TrainConfig:
     # share of an image's size (see floaters.unseen_and_grazed); 0.25 also cut splats
     # that the stage's held-out views show (-0.5 dB in one)
     graze_share: float = 0.5
+    # A colour transform per photo learned with the splats (auto exposure, white-balance
+    # drift): on, off, or auto = on when SfM found that the photos' exposure varies.
+    exposure_compensation: str = "auto"
     lr: LearningRates = field(default_factory=LearningRates)
 
     def __post_init__(self) -> None:
@@ -76,6 +80,8 @@ class TrainConfig:
             problems.append("sh_degree must be 0..3")
         if self.strategy not in STRATEGIES:
             problems.append(f"strategy must be one of {', '.join(STRATEGIES)}")
+        if self.exposure_compensation not in ("auto", "on", "off"):
+            problems.append("exposure_compensation must be auto, on or off")
         if self.init not in ("sfm", "random"):
             problems.append("init must be 'sfm' or 'random'")
         if self.max_splats < 1:

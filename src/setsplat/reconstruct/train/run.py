@@ -16,6 +16,7 @@ from setsplat.core.io import ply
 from setsplat.reconstruct.train.config import TrainConfig
 from setsplat.reconstruct.train.data import load_views
 from setsplat.reconstruct.train.evaluate import evaluate, plot_curves
+from setsplat.reconstruct.train.exposure import gains_from_offsets
 from setsplat.reconstruct.train.floaters import remove_floaters
 from setsplat.reconstruct.train.init import random_points, splats_from_points
 from setsplat.reconstruct.train.trainer import Trainer
@@ -57,7 +58,11 @@ def train_capture(capture: str | Path, config: TrainConfig, out: str | Path | No
         initial = splats_from_points(xyz, rgb, config.sh_degree, config.init_opacity, rng)
     initial = initial.replace(frame=cameras[0].frame)
 
-    trainer = Trainer(config, views, initial)
+    compensation = exposure_decision(config.exposure_compensation, sfm)
+    offsets = compensation.pop("offsets")
+    gains = (gains_from_offsets([v.camera.name for v in views.train], offsets)
+             if compensation["enabled"] else None)
+    trainer = Trainer(config, views, initial, gains)
     checkpoints = out / "checkpoints"
     if resume and (checkpoints / "latest.pt").is_file():
         trainer.load_checkpoint(checkpoints / "latest.pt")
@@ -72,8 +77,13 @@ def train_capture(capture: str | Path, config: TrainConfig, out: str | Path | No
     scene.meta.update(sfm_meta)
     scene.meta["antialiased"] = config.antialiased
     ply.write(out / "scene.ply", scene)
-    metrics = evaluate(scene, views.held_out, out / "eval", config.backend)
+    metrics = evaluate(scene, views.held_out, out / "eval", config.backend,
+                       compensate=compensation["enabled"])
+    if trainer.colors is not None:
+        compensation["train_transforms"] = dict(zip([v.camera.name for v in views.train],
+                                                    trainer.colors.to_list()))
     metrics.update({
+        "exposure_compensation": compensation,
         "splats": len(scene), "floaters_removed": floaters, "steps": state.step,
         "wall_seconds": state.seconds, "device": str(trainer.device),
         "train_views": len(views.train), "held_out_views": len(views.held_out),
@@ -85,6 +95,26 @@ def train_capture(capture: str | Path, config: TrainConfig, out: str | Path | No
         f.write(json.dumps(metrics, indent=2).encode())
     plot_curves(out / "loss.png", state.losses, state.psnrs)
     return metrics
+
+
+def exposure_decision(mode: str, sfm: Path) -> dict[str, Any]:
+    """Whether to learn a colour transform per photo, why, and SfM's exposure offsets per
+    photo (stops) to start from. ``auto`` follows SfM's verdict on whether the photos'
+    exposure varies (``photometric`` in sfm_report.json; see reconstruct.photometric)."""
+    try:
+        found = json.loads((sfm / "sfm_report.json").read_text()).get("photometric") or {}
+    except (OSError, ValueError):
+        found = {}
+    offsets = found.get("offsets_stops") or {}
+    if mode != "auto":
+        return {"enabled": mode == "on", "mode": mode, "reason": f"asked for ({mode})",
+                "offsets": offsets}
+    if found.get("varies"):
+        why = f"the photos' exposure varies (spread {found['spread_stops']} stops R, G, B)"
+        return {"enabled": True, "mode": mode, "reason": why, "offsets": offsets}
+    why = ("the photos agree on exposure" if found.get("spread_stops") is not None else
+           "SfM measured no exposure spread (imported poses or too few shared points)")
+    return {"enabled": False, "mode": mode, "reason": why, "offsets": {}}
 
 
 def _sfm_meta(sfm: Path) -> dict[str, Any]:

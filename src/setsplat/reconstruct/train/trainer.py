@@ -17,6 +17,7 @@ from setsplat.core.progress import progress
 from setsplat.core.scene import GaussianScene
 from setsplat.reconstruct.train.config import TrainConfig
 from setsplat.reconstruct.train.data import View, Views
+from setsplat.reconstruct.train.exposure import ColorTransforms
 from setsplat.reconstruct.train.losses import photometric_loss, psnr
 
 PARAMS = ("means", "scales", "quats", "opacities", "sh0", "shN")
@@ -45,7 +46,10 @@ def seed_everything(seed: int) -> None:
 class Trainer:
     """Owns the parameters, their optimizers and the densification strategy."""
 
-    def __init__(self, config: TrainConfig, views: Views, initial: GaussianScene):
+    def __init__(self, config: TrainConfig, views: Views, initial: GaussianScene,
+                 exposure_gains: list[list[float]] | None = None):
+        """``exposure_gains``: each training photo's starting R, G, B gains; given, the
+        photos get colour transforms learned with the splats (exposure compensation)."""
         self.config = config
         self.views = views
         self.device = pick_device(config.device)
@@ -70,6 +74,8 @@ class Trainer:
         self._images = [torch.from_numpy(v.image).to(self.device) for v in views.train]
         self._masks = [None if v.mask is None else torch.from_numpy(v.mask).to(self.device)
                        for v in views.train]
+        self.colors = (None if exposure_gains is None else
+                       ColorTransforms(exposure_gains, config.lr.exposure, self.device))
 
     # ----- set-up ----------------------------------------------------------------
     def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
@@ -143,6 +149,8 @@ class Trainer:
         background = torch.rand(1, 3, device=self.device) if config.random_background else None
         out = self.render(viewmat, k, width, height, self.sh_degree_now, background)
         image = out.rgb[0]
+        if self.colors is not None:
+            image = self.colors.apply(index, image)
         loss = photometric_loss(image, truth, config.ssim_weight, mask)
         if config.strategy == "mcmc":
             loss = (loss + 0.01 * torch.sigmoid(self.params["opacities"]).mean()
@@ -160,6 +168,8 @@ class Trainer:
         for optimizer in self.optimizers.values():
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
+        if self.colors is not None:
+            self.colors.step(index)
         for group in self.optimizers["means"].param_groups:
             group["lr"] = means_lr
         self._cap_splats()
@@ -225,6 +235,7 @@ class Trainer:
                                for k, v in self.strategy_state.items()},
             "order": self.order.get_state(), "queue": self._queue,
             "torch_rng": torch.get_rng_state(), "config": self.config.to_dict(),
+            "colors": None if self.colors is None else self.colors.state_dict(),
         }
         with atomic_write(path) as f:
             torch.save(payload, f)
@@ -241,5 +252,7 @@ class Trainer:
         self.order.set_state(payload["order"])
         self._queue = list(payload["queue"])
         torch.set_rng_state(payload["torch_rng"])
+        if self.colors is not None and payload.get("colors"):
+            self.colors.load_state_dict(payload["colors"])
         self.state = TrainState(payload["step"], list(payload["losses"]),
                                 list(payload["psnrs"]), payload["seconds"])
