@@ -5,6 +5,6 @@
 """
 
 from setsplat.render.api import BACKENDS, RenderOutput, rasterize
-from setsplat.render.scene import render_scene
+from setsplat.render.render_scene import render_scene
 
 __all__ = ["BACKENDS", "RenderOutput", "rasterize", "render_scene"]

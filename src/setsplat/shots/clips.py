@@ -23,7 +23,7 @@ from setsplat.core.fsutil import default_mode, fsync_dir, sha256_file
 
 from . import store
 from .model import Shot
-from .video import VideoInfo, probe
+from .mp4 import VideoInfo, probe
 
 TAKES_FOLDER = "takes"
 
