@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from setsplat.assets import Library
-from setsplat.assets.catalog import now
+from setsplat.core.clock import now
 from setsplat.core.errors import SetsplatError, os_error
 from setsplat.core.fsutil import default_mode, fsync_dir, sha256_file
 
