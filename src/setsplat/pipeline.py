@@ -27,8 +27,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from setsplat.capture.ingest import IngestOptions
 from setsplat.core.errors import SetsplatError
 from setsplat.core.fsutil import atomic_write
+from setsplat.core.settings import setting
+from setsplat.reconstruct.sfm import MATCHERS, SfmOptions
 from setsplat.reconstruct.train.config import TrainConfig
 
 STAGES = ("ingest", "check", "sfm", "train")
@@ -38,19 +41,26 @@ STAGES = ("ingest", "check", "sfm", "train")
 class RunConfig:
     """Everything a run depends on; saved into run.json."""
 
-    max_size: int | None = None  # longest image side at ingest
-    frames: int = 150  # frames picked from a video
-    keep_all: bool = False  # QC flags but culls nothing
-    matcher: str = "auto"
-    marker_size: float | None = None  # metres; enables metric scale from ArUco markers
-    # Folder of masks, one PNG per photo named like it (white = keep): SfM and training
-    # ignore the black pixels.
-    masks: Path | None = None
+    max_size: int | None = setting(None, "Shrink photos to this long side at ingest.",
+                                   metavar="PIXELS")
+    frames: int = setting(150, "Frames picked from a video.")
+    keep_all: bool = setting(False, "QC reports problems but culls nothing.")
+    matcher: str = setting("auto", "Which photo pairs SfM matches.", choices=MATCHERS)
+    marker_size: float | None = setting(
+        None, "Side of the ArUco markers in the photos, in metres (metric scale).",
+        metavar="METRES")
+    masks: str | None = setting(
+        None, "Folder of masks, one PNG per photo named like it (white = keep): SfM and "
+        "training ignore the black pixels.", metavar="DIR")
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
         if isinstance(self.train, dict):
             self.train = TrainConfig(**self.train)
+        # fail before the long work, with the stages' own checks
+        IngestOptions(max_size=self.max_size, frames=self.frames,
+                      masks=None if self.masks is None else Path(self.masks))
+        SfmOptions(matcher=self.matcher, marker_size=self.marker_size).check()
 
 
 @dataclass
@@ -64,9 +74,10 @@ class Stage:
 def _ingest(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, Any]:
     from setsplat.capture.ingest import IngestOptions, ingest
 
+    masks = None if config.masks is None else Path(config.masks)
     result = ingest(src, out / "capture", IngestOptions(max_size=config.max_size,
                                                         frames=config.frames, overwrite=True,
-                                                        masks=config.masks))
+                                                        masks=masks))
     return {"images": len(result.capture.images), "skipped": len(result.capture.skipped)}
 
 
@@ -95,7 +106,7 @@ def _train(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, A
 PIPELINE = (
     Stage("ingest", ("capture/capture.json",),
           lambda c: {"max_size": c.max_size, "frames": c.frames,
-                     "masks": c.masks and source_fingerprint(c.masks)}, _ingest),
+                     "masks": c.masks and source_fingerprint(Path(c.masks))}, _ingest),
     Stage("check", ("capture/qc.json",), lambda c: {"keep_all": c.keep_all}, _check),
     Stage("sfm", ("sfm/cameras.json", "sfm/points.ply"),
           lambda c: {"matcher": c.matcher, "marker_size": c.marker_size}, _sfm),

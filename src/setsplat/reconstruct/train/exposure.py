@@ -18,8 +18,6 @@ from typing import Any
 
 import torch
 
-MODES = ("auto", "on", "off")
-
 
 def apply_color(image: torch.Tensor, transform: torch.Tensor) -> torch.Tensor:
     """``image`` (..., 3) through the affine ``transform`` (3, 4): A · rgb + b."""
