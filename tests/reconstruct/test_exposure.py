@@ -12,7 +12,7 @@ from PIL import Image
 
 from setsplat.reconstruct.train import TrainConfig, train_capture
 from setsplat.reconstruct.train.exposure import apply_color, fit_color
-from setsplat.reconstruct.train.run import exposure_decision
+from setsplat.reconstruct.train.job import exposure_decision
 
 
 def test_the_held_out_fit_recovers_an_affine_change():
