@@ -92,15 +92,18 @@ def _sfm(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, Any
 
     report = run_sfm(out / "capture", out / "sfm",
                      SfmOptions(matcher=config.matcher, marker_size=config.marker_size))
+    coverage = report.get("coverage") or {}
     return {"registered": report["registered"], "images": report["images"],
-            "unscaled": report["scale"]["unscaled"]}
+            "unscaled": report["scale"]["unscaled"],
+            "reshoot": [run["where"] for run in coverage.get("reshoot", [])]}
 
 
 def _train(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, Any]:
     from setsplat.reconstruct.train import train_capture
 
     metrics = train_capture(out / "sfm", config.train, out / "train", resume=resume)
-    return {k: metrics.get(k) for k in ("psnr", "ssim", "splats", "wall_seconds")}
+    return {k: metrics.get(k) for k in ("psnr", "psnr_compensated", "ssim", "splats",
+                                        "wall_seconds")}
 
 
 PIPELINE = (

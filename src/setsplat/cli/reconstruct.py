@@ -130,6 +130,11 @@ def _print(report: dict[str, Any]) -> None:
         ("upright", _upright(report["upright"])),
         ("scale", _scale(report["scale"])),
     ]
+    photometric = report.get("photometric")
+    if photometric and photometric.get("spread_stops"):
+        verdict = "vary" if photometric["varies"] else "agree"
+        spread = ", ".join(f"{v:.2f}" for v in photometric["spread_stops"])
+        rows.append(("exposure", f"the photos {verdict} (spread {spread} stops R, G, B)"))
     timings = report.get("timings", {})
     if timings:
         rows.append(("time", ", ".join(f"{k.removesuffix('_s')} {v:.1f} s"
@@ -142,6 +147,11 @@ def _print(report: dict[str, Any]) -> None:
         out.print(f"[bold yellow]{len(report['failed'])} photos were not placed:[/]")
         for failure in report["failed"]:
             out.print(f"  {failure['name']}: {failure['reason']}")
+    coverage = report.get("coverage") or {}
+    for run in coverage.get("reshoot", []):
+        out.print(f"[bold yellow]reshoot[/] {run['where']}")
+    if coverage.get("png"):
+        out.print(f"coverage map: {Path(report['out']) / coverage['png']}")
 
 
 def _upright(info: dict[str, Any]) -> str:

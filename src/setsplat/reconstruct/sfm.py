@@ -13,8 +13,10 @@ undistorts the photos to pinhole cameras for training and writes ``sfm/``::
     sfm/cameras.json          our cameras (core.camera), world frame RDF, y down
     sfm/points.ply            sparse points: x y z red green blue
     sfm/transforms.json       the same cameras for nerfstudio / instant-ngp
-    sfm/sfm_report.json       what happened, with numbers (and whether the photos agree
-                              on exposure: ``photometric``); sfm/colmap.log
+    sfm/sfm_report.json       what happened, with numbers (whether the photos agree on
+                              exposure: ``photometric``; what they cover: ``coverage``)
+    sfm/coverage.png          the coverage map, top-down, with the places to reshoot
+    sfm/colmap.log            pycolmap's log
 
 ``import_poses`` does the same from a COLMAP model or a ``transforms.json``. Nothing
 is left half-written: everything is built beside ``sfm/`` and swapped in at the end.
@@ -50,6 +52,7 @@ from setsplat.reconstruct.inputs import CaptureImages, open_capture
 from setsplat.reconstruct.isolate import run_isolated
 
 REPORT_FILE = "sfm_report.json"
+COVERAGE_PNG = "coverage.png"
 LOG_FILE = "colmap.log"
 MIN_REGISTERED = 3
 FEW_KEYPOINTS = 100
@@ -365,6 +368,7 @@ def _finish(model: ColmapModel, image_dir: Path, stage: Path, options: SfmOption
 
         report["photometric"] = photometric.summary(
             photometric.exposure_offsets(model, image_dir))
+        report["coverage"] = _coverage(model, not report["scale"]["unscaled"], stage)
     write_model(stage / "distorted" / "sparse" / "0", model)
     pinhole = _undistort(model, image_dir, stage, options, log, timeout)
     report["timings"] = {**report.get("timings", {}),
@@ -377,6 +381,21 @@ def _finish(model: ColmapModel, image_dir: Path, stage: Path, options: SfmOption
     report["version"] = 1
     _write_json(stage / REPORT_FILE, report)
     return report
+
+
+def _coverage(model: ColmapModel, metric: bool, stage: Path) -> dict[str, Any]:
+    """The coverage map (reconstruct.coverage) of the final model; coverage.png beside."""
+    from setsplat.reconstruct.coverage import coverage_map, draw_coverage
+
+    cameras = cameras_of(model)
+    index = {camera.name: k for k, camera in enumerate(cameras)}
+    names = {image_id: image.name for image_id, image in model.images.items()}
+    observers = [np.array([index[names[int(i)]] for i in track[:, 0]]) for track in
+                 model.tracks]
+    coverage = coverage_map(cameras, model.xyz, observers, metric)
+    draw_coverage(coverage, cameras, stage / COVERAGE_PNG)
+    coverage["png"] = COVERAGE_PNG
+    return coverage
 
 
 def _orientation(model: ColmapModel, cameras: list[Camera], options: SfmOptions
