@@ -202,6 +202,8 @@ def draw_coverage(coverage: dict[str, Any], cameras: Sequence[Camera], path: str
     scale = max(4, 480 // max(grid.shape))
     width, height = grid.shape[1] * scale, grid.shape[0] * scale
     notes = coverage.get("reshoot", [])
+    top = 20  # the title line
+    height += top
     canvas = Image.new("RGB", (max(width, 640), height + 24 + 16 * max(1, len(notes))),
                        "white")
     draw = ImageDraw.Draw(canvas)
@@ -209,13 +211,14 @@ def draw_coverage(coverage: dict[str, Any], cameras: Sequence[Camera], path: str
     for (r, c), value in np.ndenumerate(shade):
         if grid[r, c]:
             tone = int(235 - 160 * value)
-            draw.rectangle([c * scale, r * scale, (c + 1) * scale - 1, (r + 1) * scale - 1],
+            draw.rectangle([c * scale, top + r * scale, (c + 1) * scale - 1,
+                            top + (r + 1) * scale - 1],
                            fill=(tone, tone, 255))
     if "grid" in coverage:
         origin, cell = coverage["grid"]["origin_xz"], coverage["grid"]["cell"]
 
         def to_px(x: float, z: float) -> tuple[float, float]:
-            return (x - origin[0]) / cell * scale, (origin[1] - z) / cell * scale
+            return (x - origin[0]) / cell * scale, top + (origin[1] - z) / cell * scale
 
         colours = {"ok": (40, 160, 70), "weak": (240, 150, 0), "unseen": (220, 30, 30)}
         points = [to_px(*s["outline_xz"]) for s in coverage["sectors"]]
