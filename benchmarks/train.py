@@ -249,10 +249,13 @@ def main() -> None:
                         choices=sorted([*CASES, *REAL, "exposure", "crew"]))
     parser.add_argument("--peer-steps", type=int, default=10)
     parser.add_argument("--steps", type=int, help="steps of the real and shoot cases")
+    parser.add_argument("--work", type=Path, help="keep the runs in this folder")
     args = parser.parse_args()
     wanted = set(args.only or [*CASES, *REAL, "exposure", "crew"])
     rows, real, shoot = {}, {}, {}
-    with tempfile.TemporaryDirectory(prefix="setsplat-train-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="setsplat-train-bench-") as scratch:
+        tmp = args.work or scratch
+        keep = args.work is not None
         for name, case in CASES.items():
             if name not in wanted:
                 continue
@@ -269,14 +272,16 @@ def main() -> None:
                 row[f"peer_{when}"] = time_steps(out / "sfm", args.peer_steps,
                                                  case["downscale"], True, scene)
             rows[name] = row
-            shutil.rmtree(out, ignore_errors=True)
+            if not keep:
+                shutil.rmtree(out, ignore_errors=True)
         for name, (photos, extra) in REAL.items():
             if name in wanted and photos.is_dir():
                 out = Path(tmp) / name
                 real[name] = run_ours({"photos": photos, "steps": args.steps or 1500,
                                        "downscale": 1, "args": extra}, out)
                 real[name]["qc_sfm"] = qc_and_sfm(out)
-                shutil.rmtree(out, ignore_errors=True)
+                if not keep:
+                    shutil.rmtree(out, ignore_errors=True)
         if wanted & {"exposure", "crew"}:
             shoot = shoot_cases(Path(tmp), args.steps or 2000, wanted)
     print(json.dumps({"peer": rows, "real": real, "shoot": shoot}, indent=1))
