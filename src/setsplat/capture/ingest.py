@@ -3,7 +3,9 @@
 The source is only ever read. Everything is written into a staging folder beside
 ``out`` and renamed into place at the end, so a failed ingest leaves nothing behind.
 Images that cannot be used (empty, truncated, not an image) are listed in
-``capture.json`` under ``skipped`` with the reason, and ingest goes on.
+``capture.json`` under ``skipped`` with the reason, and ingest goes on. Masks given with
+the photos (``IngestOptions.masks``, see ``core.masks``) are turned and sized like their
+photos into ``masks/`` and named in ``capture.json``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """capture.json: what a capture folder holds and where each image came from.
 
-A capture folder is ``capture.json`` + ``images/`` (+ ``qc.json`` and the contact
-sheet once checked). Later stages read ``Capture.selected()``: the images QC did not
+A capture folder is ``capture.json`` + ``images/`` (+ ``masks/`` when the photos came
+with masks, + ``qc.json`` and the contact sheet once checked). Later stages read ``Capture.selected()``: the images QC did not
 cull (or every image, after ``check --keep-all``).
 """
 
