@@ -248,7 +248,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="+",
                         choices=sorted([*CASES, *REAL, "exposure", "crew"]))
     parser.add_argument("--peer-steps", type=int, default=10)
-    parser.add_argument("--steps", type=int, help="steps of the real and shoot cases")
+    parser.add_argument("--steps", type=int,
+                        help="steps of every case (default: 4000 stage, 4500 templering, "
+                             "1500 the other real captures, 2000 the shoot cases)")
     parser.add_argument("--work", type=Path, help="keep the runs in this folder")
     args = parser.parse_args()
     wanted = set(args.only or [*CASES, *REAL, "exposure", "crew"])
@@ -263,7 +265,7 @@ def main() -> None:
                 print(f"{name}: {case['photos']} is missing, skipped")
                 continue
             out = Path(tmp) / name
-            row = run_ours(case, out)
+            row = run_ours({**case, "steps": args.steps or case["steps"]}, out)
             row["qc_sfm"] = qc_and_sfm(out)
             trained = out / "train" / "scene.ply"
             for when, scene in (("start", None), ("trained", trained)):
