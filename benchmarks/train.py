@@ -196,7 +196,7 @@ def figure_splats(run: Path, truth: dict) -> int:
     return int(inside.sum())
 
 
-def shoot_cases(tmp: Path, steps: int, wanted: set[str]) -> dict:
+def shoot_cases(tmp: Path, steps: int, downscale: int, wanted: set[str]) -> dict:
     rows: dict = {}
     runs: dict[str, Path] = {}
     for scan, options in SHOOT.items():
@@ -206,13 +206,14 @@ def shoot_cases(tmp: Path, steps: int, wanted: set[str]) -> dict:
                  *options)
         extra = ["--masks", tmp / scan / "masks"] if scan == "crew" else []
         runs[scan] = tmp / f"run_{scan}"
-        rows[scan] = run_ours({"photos": tmp / scan / "images", "steps": steps, "downscale": 1,
-                               "marker_size": 0.2, "args": list(map(str, extra))}, runs[scan])
+        rows[scan] = run_ours({"photos": tmp / scan / "images", "steps": steps,
+                               "downscale": downscale, "marker_size": 0.2,
+                               "args": list(map(str, extra))}, runs[scan])
     if "exposure" in rows:
         off = tmp / "train_exposure_off"
         began = time.perf_counter()
         setsplat("reconstruct", "train", runs["exposure"], "--out", off, "--steps", steps,
-                 "--exposure-compensation", "off")
+                 "--resolution", downscale, "--exposure-compensation", "off")
         metrics = json.loads((off / "metrics.json").read_text())
         rows["exposure_off"] = {"psnr": metrics["psnr"], "ssim": metrics["ssim"],
                                 "splats": metrics["splats"],
@@ -251,6 +252,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int,
                         help="steps of every case (default: 4000 stage, 4500 templering, "
                              "1500 the other real captures, 2000 the shoot cases)")
+    parser.add_argument("--resolution", type=int,
+                        help="train every case on photos shrunk by this factor (default: 2 "
+                             "for stage and templering, 1 the rest)")
     parser.add_argument("--work", type=Path, help="keep the runs in this folder")
     args = parser.parse_args()
     wanted = set(args.only or [*CASES, *REAL, "exposure", "crew"])
@@ -265,7 +269,8 @@ def main() -> None:
                 print(f"{name}: {case['photos']} is missing, skipped")
                 continue
             out = Path(tmp) / name
-            row = run_ours({**case, "steps": args.steps or case["steps"]}, out)
+            row = run_ours({**case, "steps": args.steps or case["steps"],
+                            "downscale": args.resolution or case["downscale"]}, out)
             row["qc_sfm"] = qc_and_sfm(out)
             trained = out / "train" / "scene.ply"
             for when, scene in (("start", None), ("trained", trained)):
@@ -280,12 +285,12 @@ def main() -> None:
             if name in wanted and photos.is_dir():
                 out = Path(tmp) / name
                 real[name] = run_ours({"photos": photos, "steps": args.steps or 1500,
-                                       "downscale": 1, "args": extra}, out)
+                                       "downscale": args.resolution or 1, "args": extra}, out)
                 real[name]["qc_sfm"] = qc_and_sfm(out)
                 if not keep:
                     shutil.rmtree(out, ignore_errors=True)
         if wanted & {"exposure", "crew"}:
-            shoot = shoot_cases(Path(tmp), args.steps or 2000, wanted)
+            shoot = shoot_cases(Path(tmp), args.steps or 2000, args.resolution or 1, wanted)
     print(json.dumps({"peer": rows, "real": real, "shoot": shoot}, indent=1))
     for name, r in rows.items():
         print(f"\n{name}: {r['steps']} steps at {r['image_size'][0]}x{r['image_size'][1]}: "
