@@ -117,7 +117,7 @@ def _build(o3d: Any, scene: GaussianScene, options: MeshOptions, cameras: Sequen
     advance(step="normals oriented")
     with held_native_output():  # PoissonRecon prints its numerical diagnostics itself
         mesh, densities = o3d.geometry.TriangleMesh.create_from_point_cloud_poisson(
-            cloud, depth=options.depth)
+            cloud, depth=options.depth, n_threads=1)
     if not options.watertight and options.trim > 0:
         densities = np.asarray(densities)
         mesh.remove_vertices_by_mask(densities < np.quantile(densities, options.trim))
