@@ -24,7 +24,14 @@ import numpy as np
 
 from setsplat.core.camera import Camera
 from setsplat.core.errors import SetsplatError, StageFailed
-from setsplat.core.frames import YUP, Frame, convert_points, convert_scene
+from setsplat.core.frames import (
+    YUP,
+    Frame,
+    convert_directions,
+    convert_points,
+    convert_scene,
+    get_frame,
+)
 from setsplat.core.native import held_native_output
 from setsplat.core.progress import progress
 from setsplat.core.rotation import quat_to_matrix
@@ -53,11 +60,15 @@ class ProxyMesh:
     frame: Frame
     watertight: bool
 
-    def rotated(self, rotation: np.ndarray) -> ProxyMesh:
-        """The mesh turned by a proper rotation, staying in its frame."""
-        r = np.asarray(rotation, dtype=np.float64)
-        return ProxyMesh((self.vertices @ r.T).astype(np.float32), self.faces, self.colors,
-                         (self.normals @ r.T).astype(np.float32), self.frame, self.watertight)
+    def in_frame(self, frame: Frame | str) -> ProxyMesh:
+        """The same mesh in ``frame`` (a change of handedness reverses the winding, so
+        the triangles still face the way their normals point)."""
+        frame = get_frame(frame)
+        faces = self.faces if frame.handedness == self.frame.handedness else self.faces[:, ::-1]
+        return ProxyMesh(convert_points(self.vertices, self.frame, frame),
+                         np.ascontiguousarray(faces), self.colors,
+                         convert_directions(self.normals, self.frame, frame).astype(np.float32),
+                         frame, self.watertight)
 
 
 def import_open3d() -> Any:
