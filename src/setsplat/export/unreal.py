@@ -13,9 +13,9 @@ from setsplat.core.frames import UNREAL_GLTF, convert_scene, frame_change
 from setsplat.core.io import ply, spz
 from setsplat.core.scene import GaussianScene
 from setsplat.export import package
-from setsplat.export.cameras import write_camera_track_usd, write_cameras_usd
 from setsplat.export.package import Export
 from setsplat.export.proxy import package_proxy
+from setsplat.export.usd_cameras import write_camera_track_usd, write_cameras_usd
 
 IMPORTERS = """\
 Which importer reads which file (from each one's own documentation):
