@@ -35,7 +35,7 @@ from setsplat.capture.ingest import IngestOptions
 from setsplat.core.errors import SetsplatError
 from setsplat.core.fsutil import atomic_write
 from setsplat.core.settings import setting
-from setsplat.export.run import TARGETS
+from setsplat.export import TARGETS
 from setsplat.reconstruct.sfm import MATCHERS, SfmOptions
 from setsplat.reconstruct.train.config import TrainConfig
 
@@ -146,7 +146,7 @@ def _export(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, 
     """Every package from the published version: the engines get the stage's own proxy
     mesh (no second Poisson run; none when the version holds a placeholder box, which
     the publish warned about) and the asset's name."""
-    from setsplat.export.run import ExportOptions, export, load_source
+    from setsplat.export import ExportOptions, export, load_source
 
     published = json.loads((out / PUBLISHED).read_text())
     scene, layer = load_source(published["ref"], published["library"])

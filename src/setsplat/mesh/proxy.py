@@ -135,25 +135,67 @@ def _build(o3d: Any, scene: GaussianScene, options: MeshOptions, cameras: Sequen
     advance(step="surface reconstructed")
     if len(mesh.triangles) > options.triangles:
         mesh = _decimated(mesh, options.triangles, options.depth)
-    mesh.remove_unreferenced_vertices()
-    mesh.remove_degenerate_triangles()
+    vertices, faces = cleaned(np.asarray(mesh.vertices), np.asarray(mesh.triangles))
     if options.watertight:
-        vertices, faces = cap_holes(np.asarray(mesh.vertices), np.asarray(mesh.triangles))
-        mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(vertices),
-                                         o3d.utility.Vector3iVector(faces))
-    if len(mesh.triangles) == 0:
+        vertices, faces = cap_holes(vertices, faces)
+    if len(faces) == 0:
         raise StageFailed("Poisson reconstruction produced no triangles",
                           "the splats may not describe surfaces; check the scene")
-    mesh.compute_vertex_normals()
+    normals = vertex_normals(vertices, faces)
     advance(step="decimated")
-    vertices = np.asarray(mesh.vertices)
     colors = _nearest_colors(o3d, cloud, vertices)
-    advance(step="coloured")
-    return ProxyMesh(vertices.astype(np.float32), np.asarray(mesh.triangles).astype(np.uint32),
-                     colors.astype(np.float32),
-                     np.asarray(mesh.vertex_normals).astype(np.float32), YUP,
-                     bool(mesh.is_edge_manifold(allow_boundary_edges=False)
-                          and mesh.is_vertex_manifold()))
+    advance(step="colored")
+    final = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(vertices),
+                                      o3d.utility.Vector3iVector(faces))
+    return ProxyMesh(vertices.astype(np.float32), faces.astype(np.uint32),
+                     colors.astype(np.float32), normals.astype(np.float32), YUP,
+                     bool(final.is_edge_manifold(allow_boundary_edges=False)
+                          and final.is_vertex_manifold()))
+
+
+def cleaned(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The triangles that bound something, and only the vertices they use.
+
+    Decimation leaves degenerate triangles (a repeated corner, or no area) and, where
+    Poisson wrapped a floater in a thin shell, back-to-back twins: two triangles over
+    the same three corners, facing opposite ways. Their normals cancel, so their
+    corners would get no normal at all; neither encloses anything, so both go (an
+    exact repeat in the same winding keeps its first copy)."""
+    faces = np.asarray(faces, np.int64)
+    faces = faces[(faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2])
+                  & (faces[:, 2] != faces[:, 0])]
+    start = np.argmin(faces, axis=1)[:, None]
+    rolled = np.take_along_axis(faces, (start + np.arange(3)) % 3, axis=1)  # same winding
+    _, first = np.unique(rolled, axis=0, return_index=True)
+    faces = faces[np.sort(first)]
+    _, inverse, counts = np.unique(np.sort(faces, axis=1), axis=0, return_inverse=True,
+                                   return_counts=True)
+    faces = faces[counts[inverse.reshape(-1)] == 1]
+    corners = np.asarray(vertices, np.float64)[faces]
+    doubled_area = np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0],
+                                           corners[:, 2] - corners[:, 0]), axis=1)
+    faces = faces[doubled_area > 1e-12 * max(float(np.ptp(vertices, axis=0).max()), 1e-12) ** 2]
+    used = np.unique(faces)
+    index = np.full(len(vertices), -1, np.int64)
+    index[used] = np.arange(len(used))
+    return np.asarray(vertices)[used], index[faces]
+
+
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """A unit normal per vertex: the area-weighted mean of its triangles' normals, or
+    where those cancel (a fold), the normal of its largest triangle."""
+    corners = np.asarray(vertices, np.float64)[faces]
+    weighted = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    sums = np.zeros((len(vertices), 3))
+    for k in range(3):
+        np.add.at(sums, faces[:, k], weighted)
+    length = np.linalg.norm(sums, axis=1)
+    areas = np.linalg.norm(weighted, axis=1)
+    for vertex in np.flatnonzero(length <= 1e-9 * max(float(areas.max()), 1e-30)):
+        around = np.flatnonzero((faces == vertex).any(axis=1))
+        sums[vertex] = weighted[around[np.argmax(areas[around])]]
+        length[vertex] = np.linalg.norm(sums[vertex])
+    return sums / length[:, None]
 
 
 def _decimated(mesh: Any, target: int, depth: int) -> Any:
