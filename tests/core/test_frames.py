@@ -166,3 +166,28 @@ def test_guess_up_finds_a_floor():
     up, confidence = frames.guess_up(np.r_[floor, stuff])
     np.testing.assert_array_equal(up, [0, -1, 0])  # floor at +y: RDF up is -y
     assert confidence > 2
+
+
+def test_guess_up_finds_the_densest_opaque_layer():
+    """A trained set in RDF (metres, floor at y = 0, up is -y): the floor is the densest
+    layer of opaque splats, y in [0, 0.02]; the back wall is fuzzy (faint splats within
+    30 cm of it) and a few splats hang below the floor. Counting all splats in the
+    bottom 5 % of each axis picked the back wall; the opaque floor layer is the floor."""
+    rng = np.random.default_rng(7)
+
+    def box(count, low, high):
+        return rng.uniform(low, high, (count, 3))
+
+    floor = box(3000, [-3, 0, -3], [4, 0.02, 3])
+    wall = box(1500, [-3, -2.4, 3.08], [4, 0, 3.1])
+    side = box(1000, [2.2, -2.4, -3], [2.22, 0, 3])
+    fuzz = box(3000, [-3, -2.4, 2.8], [4, 0, 3.1])
+    props = box(2000, [-2, -2.0, -2], [2, 0, 2])
+    below = box(300, [-3, 0.02, -3], [4, 0.5, 3])
+    points = np.concatenate([floor, wall, side, fuzz, props, below])
+    opacities = np.concatenate([np.full(len(floor) + len(wall) + len(side), 0.95),
+                                np.full(len(fuzz), 0.1), np.full(len(props), 0.8),
+                                np.full(len(below), 0.3)])
+    up, confidence = frames.guess_up(points, opacities)
+    np.testing.assert_array_equal(up, [0, -1, 0])
+    assert confidence >= 1.5

@@ -102,25 +102,36 @@ def camera_pose_in_frame(
     return pose
 
 
-def guess_up(points: np.ndarray) -> tuple[np.ndarray, float]:
-    """Guess the up direction of a scene from where its points pile up.
+def guess_up(points: np.ndarray, opacities: np.ndarray | None = None
+             ) -> tuple[np.ndarray, float]:
+    """Guess the up direction of a scene from its floor.
 
-    Scanned sets have a floor: a dense slab at the bottom of the up axis. For each of
-    the six axis directions we measure the share of points in the lowest 5% of the
-    robust extent; the best direction wins, and the ratio to the runner-up is returned
-    as a confidence (about 1 means no clear floor).
+    A scanned set's floor is the densest layer of surface in it: the floor spans the
+    whole footprint and every camera sees it, while a wall spans one side. Only opaque
+    splats count as surface (faint ones are fog and fuzz; without ``opacities`` every
+    point counts). Along each axis we find the thickest-populated layer 1 % of the
+    set's size thick; the axis with the densest layer is up, pointing from that layer
+    to the side that holds more of the set. The confidence is the share in that layer over the
+    other axes' best (about 1 means no clear floor).
     """
     points = np.asarray(points, dtype=np.float64)
+    if opacities is not None and np.count_nonzero(np.asarray(opacities) >= 0.5) >= 100:
+        points = points[np.asarray(opacities) >= 0.5]
     if len(points) < 100:
         return np.array([0.0, -1.0, 0.0]), 1.0
-    scores = []
+    low, high = np.percentile(points, [1, 99], axis=0)
+    step = max(float((high - low).max()) / 200, 1e-12)  # half a layer
+    shares, layers = [], []
     for axis in range(3):
-        for sign in (1.0, -1.0):
-            heights = sign * points[:, axis]
-            low, high = np.percentile(heights, [1, 99])
-            scores.append(float(np.mean(heights < low + 0.05 * max(high - low, 1e-12))))
-    order = np.argsort(scores)[::-1]
-    best = int(order[0])
+        edges = np.arange(low[axis], high[axis] + 2 * step, step)
+        counts = np.histogram(points[:, axis], bins=edges)[0]
+        pairs = counts[:-1] + counts[1:]
+        densest = int(np.argmax(pairs))
+        shares.append(float(pairs[densest]) / len(points))
+        layers.append((edges[densest], edges[densest + 2]))
+    order = np.argsort(shares)[::-1]
+    axis = int(order[0])
+    bottom, top = layers[axis]
     up = np.zeros(3)
-    up[best // 2] = 1.0 if best % 2 == 0 else -1.0
-    return up, scores[best] / max(scores[int(order[1])], 1e-12)
+    up[axis] = 1.0 if np.sum(points[:, axis] > top) > np.sum(points[:, axis] < bottom) else -1.0
+    return up, shares[axis] / max(shares[int(order[1])], 1e-12)
