@@ -38,6 +38,7 @@ def test_run_then_resume(cli, photos, tmp_path):
     again = _stages(cli("--json", "run", photos, "--out", out, *FAST))
     assert {s["status"] for s in again.values()} == {"up to date"}
     assert scene.stat().st_mtime_ns == stamp
+    _publish_and_export(cli, photos, out, tmp_path / "library", first["train"]["splats"])
 
     longer = _stages(cli("--json", "run", photos, "--out", out, "--steps", "25",
                          *FAST[2:]))
@@ -58,22 +59,21 @@ def test_run_then_resume(cli, photos, tmp_path):
     assert [s["status"] for s in redone.values()] == ["up to date"] * 2 + ["done"] * 2
 
 
-def test_run_publishes_and_exports(cli, photos, tmp_path):
+def _publish_and_export(cli, photos, out, library, splats):
     """--publish and --export carry the run on into the catalog and the packages, each
     a stage that is skipped when up to date; the packages come from the published
-    version and hold its proxy mesh."""
-    out, library = tmp_path / "run", tmp_path / "library"
+    version."""
     asked = ["--publish", "Tiny_Set", "--export", "unreal,web", "--library", library]
     first = _stages(cli("--json", "run", photos, "--out", out, *FAST, *asked))
     assert list(first) == ["ingest", "check", "sfm", "train", "publish", "export"]
-    assert {s["status"] for s in first.values()} == {"done"}
+    assert [s["status"] for s in first.values()] == ["up to date"] * 4 + ["done"] * 2
     assert first["publish"]["ref"] == "Tiny_Set@1"
     record = json.loads(cli("--json", "assets", "show", "Tiny_Set@1", "--library",
                             library).out)
-    assert record["splats"] == first["train"]["splats"]
+    assert record["splats"] == splats
     for target in ("unreal", "web"):
         manifest = json.loads((out / "export" / target / "manifest.json").read_text())
-        assert manifest["splats"] == record["splats"]
+        assert manifest["splats"] == splats
     assert (out / "export" / "web" / "Tiny_Set.spz").is_file()
 
     again = _stages(cli("--json", "run", photos, "--out", out, *FAST, *asked))
