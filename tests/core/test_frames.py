@@ -168,26 +168,27 @@ def test_guess_up_finds_a_floor():
     assert confidence > 2
 
 
-def test_guess_up_finds_the_densest_opaque_layer():
-    """A trained set in RDF (metres, floor at y = 0, up is -y): the floor is the densest
-    layer of opaque splats, y in [0, 0.02]; the back wall is fuzzy (faint splats within
-    30 cm of it) and a few splats hang below the floor. Counting all splats in the
-    bottom 5 % of each axis picked the back wall; the opaque floor layer is the floor."""
+def test_guess_up_finds_a_sharp_floor_among_fuzzy_walls():
+    """A trained set in RDF (metres, floor at y = 0, up is -y), shaped like the trained
+    stage scan: the floor a sheet about 1 cm thick; the back and side walls hold more
+    splats, spread a few centimetres deep; faint fuzz in front of the back wall and
+    faint floaters under the floor. Counting every splat in the bottom 5 % of each
+    axis picked the back wall (-z)."""
     rng = np.random.default_rng(7)
 
-    def box(count, low, high):
-        return rng.uniform(low, high, (count, 3))
+    def spread(count, axis, centre, sigma, low=(-3, -2.4, -3), high=(4, 0, 3)):
+        points = rng.uniform(low, high, (count, 3))
+        points[:, axis] = rng.normal(centre, sigma, count)
+        return points
 
-    floor = box(3000, [-3, 0, -3], [4, 0.02, 3])
-    wall = box(1500, [-3, -2.4, 3.08], [4, 0, 3.1])
-    side = box(1000, [2.2, -2.4, -3], [2.22, 0, 3])
-    fuzz = box(3000, [-3, -2.4, 2.8], [4, 0, 3.1])
-    props = box(2000, [-2, -2.0, -2], [2, 0, 2])
-    below = box(300, [-3, 0.02, -3], [4, 0.5, 3])
-    points = np.concatenate([floor, wall, side, fuzz, props, below])
-    opacities = np.concatenate([np.full(len(floor) + len(wall) + len(side), 0.95),
-                                np.full(len(fuzz), 0.1), np.full(len(props), 0.8),
-                                np.full(len(below), 0.3)])
+    floor = np.r_[spread(2300, 1, 0.005, 0.003), spread(1600, 1, 0.005, 0.03)]
+    walls = np.r_[spread(9000, 2, 3.12, 0.04), spread(6000, 0, 2.24, 0.04)]
+    props = rng.uniform([-2, -2, -2], [2, 0, 2], (3000, 3))
+    fuzz = rng.uniform([-3, -2.4, 2.8], [4, 0, 3.1], (3000, 3))
+    below = rng.uniform([-3, 0.02, -3], [4, 0.5, 3], (300, 3))
+    points = np.concatenate([floor, walls, props, fuzz, below])
+    opacities = np.r_[np.full(len(floor) + len(walls) + len(props), 0.9),
+                      np.full(len(fuzz) + len(below), 0.2)]
     up, confidence = frames.guess_up(points, opacities)
     np.testing.assert_array_equal(up, [0, -1, 0])
     assert confidence >= 1.5

@@ -106,12 +106,13 @@ def guess_up(points: np.ndarray, opacities: np.ndarray | None = None
              ) -> tuple[np.ndarray, float]:
     """Guess the up direction of a scene from its floor.
 
-    A scanned set's floor is the densest layer of surface in it: the floor spans the
-    whole footprint and every camera sees it, while a wall spans one side. Only opaque
-    splats count as surface (faint ones are fog and fuzz; without ``opacities`` every
-    point counts). Along each axis we find the thickest-populated layer 1 % of the
-    set's size thick; the axis with the densest layer is up, pointing from that layer
-    to the side that holds more of the set. The confidence is the share in that layer over the
+    A scanned set's floor is its flattest, sharpest layer of surface: a wall can hold as
+    many splats, but training spreads them a few centimetres deep, while the floor
+    comes out as one thin sheet. Only opaque splats count as surface (without
+    ``opacities`` every point does). Along each axis, every layer 1/800 of the set's
+    size thick is scored by how many splats it holds beyond the background around it
+    (the layers 2.5 to 5 thicknesses away); the axis of the best layer is up, pointing
+    to the side that holds more of the set. The confidence is its score over the
     other axes' best (about 1 means no clear floor).
     """
     points = np.asarray(points, dtype=np.float64)
@@ -120,18 +121,20 @@ def guess_up(points: np.ndarray, opacities: np.ndarray | None = None
     if len(points) < 100:
         return np.array([0.0, -1.0, 0.0]), 1.0
     low, high = np.percentile(points, [1, 99], axis=0)
-    step = max(float((high - low).max()) / 200, 1e-12)  # half a layer
-    shares, layers = [], []
+    step = max(float((high - low).max()) / 1600, 1e-12)  # half a layer
+    around = np.r_[np.ones(6), np.zeros(9), np.ones(6)] / 12  # per half-layer, both sides
+    scores, layers = [], []
     for axis in range(3):
-        edges = np.arange(low[axis], high[axis] + 2 * step, step)
-        counts = np.histogram(points[:, axis], bins=edges)[0]
+        edges = np.arange(low[axis] - 12 * step, high[axis] + 14 * step, step)
+        counts = np.histogram(points[:, axis], bins=edges)[0].astype(np.float64)
         pairs = counts[:-1] + counts[1:]
-        densest = int(np.argmax(pairs))
-        shares.append(float(pairs[densest]) / len(points))
-        layers.append((edges[densest], edges[densest + 2]))
-    order = np.argsort(shares)[::-1]
+        prominence = pairs - np.convolve(pairs, around, mode="same")
+        best = int(np.argmax(prominence))
+        scores.append(float(prominence[best]))
+        layers.append((edges[best], edges[best + 2]))
+    order = np.argsort(scores)[::-1]
     axis = int(order[0])
     bottom, top = layers[axis]
     up = np.zeros(3)
     up[axis] = 1.0 if np.sum(points[:, axis] > top) > np.sum(points[:, axis] < bottom) else -1.0
-    return up, shares[axis] / max(shares[int(order[1])], 1e-12)
+    return up, scores[axis] / max(scores[int(order[1])], 1e-12)
