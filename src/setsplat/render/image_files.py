@@ -3,7 +3,6 @@ JSON beside it saying what a pixel value means."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from setsplat.core.fsutil import atomic_write
+from setsplat.core.jsonio import write_json
 from setsplat.render.output import RenderOutput
 
 DEPTH_KINDS = ("expected", "median", "none")
@@ -88,7 +88,6 @@ def write_view(output: RenderOutput, directory: Path, stem: str, *, depth: str =
             _png(path, values)
         meta = {"depth": depth, "scale": scale, "units": units,
                 "meaning": "camera-space z = pixel value * scale; 0 = nothing was hit"}
-        with atomic_write(directory / f"{stem}.depth.json") as f:
-            f.write(json.dumps(meta, indent=1).encode())
+        write_json(directory / f"{stem}.depth.json", meta, indent=1)
         written.update(depth=str(path), depth_scale=scale)
     return written

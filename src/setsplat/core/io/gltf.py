@@ -33,7 +33,8 @@ from setsplat.core import sh as shlib
 from setsplat.core.errors import SetsplatError
 from setsplat.core.frames import YUP, convert_scene
 from setsplat.core.fsutil import atomic_write
-from setsplat.core.io._common import json_default, read_bytes, sigmoid
+from setsplat.core.io._common import read_bytes, sigmoid
+from setsplat.core.jsonio import json_default
 from setsplat.core.rotation import quat_to_matrix
 from setsplat.core.scene import GaussianScene
 

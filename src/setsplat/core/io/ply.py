@@ -29,7 +29,7 @@ from setsplat.core.errors import SetsplatError, os_error
 from setsplat.core.frames import RDF, get_frame
 from setsplat.core.fsutil import atomic_write
 from setsplat.core.io._columns import join_columns, split_columns
-from setsplat.core.io._common import json_default
+from setsplat.core.jsonio import json_default
 from setsplat.core.scene import GaussianScene
 
 FORMATS = {"ascii": None, "binary_little_endian": "<", "binary_big_endian": ">"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import resource
 from pathlib import Path
 from typing import Any
@@ -11,8 +10,8 @@ import numpy as np
 
 from setsplat.core.camera import read_camera_meta, read_cameras
 from setsplat.core.errors import SetsplatError
-from setsplat.core.fsutil import atomic_write
 from setsplat.core.io import ply
+from setsplat.core.jsonio import write_json
 from setsplat.reconstruct.train.config import TrainConfig
 from setsplat.reconstruct.train.data import load_views
 from setsplat.reconstruct.train.evaluate import evaluate, plot_curves
@@ -80,8 +79,7 @@ def train_capture(capture: str | Path, config: TrainConfig, out: str | Path | No
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "final_train_psnr": float(np.mean(state.psnrs[-20:])) if state.psnrs else None,
     })
-    with atomic_write(out / "metrics.json") as f:
-        f.write(json.dumps(metrics, indent=2).encode())
+    write_json(out / "metrics.json", metrics)
     plot_curves(out / "loss.png", state.losses, state.psnrs)
     return metrics
 
