@@ -16,9 +16,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# face id = 2 * axis + (0 for the -half side, 1 for the +half side)
-FACES = range(6)
-
 
 class MipTexture:
     """A texture and its box-filtered pyramid; texel (0, 0) at the face's u=0, v=0."""
@@ -101,6 +98,7 @@ class Box:
         return c * d[0] - s * d[2], d[1], s * d[0] + c * d[2]
 
     def normal_world(self, face: int) -> tuple[float, float, float]:
+        """``face`` = 2 * axis + (0 for the -half side, 1 for the +half side)."""
         axis, sign = divmod(face, 2)
         n = [0.0, 0.0, 0.0]
         n[axis] = 1.0 if sign else -1.0

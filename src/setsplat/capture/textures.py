@@ -64,17 +64,6 @@ def contrast(t: np.ndarray, amount: float) -> np.ndarray:
     return np.clip(0.5 + (t - 0.5) * np.float32(amount), 0, 1)
 
 
-def soften(texture: np.ndarray) -> np.ndarray:
-    """A [1 2 1] binomial blur: no edge thinner than about two texels survives."""
-    out = texture
-    for axis in (0, 1):
-        padded = np.concatenate([out.take([0], axis), out, out.take([-1], axis)], axis)
-        n = out.shape[axis]
-        a, b, c = (padded.take(range(i, i + n), axis) for i in range(3))
-        out = (a + b + b + c) * np.float32(0.25)
-    return out
-
-
 def random_color(rng: np.random.Generator, low: float = 0.15, high: float = 0.85) -> tuple:
     return tuple(float(v) for v in rng.uniform(low, high, 3))
 

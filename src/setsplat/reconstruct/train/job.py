@@ -19,8 +19,6 @@ from setsplat.reconstruct.train.floaters import remove_floaters
 from setsplat.reconstruct.train.init import random_points, splats_from_points
 from setsplat.reconstruct.train.trainer import Trainer
 
-OUTPUTS = ("scene.ply", "metrics.json", "config.json", "loss.png")
-
 
 def sfm_folder(path: str | Path) -> Path:
     """The SfM results to train from: ``path`` itself or its ``sfm/`` (a capture)."""
