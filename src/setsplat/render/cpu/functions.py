@@ -172,7 +172,7 @@ class RasterizeTiles(torch.autograd.Function):
         unused = np.empty((0, 0, 0, 0), dtype)
         v_rgb_np, v_alpha_np, v_depth_np = (unused if v is None else _np(v)
                                             for v in (v_rgb, v_alpha, v_depth))
-        pair_grads = POOL.take((len(bins.ids), 6 + channels), dtype)
+        pair_grads = POOL.take((len(bins.ids), rk.GRAD_FIELDS + channels), dtype)
         with rk.tiles_in_small_chunks():
             rk.rasterize_backward(replay.pairs, rk.channel_slots(channels, dtype), bins.offsets,
                                   bins.tiles_x, bins.tiles_y, width, height, *replay.records,
