@@ -330,7 +330,7 @@ def _reservation(library: Library, catalog: Catalog,
     final = library.version_dir(name, version)
     tmp = final.parent / "(not made yet)"
     try:
-        tmp = staging_folder(final, "publishing", label="tmp")
+        tmp = staging_folder(final, label="tmp")
         yield version_id, version, tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -71,7 +71,7 @@ def atomic_write(path: str | os.PathLike, *, fsync: bool = False) -> Iterator[Bi
 _HOST = socket.gethostname()
 
 
-def staging_folder(out: str | os.PathLike, doing: str, label: str = "part") -> Path:
+def staging_folder(out: str | os.PathLike, label: str = "part") -> Path:
     """A fresh folder beside ``out`` with the permissions mkdir would give (mkdtemp's
     0700 would make a run's folders private on a shared disk)."""
     out = Path(out)
@@ -81,7 +81,7 @@ def staging_folder(out: str | os.PathLike, doing: str, label: str = "part") -> P
                                        dir=out.parent))
         os.chmod(folder, default_mode(folder=True))
     except OSError as exc:
-        raise os_error(exc, out, doing) from exc
+        raise os_error(exc, out, "creating the output folder") from exc
     return folder
 
 
@@ -130,8 +130,10 @@ def staged_folder(out: str | os.PathLike, *, merge: bool = False,
     name ``out`` and say what was being done.
     """
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise SetsplatError("exists and is not a folder", "give the path of a folder", out)
     remove_stale_staging(out)
-    folder = staging_folder(out, doing)
+    folder = staging_folder(out)
     try:
         yield folder
         if merge:
@@ -158,7 +160,7 @@ def atomic_path(path: str | os.PathLike, doing: str = "writing") -> Iterator[Pat
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise os_error(exc, path, doing) from exc
+        raise os_error(exc, path, "creating the output folder") from exc
     aside = path.with_name(f".{path.name}.part-{_HOST}.{os.getpid()}-{secrets.token_hex(4)}"
                            f"{path.suffix}")
     try:

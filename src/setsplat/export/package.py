@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from setsplat.core.errors import SetsplatError
 from setsplat.core.frames import Frame
 from setsplat.core.fsutil import sha256_file, staged_folder
 from setsplat.core.jsonio import write_json
@@ -47,9 +46,6 @@ class Export:
 @contextlib.contextmanager
 def staging(out: Path) -> Iterator[Path]:
     """A fresh folder beside ``out``; on success its files replace those in ``out``."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise SetsplatError("exists and is not a folder", "give --out a folder path", out)
     with staged_folder(out, merge=True, doing="writing the export") as stage:
         yield stage
 
