@@ -1,4 +1,4 @@
-"""setsplat render: views of a scene from a cameras file, as PNG colour and PNG/EXR depth."""
+"""setsplat render: views of a scene from a cameras file, as PNG color and PNG/EXR depth."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from setsplat.cli.common import console, emit
               show_default=True, help="16-bit PNG, or float32 EXR (channel Z) for compositing.")
 @click.option("--alpha", is_flag=True, help="Write RGBA instead of RGB.")
 @click.option("--background", default="0,0,0", show_default=True,
-              help="Background colour r,g,b in 0..1.")
+              help="Background color r,g,b in 0..1.")
 @click.option("--sh-degree", type=click.IntRange(0, 3), default=None,
               help="Use SH bands up to this degree (default: all in the scene).")
 @click.option("--backend", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",

@@ -1,4 +1,4 @@
-"""Rendered views to files: 8-bit PNG colour; depth as 16-bit PNG or float EXR, with a
+"""Rendered views to files: 8-bit PNG color; depth as 16-bit PNG or float EXR, with a
 JSON beside it saying what a pixel value means."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """``shots render``: plates, depth, alpha and camera data along a shot's camera, a preview
 MP4, the AI conditioning package and the USD shot stage, in one folder::
 
-    <out>/rgb/EP01_SH010.1001.png           colour (or .exr: linear RGBA float, --exr)
+    <out>/rgb/EP01_SH010.1001.png           color (or .exr: linear RGBA float, --exr)
     <out>/alpha/EP01_SH010.1001.png         coverage, 8-bit
     <out>/depth/EP01_SH010.1001.png         camera-space z: 16-bit x depth/depth.json scale
                                             (or .exr: float metres in channel Z, --exr)
@@ -151,7 +151,7 @@ def _render(shot: Shot, scene: GaussianScene, cameras: list, folder: Path,
             "frame_end": shot.frame_end, "fps": shot.fps, "duration_s": shot.duration_s,
             "width": width, "height": height, "backend": backend, "preview": preview,
             "depth": {**depth_meta, "near": near, "far": far},
-            "colour": ("linear Rec.709 (sRGB primaries), alpha in A" if options.exr else
+            "color": ("linear Rec.709 (sRGB primaries), alpha in A" if options.exr else
                        "sRGB, 8-bit"),
             "files": {"rgb": f"rgb/{shot.name}.####.{suffix}",
                       "alpha": f"alpha/{shot.name}.####.png",

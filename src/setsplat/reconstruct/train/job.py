@@ -42,9 +42,9 @@ def train_capture(capture: str | Path, config: TrainConfig, out: str | Path | No
     sfm_meta = _sfm_meta(sfm)
     views = load_views(cameras, image_dir, config.downscale, config.eval_every)
     rng = np.random.default_rng(config.seed)
-    points, colours = ply.read_points(points_file) if points_file.is_file() else (None, None)
+    points, colors = ply.read_points(points_file) if points_file.is_file() else (None, None)
     if config.init == "sfm" and points is not None and len(points):
-        initial = splats_from_points(points, colours, config.sh_degree, config.init_opacity, rng)
+        initial = splats_from_points(points, colors, config.sh_degree, config.init_opacity, rng)
     else:
         centres = np.array([c.center for c in cameras])
         low, high = centres.min(0), centres.max(0)

@@ -98,7 +98,7 @@ def _footprint(mx, my, rx, ry, x0, x1, y0, y1):
 @njit(parallel=True, cache=True)
 def splat_table(means2d, conics, opacities, radii, colors, depths, table):
     """``table[c, i]`` = splat i's fields in camera c side by side (see SPLAT_FIELDS),
-    then its colour channels and depth, so that gathering a splat is one contiguous
+    then its color channels and depth, so that gathering a splat is one contiguous
     read; with the sigma at which its alpha meets the threshold, which every row of it
     needs (-inf for culled splats, whose opacity is 0)."""
     channels = colors.shape[2]
@@ -178,7 +178,7 @@ def rasterize_forward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, he
                       record_base, record_end, record_alpha, record_rows, recording_flag,
                       backgrounds, out_rgb, out_alpha, out_depth, out_median,
                       out_transmittance, out_depth_sum):
-    """Composite every (camera, tile) of features (colour..., depth): colour over the
+    """Composite every (camera, tile) of features (color..., depth): color over the
     background, alpha, expected depth, median depth (0 if the pixel never gets opaque
     enough), and for the backward pass the final transmittance and the accumulated depth
     (its own copies: a caller may change the images in place). With records
@@ -262,14 +262,14 @@ def rasterize_backward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, h
     """Replay each tile's records back to front from the final transmittance, and add
     gradients ``pair_grads[k, :]`` = (mean x, mean y, conic a, b, c, opacity, feature
     channels...) of every tile-splat pair k (zero for a pair with no contribution), given
-    the gradients of the forward pass's colour, alpha and expected depth.
+    the gradients of the forward pass's color, alpha and expected depth.
 
     With T the transmittance in front of a splat, the loss gradient of its alpha is
     T·(f·v + R), where f·v is its features dotted with the pixel's feature gradient and
     R what the splats behind it and the final alpha contribute, per unit of
     transmittance. One splat further forward, T becomes T / (1 - alpha) and R becomes
     R·(1 - alpha) - alpha·(f·v). At the back, f·v and R come from the output gradients:
-    colour over the background, alpha = 1 - T and expected depth = depth sum / alpha.
+    color over the background, alpha = 1 - T and expected depth = depth sum / alpha.
     An empty ``v_rgb``, ``v_alpha_out`` or ``v_depth`` stands for zeros."""
     channels = len(channel_slots)
     has_v_rgb, has_v_alpha, has_v_depth = len(v_rgb) > 0, len(v_alpha_out) > 0, len(v_depth) > 0
