@@ -33,7 +33,7 @@ from typing import Any
 
 from setsplat.capture.ingest import IngestOptions
 from setsplat.core.errors import SetsplatError
-from setsplat.core.fsutil import atomic_write
+from setsplat.core.jsonio import write_json
 from setsplat.core.settings import setting
 from setsplat.export import TARGETS
 from setsplat.reconstruct.sfm import MATCHERS, SfmOptions
@@ -137,8 +137,7 @@ def _publish(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str,
                  "interface": str(library.version_dir(record["name"], record["version"])
                                   / record["interface"]), "mesh": record["mesh"],
                  "warnings": record["warnings"]}
-    with atomic_write(out / PUBLISHED) as f:
-        f.write(json.dumps(published, indent=2).encode())
+    write_json(out / PUBLISHED, published)
     return published
 
 
@@ -218,8 +217,7 @@ class RunLog:
         return self.data["stages"].setdefault(name, {})
 
     def save(self) -> None:
-        with atomic_write(self.path) as f:
-            f.write(json.dumps(self.data, indent=2, default=str).encode())
+        write_json(self.path, self.data)
 
 
 def run(src: str | Path, out: str | Path, config: RunConfig | None = None,

@@ -9,7 +9,7 @@ viewers that only draw points. The extension's ``colorSpace`` covers the splat d
 only; ``COLOR_0`` is a core glTF attribute, which glTF defines as linear, so the
 display-sRGB DC color is decoded to linear there (and encoded back when a file without
 SH is read). The primitive's extension object names the ``ellipse``
-kernel, the ``srgb_rec709_display`` colour space, ``perspective`` projection and
+kernel, the ``srgb_rec709_display`` color space, ``perspective`` projection and
 ``cameraDistance`` sorting. glTF is Y up, right-handed, metres: scenes are converted to
 the ``yup`` frame through ``core.frames`` before writing. Our meta (unscaled,
 antialiased, provenance) rides in the mesh's ``extras``.
@@ -37,7 +37,8 @@ from setsplat.core.color import linear_to_srgb, srgb_to_linear
 from setsplat.core.errors import SetsplatError
 from setsplat.core.frames import YUP, convert_scene
 from setsplat.core.fsutil import atomic_write
-from setsplat.core.io._common import json_default, read_bytes, sigmoid
+from setsplat.core.io._common import read_bytes, sigmoid
+from setsplat.core.jsonio import json_default
 from setsplat.core.rotation import quat_to_matrix
 from setsplat.core.scene import GaussianScene
 
@@ -274,7 +275,7 @@ def _primitive_scene(doc: _Document, primitive: dict) -> GaussianScene:
         coefficients += [doc.accessor(attributes[name]) for name in band]
     if not coefficients:
         if "COLOR_0" not in attributes:
-            raise SetsplatError("splat primitive has neither SH nor COLOR_0 colours", _FIX_HINT,
+            raise SetsplatError("splat primitive has neither SH nor COLOR_0 colors", _FIX_HINT,
                                 doc.path)
         linear = doc.accessor(attributes["COLOR_0"])[:, :3]
         coefficients = [shlib.rgb_to_dc(linear_to_srgb(np.clip(linear, 0, 1)))]
