@@ -39,8 +39,8 @@ if TYPE_CHECKING:
 # The frames themselves live in core.axes (the scene needs them without the conversions);
 # this module is where they are used.
 __all__ = ["ALIASES", "FRAMES", "GLTF_FRAMES", "RDF", "SPZ", "UNITY", "UNITY_GLTF", "UNREAL",
-           "UNREAL_GLTF", "YUP", "Frame", "axes_basis",
-           "camera_pose_in_frame", "convert_points", "convert_scene", "convert_world_to_camera",
+           "UNREAL_GLTF", "YUP", "Frame", "axes_basis", "camera_pose_in_frame",
+           "convert_directions", "convert_points", "convert_scene", "convert_world_to_camera",
            "frame_change", "get_frame", "guess_up"]
 
 def frame_change(src: Frame | str, dst: Frame | str) -> tuple[float, np.ndarray]:
@@ -52,6 +52,13 @@ def frame_change(src: Frame | str, dst: Frame | str) -> tuple[float, np.ndarray]
 def convert_points(points: np.ndarray, src: Frame | str, dst: Frame | str) -> np.ndarray:
     scale, q = frame_change(src, dst)
     return (scale * np.asarray(points, dtype=np.float64) @ q.T).astype(np.asarray(points).dtype)
+
+
+def convert_directions(directions: np.ndarray, src: Frame | str, dst: Frame | str
+                       ) -> np.ndarray:
+    """Directions (normals) in ``dst``: turned or mirrored like points, not scaled."""
+    _, q = frame_change(src, dst)
+    return np.asarray(directions, dtype=np.float64) @ q.T
 
 
 def convert_scene(scene: GaussianScene, dst: Frame | str) -> GaussianScene:
