@@ -3,7 +3,8 @@
 glTF and our USD stages are Y-up metres, so the writers take a mesh in the ``yup``
 frame, or for GLB in the axes an engine's glTF importer reads (``GLTF_FRAMES``; the
 frame is named in the file's extras); OBJ records its frame in a comment. glTF's
-``COLOR_0`` is linear, so the splats' display-sRGB colors are decoded into it.
+``COLOR_0`` and USD's ``displayColor`` are linear, so the splats' display-sRGB colors
+are decoded into them; OBJ's vertex colors stay display values, as viewers show them.
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ def write_usd(path: str | os.PathLike, mesh: ProxyMesh, prim_path: str = "/Proxy
     prim.SetNormalsInterpolation(UsdGeom.Tokens.vertex)
     prim.CreateSubdivisionSchemeAttr(UsdGeom.Tokens.none)
     colors = prim.CreateDisplayColorPrimvar(UsdGeom.Tokens.vertex)
-    colors.Set(Vt.Vec3fArray.FromNumpy(np.clip(mesh.colors, 0, 1).astype(np.float32)))
+    linear = srgb_to_linear(np.clip(mesh.colors, 0, 1)).astype(np.float32)
+    colors.Set(Vt.Vec3fArray.FromNumpy(linear))
     low, high = mesh.vertices.min(0), mesh.vertices.max(0)
     prim.CreateExtentAttr(Vt.Vec3fArray([Gf.Vec3f(*map(float, low)),
                                          Gf.Vec3f(*map(float, high))]))
@@ -98,8 +100,9 @@ def read_usd_prim(prim: Any) -> ProxyMesh:
 
     geometry = UsdGeom.Mesh(prim)
     faces = np.asarray(geometry.GetFaceVertexIndicesAttr().Get(), np.uint32).reshape(-1, 3)
+    colors = linear_to_srgb(np.asarray(geometry.GetDisplayColorAttr().Get(), np.float64))
     return ProxyMesh(np.asarray(geometry.GetPointsAttr().Get(), np.float32), faces,
-                     np.asarray(geometry.GetDisplayColorAttr().Get(), np.float32),
+                     colors.astype(np.float32),
                      np.asarray(geometry.GetNormalsAttr().Get(), np.float32), YUP,
                      bool(prim.GetCustomDataByKey("setsplat:watertight")))
 
