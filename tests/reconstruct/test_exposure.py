@@ -41,7 +41,7 @@ def test_auto_follows_sfms_verdict(tmp_path):
 def test_compensation_soaks_up_per_photo_gains(known_capture, tmp_path):
     """The known capture with each photo 0.6-1.5x brighter (and bluer or redder): with a
     transform per photo, the held-out views fitted on their own come out well above the
-    plain ones, and the splats stay near the true colours."""
+    plain ones, and the splats stay near the true colors."""
     shifted = tmp_path / "capture"
     shutil.copytree(known_capture, shifted)
     rng = np.random.default_rng(3)

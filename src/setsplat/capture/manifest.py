@@ -1,8 +1,9 @@
 """capture.json: what a capture folder holds and where each image came from.
 
 A capture folder is ``capture.json`` + ``images/`` (+ ``masks/`` when the photos came
-with masks, + ``qc.json`` and the contact sheet once checked). Later stages read ``Capture.selected()``: the images QC did not
-cull (or every image, after ``check --keep-all``).
+with masks, + ``qc.json`` and the contact sheet once checked). Later stages read
+``Capture.selected()``: the images QC did not cull (or every image, after ``check
+--keep-all``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from setsplat.core.errors import SetsplatError
-from setsplat.core.fsutil import atomic_write
+from setsplat.core.jsonio import write_json
 
 MANIFEST = "capture.json"
 FORMAT_VERSION = 1
@@ -85,8 +86,7 @@ class Capture:
         }
 
     def save(self) -> None:
-        with atomic_write(self.root / MANIFEST) as f:
-            f.write(json.dumps(self.to_dict(), indent=1).encode() + b"\n")
+        write_json(self.root / MANIFEST, self.to_dict(), indent=1)
 
 
 def read_capture(folder: str | Path) -> Capture:

@@ -30,6 +30,7 @@ from setsplat.capture.stage_set import MARKER_STEP
 from setsplat.core.camera import Camera
 from setsplat.core.errors import SetsplatError
 from setsplat.core.fsutil import atomic_write, sha256_file
+from setsplat.core.jsonio import write_json
 from setsplat.core.masks import write_mask
 
 GENERATOR = "setsplat capture synth"
@@ -402,16 +403,14 @@ def synthesize(config: SynthConfig, out: str | Path, indices: Sequence[int] | No
                 name = f"masks/{Path(cams[i].name).stem}.png"
                 write_mask(out / name, mask)
                 files[name] = sha256_file(out / name)
-    with atomic_write(out / "truth.json") as f:
-        f.write(json.dumps(truth(config, stage, cams, places), indent=1).encode() + b"\n")
+    write_json(out / "truth.json", truth(config, stage, cams, places), indent=1)
     files["truth.json"] = sha256_file(out / "truth.json")
     options = {k: v for k, v in asdict(config).items()
                if k not in SHOOT_OPTIONS or v != SHOOT_OPTIONS[k]}
     record = {"generator": GENERATOR, "version": FORMAT_VERSION, "options": options,
               "environment": _environment(), "files": files}
     if indices is None:
-        with atomic_write(out / "synth.json") as f:
-            f.write(json.dumps(record, indent=1).encode() + b"\n")
+        write_json(out / "synth.json", record, indent=1)
     return record
 
 

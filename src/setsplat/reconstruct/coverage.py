@@ -191,7 +191,7 @@ def _grid(points: np.ndarray, observers, extent_xz: np.ndarray) -> dict[str, Any
 
 def draw_coverage(coverage: dict[str, Any], cameras: Sequence[Camera], path: str | Path
                   ) -> None:
-    """The top-down map: cells shaded by how many photos saw them, the outline coloured by
+    """The top-down map: cells shaded by how many photos saw them, the outline colored by
     status (green covered, orange weak, red unseen), camera positions, and the places to
     reshoot listed beneath."""
     from PIL import Image, ImageDraw
@@ -220,11 +220,11 @@ def draw_coverage(coverage: dict[str, Any], cameras: Sequence[Camera], path: str
         def to_px(x: float, z: float) -> tuple[float, float]:
             return (x - origin[0]) / cell * scale, top + (origin[1] - z) / cell * scale
 
-        colours = {"ok": (40, 160, 70), "weak": (240, 150, 0), "unseen": (220, 30, 30)}
+        colors = {"ok": (40, 160, 70), "weak": (240, 150, 0), "unseen": (220, 30, 30)}
         points = [to_px(*s["outline_xz"]) for s in coverage["sectors"]]
         for k, sector in enumerate(coverage["sectors"]):
             draw.line([points[k], points[(k + 1) % len(points)]],
-                      fill=colours[sector["status"]], width=4)
+                      fill=colors[sector["status"]], width=4)
         for camera in cameras:
             x, _, z = camera.center
             u, v = to_px(x, z)

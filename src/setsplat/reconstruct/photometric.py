@@ -1,8 +1,8 @@
-"""Do the photos of a capture agree on colour? Per-photo exposure offsets from SfM tracks.
+"""Do the photos of a capture agree on color? Per-photo exposure offsets from SfM tracks.
 
 A sparse point seen in several photos is one piece of a (mostly diffuse) surface: at a
 fixed exposure and white balance every photo records it alike. So each observation's
-colour against the mean of its track, in stops per channel, says how much brighter or
+color against the mean of its track, in stops per channel, says how much brighter or
 bluer that photo came out; the median over a photo's observations is its offset.
 Auto exposure, clouds or an opened door spread the offsets; a locked camera leaves
 them within JPEG noise and the odd reflection.
@@ -31,18 +31,18 @@ def exposure_offsets(model: ColmapModel, image_dir: Path) -> dict[str, list[floa
     from PIL import Image
 
     names = {image_id: image.name for image_id, image in model.images.items()}
-    colours: dict[int, np.ndarray] = {}
+    colors: dict[int, np.ndarray] = {}
     for image_id, image in model.images.items():
         with Image.open(image_dir / image.name) as photo:
             pixels = np.asarray(photo.convert("RGB"), np.float32) / 255
         xy = np.clip(np.floor(image.xy).astype(np.int64), 0,
                      [pixels.shape[1] - 1, pixels.shape[0] - 1])
-        colours[image_id] = pixels[xy[:, 1], xy[:, 0]] if len(xy) else np.zeros((0, 3))
+        colors[image_id] = pixels[xy[:, 1], xy[:, 0]] if len(xy) else np.zeros((0, 3))
     residuals: dict[int, list[np.ndarray]] = {image_id: [] for image_id in names}
     for track in model.tracks:
         if len(track) < MIN_TRACK:
             continue
-        seen = np.stack([colours[int(i)][int(k)] for i, k in track])
+        seen = np.stack([colors[int(i)][int(k)] for i, k in track])
         usable = np.all((seen > USABLE[0]) & (seen < USABLE[1]), axis=1)
         if usable.sum() < MIN_TRACK:
             continue

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from setsplat.core.errors import SetsplatError
-from setsplat.core.fsutil import atomic_write
+from setsplat.core.jsonio import write_json
 from setsplat.core.settings import setting
 
 STRATEGIES = ("default", "mcmc")
@@ -31,7 +31,7 @@ class LearningRates:
     opacities: float = 5e-2
     sh0: float = 2.5e-3
     shN: float = 2.5e-3 / 20  # gsplat names the SH-rest parameter "shN"
-    exposure: float = 5e-3  # each photo's colour transform (its own Adam)
+    exposure: float = 5e-3  # each photo's color transform (its own Adam)
 
 
 @dataclass
@@ -72,7 +72,7 @@ class TrainConfig:
     # that the stage's held-out views show (-0.5 dB in one)
     graze_share: float = 0.5
     exposure_compensation: str = setting(
-        "auto", "A colour transform per photo learned with the splats (auto exposure, "
+        "auto", "A color transform per photo learned with the splats (auto exposure, "
         "white-balance drift); auto: on when SfM found the photos' exposure varies.",
         choices=EXPOSURE_MODES)
     lr: LearningRates = field(default_factory=LearningRates)
@@ -122,8 +122,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     def save(self, path: str | Path) -> None:
-        with atomic_write(path) as f:
-            f.write(json.dumps(self.to_dict(), indent=2).encode())
+        write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path, **overrides: Any) -> TrainConfig:

@@ -26,7 +26,7 @@ def evaluate(scene: GaussianScene, views: list[View], out_dir: Path | None,
              backend: str = "auto", compensate: bool = False) -> dict[str, Any]:
     """PSNR/SSIM of each held-out view (over the pixels its mask keeps) and their means;
     previews (truth | render) in ``out_dir`` when given. ``compensate`` adds the same
-    after fitting each view's own colour transform to it, the splats frozen
+    after fitting each view's own color transform to it, the splats frozen
     (``psnr_compensated``, ``ssim_compensated``; see train.exposure)."""
     per_view = []
     for view in views:
@@ -71,7 +71,7 @@ def plot_curves(path: Path, losses: list[float], psnrs: list[float]) -> None:
     draw.text((pad, 15), "training loss (blue, log scale) and PSNR dB (orange) per step",
               fill="black")
 
-    def series(values: list[float], colour: str, log: bool, label_side: str) -> None:
+    def series(values: list[float], color: str, log: bool, label_side: str) -> None:
         if len(values) < 2:
             return
         v = np.asarray(values, np.float64)
@@ -82,11 +82,11 @@ def plot_curves(path: Path, losses: list[float], psnrs: list[float]) -> None:
         span = (high - low) or 1.0
         xs = pad + np.linspace(0, width - 2 * pad, len(v))
         ys = height - pad - (v - low) / span * (height - 2 * pad)
-        draw.line(list(zip(xs.tolist(), ys.tolist())), fill=colour, width=2)
+        draw.line(list(zip(xs.tolist(), ys.tolist())), fill=color, width=2)
         fmt = (lambda x: f"{10 ** x:.3g}") if log else (lambda x: f"{x:.1f}")
         x = 5 if label_side == "left" else width - pad + 5
-        draw.text((x, pad - 5), fmt(high), fill=colour)
-        draw.text((x, height - pad - 5), fmt(low), fill=colour)
+        draw.text((x, pad - 5), fmt(high), fill=color)
+        draw.text((x, height - pad - 5), fmt(low), fill=color)
 
     series(losses, "#1f5fbf", True, "left")
     series(psnrs, "#e07b00", False, "right")

@@ -1,8 +1,8 @@
-"""Exposure compensation: a colour transform per training photo, learned with the splats.
+"""Exposure compensation: a color transform per training photo, learned with the splats.
 
 Auto exposure, a cloud or an opened door changes how bright and how warm a photo came
 out. Without a place to put that, training bakes it into the splats as view-dependent
-colour (and fog). Each training photo gets an affine map of the rendered RGB,
+color (and fog). Each training photo gets an affine map of the rendered RGB,
 ``photo = A · render + b`` (12 numbers, identity to start, or the gains SfM measured
 from its tracks), applied before the loss; the splats keep one shared appearance.
 

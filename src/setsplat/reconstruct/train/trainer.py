@@ -49,7 +49,7 @@ class Trainer:
     def __init__(self, config: TrainConfig, views: Views, initial: GaussianScene,
                  exposure_gains: list[list[float]] | None = None):
         """``exposure_gains``: each training photo's starting R, G, B gains; given, the
-        photos get colour transforms learned with the splats (exposure compensation)."""
+        photos get color transforms learned with the splats (exposure compensation)."""
         self.config = config
         self.views = views
         self.device = pick_device(config.device)
