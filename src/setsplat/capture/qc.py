@@ -123,7 +123,7 @@ def measure(pixels: np.ndarray) -> Scores:
     texture = float(blown.mean() - flat_blown.mean())
     laplacian = cv2.Laplacian(gray, cv2.CV_32F)
     # a sky is no blur: sharpness is measured where the photo is not flat-blown
-    seen = laplacian[~flat_blown] if flat_blown.mean() < 0.95 else laplacian
+    seen = laplacian[~flat_blown] if 0 < flat_blown.mean() < 0.95 else laplacian
     return Scores(
         sharpness=float(seen.var()),
         highlights=float(blown.mean()),
@@ -160,19 +160,21 @@ def _flat_blown(blown: np.ndarray) -> np.ndarray:
 
 def _detail(gray: np.ndarray, clipped: np.ndarray) -> float:
     """Share of CELL x CELL cells (three quarters unclipped) whose unclipped pixels vary."""
+    import cv2
+
     rows, cols = gray.shape[0] // CELL, gray.shape[1] // CELL
     if rows == 0 or cols == 0:
         return 0.0
+    good = (~clipped[:rows * CELL, :cols * CELL]).astype(np.float32)
+    kept = gray[:rows * CELL, :cols * CELL] * good
 
-    def cells(a: np.ndarray) -> np.ndarray:
-        return a[:rows * CELL, :cols * CELL].reshape(rows, CELL, cols, CELL).swapaxes(1, 2) \
-            .reshape(rows, cols, CELL * CELL)
+    def per_cell(a: np.ndarray) -> np.ndarray:  # a box average over each whole cell
+        return cv2.resize(a, (cols, rows), interpolation=cv2.INTER_AREA).astype(np.float64)
 
-    values, good = cells(gray), ~cells(clipped)
-    count = good.sum(-1)
-    mean = np.where(good, values, 0).sum(-1) / np.maximum(count, 1)
-    var = np.where(good, (values - mean[..., None]) ** 2, 0).sum(-1) / np.maximum(count, 1)
-    textured = (count >= CELL * CELL * 3 // 4) & (var >= DETAIL_STD ** 2)
+    share = per_cell(good)
+    mean = per_cell(kept) / np.maximum(share, 1e-6)
+    var = per_cell(kept * gray[:rows * CELL, :cols * CELL]) / np.maximum(share, 1e-6) - mean ** 2
+    textured = (share >= 0.75) & (var >= DETAIL_STD ** 2)
     return float(textured.mean())
 
 
