@@ -22,8 +22,9 @@ Real captures: the whole run with --steps (default 1500), Strecha's photos shrun
 px at ingest. The goal: no photo QC culls is one SfM can register (when QC culls any,
 SfM runs again on every photo to see).
 
-Shoot cases, at 320x240 (``capture synth --width 320 --height 240``, 40 photos, ArUco
-markers: metres), each trained with --steps (default 2000):
+Shoot cases: the stage scan as bundled (``capture synth``: 40 photos, 640x480, ArUco
+markers: metres), SfM at that size, each trained with --steps (default 2000) and
+--resolution (default 2):
 - exposure: the stage scan with every photo's exposure shifted by up to ±1 EV and its
   red and blue by up to ±0.2 stops. Goal: held-out PSNR with compensation (each held-out
   view's transform fitted on it alone, splats frozen) ≥ 2 dB above training without
@@ -202,8 +203,7 @@ def shoot_cases(tmp: Path, steps: int, downscale: int, wanted: set[str]) -> dict
     for scan, options in SHOOT.items():
         if scan != "clean" and scan not in wanted:
             continue
-        setsplat("capture", "synth", tmp / scan, "--width", 320, "--height", 240, "--count", 40,
-                 *options)
+        setsplat("capture", "synth", tmp / scan, "--count", 40, *options)
         extra = ["--masks", tmp / scan / "masks"] if scan == "crew" else []
         runs[scan] = tmp / f"run_{scan}"
         rows[scan] = run_ours({"photos": tmp / scan / "images", "steps": steps,
@@ -254,7 +254,7 @@ def main() -> None:
                              "1500 the other real captures, 2000 the shoot cases)")
     parser.add_argument("--resolution", type=int,
                         help="train every case on photos shrunk by this factor (default: 2 "
-                             "for stage and templering, 1 the rest)")
+                             "for stage, templering and the shoots, 1 the rest)")
     parser.add_argument("--work", type=Path, help="keep the runs in this folder")
     args = parser.parse_args()
     wanted = set(args.only or [*CASES, *REAL, "exposure", "crew"])
@@ -290,7 +290,7 @@ def main() -> None:
                 if not keep:
                     shutil.rmtree(out, ignore_errors=True)
         if wanted & {"exposure", "crew"}:
-            shoot = shoot_cases(Path(tmp), args.steps or 2000, args.resolution or 1, wanted)
+            shoot = shoot_cases(Path(tmp), args.steps or 2000, args.resolution or 2, wanted)
     print(json.dumps({"peer": rows, "real": real, "shoot": shoot}, indent=1))
     for name, r in rows.items():
         print(f"\n{name}: {r['steps']} steps at {r['image_size'][0]}x{r['image_size'][1]}: "
