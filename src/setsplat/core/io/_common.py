@@ -48,3 +48,22 @@ def json_default(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()
     return str(value)
+
+
+# Decoders refuse a header that declares more than this before allocating anything.
+MAX_SPLATS = 1 << 28
+MAX_DECODED_BYTES = 1 << 36
+
+
+def declared_size(count: int, item_bytes: int, path: str | os.PathLike | None, *,
+                  limit: int = MAX_DECODED_BYTES, what: str = "splats") -> int:
+    """The bytes ``count`` declared items of ``item_bytes`` each decode to; a count or size
+    no honest file could have (beyond ``MAX_SPLATS`` or ``limit``) is refused here, before
+    a decoder allocates it."""
+    size = count * item_bytes
+    if not 0 <= count <= MAX_SPLATS or size > min(limit, MAX_DECODED_BYTES):
+        raise SetsplatError(f"the header declares {count:,} {what} ({size:,} bytes decoded), "
+                            "more than a file of this size can hold",
+                            "the file is damaged or not what its name says; export it again",
+                            path)
+    return size
