@@ -11,7 +11,7 @@ import pytest
 
 from setsplat.core.errors import SetsplatError
 from setsplat.core.frames import convert_scene
-from setsplat.core.io import read_scene, spz, write_scene
+from setsplat.core.io import read_scene, spz
 from setsplat.core.scene import GaussianScene
 
 
