@@ -29,6 +29,23 @@ def test_export_spz_json(cli, source, tmp_path):
     assert "warning:" in result.err and "unscaled" in result.err
 
 
+@pytest.mark.parametrize("version", ["2", "3", "4"])
+def test_our_spz_keeps_metres_and_upright(cli, tmp_path, version):
+    """The issue's round trip: `export ply` of our exported .spz knows it is metric and
+    upright (from the manifest beside it), so it does not warn."""
+    source = tmp_path / "room.ply"
+    write_scene(source, room_corner(300).replace(meta={"unscaled": False, "upright": "floor"}))
+    spz_out, ply_out = tmp_path / "spz", tmp_path / "ply"
+    result = cli("export", "spz", source, "--out", spz_out, "--spz-version", version)
+    assert result.code == 0 and "unscaled" not in result.err, result.err
+    assert (spz_out / "room.spz").read_bytes()[:2] == (b"NG" if version == "4" else b"\x1f\x8b")
+    assert f"SPZ version {version}" in (spz_out / "README.txt").read_text()
+    result = cli("export", "ply", spz_out / "room.spz", "--out", ply_out)
+    assert result.code == 0 and "unscaled" not in result.err, result.err
+    meta = read_scene(ply_out / "room.ply").meta
+    assert meta["unscaled"] is False and meta["upright"] == "floor"
+
+
 def test_export_ply_frame_units(cli, source, tmp_path):
     result = cli("export", "ply", source, "--out", tmp_path / "o", "--frame", "unreal",
                  "--units", "m", "--name", "set")

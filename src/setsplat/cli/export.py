@@ -31,6 +31,9 @@ TARGETS = ("ply", "splat", "spz", "gltf", "usd", "usdz", "mesh", "unreal", "unit
 @click.option("--units", type=click.Choice(["m", "cm", "mm", "ft", "in"]),
               help="ply / unreal: length unit to write.")
 @click.option("--name", help="Base name of the files (default: the source's name).")
+@click.option("--spz-version", type=click.Choice(["2", "3", "4"]),
+              help="SPZ files (spz, web, unity): format version (default 4; 2 in unity, "
+                   "the version its importer reads).")
 @mesh_options("unreal / unity: leave out the proxy mesh.")
 @click.option("--shots", "with_shots", is_flag=True,
               help="unreal, from an asset: add the shots made in that version as animated "
@@ -40,7 +43,8 @@ TARGETS = ("ply", "splat", "spz", "gltf", "usd", "usdz", "mesh", "unreal", "unit
                    "(default: $SETSPLAT_LIBRARY or ./setsplat-library).")
 def export(target: str, source: str, out: Path, crop: str | None, max_splats: int | None,
            sh_degree: int | None, frame: str | None, units: str | None, name: str | None,
-           mesh: MeshOptions | None, with_shots: bool, library: Path | None) -> None:
+           spz_version: str | None, mesh: MeshOptions | None, with_shots: bool,
+           library: Path | None) -> None:
     """Export SOURCE (a PLY/SPZ/.splat/glTF file or an asset Name@version) as TARGET:
     ply, splat, spz, gltf, usd, usdz, mesh (proxy), or the unreal, unity and web
     packages, in the target's frame and units, with a README.txt and manifest.json."""
@@ -52,6 +56,7 @@ def export(target: str, source: str, out: Path, crop: str | None, max_splats: in
     options = ExportOptions(
         crop=Crop.parse(crop) if crop else None, max_splats=max_splats, sh_degree=sh_degree,
         frame=frame, units=units, proxy=mesh is not None,
+        spz_version=int(spz_version) if spz_version else None,
         name=name or Path(source.split("@")[0]).stem or "scene", mesh=mesh or MeshOptions())
     scene, options.asset_layer = load_source(source, library)
     if with_shots:

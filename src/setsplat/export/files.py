@@ -7,6 +7,7 @@ from pathlib import Path
 
 from setsplat.core.errors import SetsplatError
 from setsplat.core.io import write_scene
+from setsplat.core.io.spz import VERSION as SPZ_VERSION
 from setsplat.core.scene import GaussianScene
 from setsplat.export import package
 from setsplat.export.package import Export
@@ -16,7 +17,8 @@ SUFFIX = {"ply": ".ply", "splat": ".splat", "spz": ".spz", "gltf": ".glb", "usd"
 ABOUT = {
     "ply": "INRIA 3DGS PLY (binary, channel-major f_rest): opens in every splat tool.",
     "splat": ".splat (antimatter15 web viewer layout, 32 bytes a splat, SH degree 0).",
-    "spz": "Niantic SPZ version 3 (gzip; about 10x smaller than PLY).",
+    "spz": "Niantic SPZ version {spz_version} (about 10x smaller than PLY; version 4 is "
+           "zstd-compressed, 2 and 3 gzip).",
     "gltf": "glTF 2.0 binary with KHR_gaussian_splatting (POINTS primitive; viewers without "
             "the extension show a point cloud).",
     "usd": "USD stage with a UsdVol.ParticleField3DGaussianSplat prim.",
@@ -25,9 +27,12 @@ ABOUT = {
 
 
 def write_scene_file(target: str, scene: GaussianScene, path: Path,
-                     asset_layer: Path | None = None) -> None:
+                     asset_layer: Path | None = None, spz_version: int | None = None) -> None:
     """One scene file; ``usdz`` packs a catalog asset's own USD (all its variants and
     payloads) when the scene came from one, else a stage holding the splats."""
+    if target == "spz":
+        write_scene(path, scene, version=spz_version or SPZ_VERSION)
+        return
     if target not in ("usd", "usdz"):
         write_scene(path, scene)
         return
@@ -60,10 +65,11 @@ def write_target(target: str, source: GaussianScene, converted: GaussianScene, o
         name = f"{options.name}{SUFFIX[target]}"
         # a whole catalog asset is packed only when no splats were left out
         selected = options.crop or options.max_splats or options.sh_degree is not None
-        write_scene_file(target, converted, stage / name, None if selected else options.asset_layer)
+        write_scene_file(target, converted, stage / name,
+                         None if selected else options.asset_layer, options.spz_version)
         units = package.units_name(converted.frame, result.unscaled)
         package.write_readme(stage, f"{name} — exported by setsplat", [
-            ("What", ABOUT[target]),
+            ("What", ABOUT[target].format(spz_version=options.spz_version or SPZ_VERSION)),
             ("Frame and units", f"{converted.frame.description}; lengths in {units}. "
                                 f"Bounds (1–99 %): {package.bounds_text(converted)}."),
         ], result)

@@ -47,6 +47,7 @@ class ExportOptions:
     name: str = "scene"             # base name of the files written
     proxy: bool = True              # engine packages include the proxy mesh
     asset_layer: Path | None = None  # the catalog asset's USD the scene came from, if any
+    spz_version: int | None = None  # SPZ files: 2, 3 or 4 (default 4; 2 in the unity package)
 
 
 def asset_reference(source: str) -> str | None:
@@ -105,6 +106,8 @@ def export(target: str, scene: GaussianScene, out: str | Path,
                     unscaled=bool(scene.meta.get("unscaled", False)))
     if result.unscaled:
         result.notes.append("the scene is unscaled: its units are arbitrary, not metres")
+    if isinstance(scene.meta.get("upright"), str):  # read back with the files (core/io)
+        result.details["upright"] = scene.meta["upright"]
     module.write_target(target, chosen, converted, Path(out), options, result)
     return result
 
