@@ -16,10 +16,15 @@ $(VENV)/.installed: pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/pip install -q -e ".[dev,mesh]"
 	touch $@
 
-# The Khronos glTF validator (npm) checks every GLB the export tests write.
+# Independent readers the tests run on what we write (npm, pinned, into .tools/): the
+# Khronos glTF validator checks every GLB; PlayCanvas's splat-transform reads our PLY,
+# .splat, SPZ and SOG and writes the files we read.
+NPM_TOOLS := gltf-validator@2.0.0-dev.3.10 @playcanvas/splat-transform@3.7.0
 GLTF_VALIDATOR := .tools/node_modules/gltf-validator/package.json
-$(GLTF_VALIDATOR):
-	npm install -s --prefix .tools --no-audit --no-fund gltf-validator@2.0.0-dev.3.10
+SPLAT_TRANSFORM := .tools/node_modules/@playcanvas/splat-transform/package.json
+$(GLTF_VALIDATOR) $(SPLAT_TRANSFORM) &: Makefile
+	npm install -s --prefix .tools --no-audit --no-fund $(NPM_TOOLS)
+	touch $(GLTF_VALIDATOR) $(SPLAT_TRANSFORM)
 
 # Debian packages the tests drive: Chromium (the viewer in a real browser) and the
 # PostgreSQL server (the shared catalog). CI runs as root on a clean machine; elsewhere
@@ -35,7 +40,7 @@ $(DEBIAN_PACKAGES): Makefile
 	fi
 	mkdir -p .tools && touch $@
 
-install: $(VENV)/.installed $(GLTF_VALIDATOR) $(DEBIAN_PACKAGES)
+install: $(VENV)/.installed $(GLTF_VALIDATOR) $(SPLAT_TRANSFORM) $(DEBIAN_PACKAGES)
 
 # The main job on the bundled sample scan (its floor markers are 20 cm).
 demo: install
