@@ -36,7 +36,7 @@ def _matched(back, truth_means: np.ndarray) -> np.ndarray:
     """Index into ``back`` of the splat at each of ``truth_means`` (orders differ: SOG is
     Z-curve ordered, .splat importance ordered); asserts the count first."""
     assert len(back) == len(truth_means)
-    distance, index = cKDTree(back.means).query(truth_means)
+    index = cKDTree(back.means).query(truth_means)[1]
     assert len(np.unique(index)) == len(truth_means), "two splats matched one"
     return index
 
