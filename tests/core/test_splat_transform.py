@@ -19,6 +19,7 @@ from scipy.spatial import cKDTree
 from setsplat.core import sh as shlib
 from setsplat.core.frames import convert_scene
 from setsplat.core.io import ply, read_scene, sog, splat, spz
+from setsplat.export.lod import level_indices
 from tests.conftest import random_scene
 from tests.splat_transform import convert
 
@@ -86,8 +87,17 @@ def theirs_of_ours(tmp_path_factory, scene):
     add("ours.sog", sog.write)
     (folder / "unbundled").mkdir()
     add("unbundled/meta.json", sog.write)
+    sog.write_streamed(folder / "streamed", scene, _streamed_levels(scene), chunk_splats=700)
+    for level in range(2):
+        jobs.append((folder / "streamed" / sog.LOD_META, folder / f"streamed-{level}.st.ply",
+                     {"lodSelect": [level]}))
     convert(*jobs)
     return folder
+
+
+def _streamed_levels(scene):
+    """Two levels: all splats, then the more important half."""
+    return level_indices(scene, 2)
 
 
 def test_they_read_our_ply(theirs_of_ours, scene):
@@ -115,6 +125,21 @@ def test_they_read_our_sog(theirs_of_ours, scene, name):
     meta = _sog_meta(theirs_of_ours / name)
     _assert_holds(back, scene, _sog_position_tolerance(meta, scene.means, 0.5),
                   _codebook_distance(meta, scene.sh[:, 0]))
+
+
+@pytest.mark.parametrize("level", [0, 1])
+def test_they_read_our_streamed_sog(theirs_of_ours, scene, level):
+    """Each level of our streamed SOG (lod-meta.json, chunks along a tree) read whole."""
+    folder = theirs_of_ours / "streamed"
+    meta = json.loads((folder / sog.LOD_META).read_text())
+    assert meta["counts"] == [N, N // 2] and len(meta["filenames"]) > 2
+    chunks = [json.loads((folder / name).read_text()) for name in meta["filenames"]]
+    widest = max(chunks, key=lambda m: max(np.subtract(m["means"]["maxs"], m["means"]["mins"])))
+    truth = scene.subset(_streamed_levels(scene)[level])
+    back = ply.read(theirs_of_ours / f"streamed-{level}.st.ply")
+    dc_tolerance = np.max([_codebook_distance(m, truth.sh[:, 0]) for m in chunks], 0)
+    _assert_holds(back, truth, _sog_position_tolerance(widest, truth.means, 0.5),
+                  dc_tolerance)
 
 
 @pytest.fixture(scope="module")

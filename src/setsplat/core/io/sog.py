@@ -46,6 +46,7 @@ import math
 import os
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -228,8 +229,10 @@ def _sh_rest(rest: np.ndarray, count: int, size: int | None, iterations: int
 
 
 def encode(scene: GaussianScene, *, palette_entries: int | None = None,
-           iterations: int = KMEANS_ITERATIONS) -> dict[str, bytes]:
-    """The files of a SOG of ``scene`` (converted to ``FRAME``): name -> bytes."""
+           iterations: int = KMEANS_ITERATIONS, reorder: bool = True) -> dict[str, bytes]:
+    """The files of a SOG of ``scene`` (converted to ``FRAME``): name -> bytes. The
+    splats go in Morton order unless ``reorder`` is False (a streamed chunk's rows are
+    addressed by the tree)."""
     if len(scene) == 0:
         raise SetsplatError("the scene has no splats", "nothing to write")
     if scene.frame != FRAME:
@@ -238,7 +241,8 @@ def encode(scene: GaussianScene, *, palette_entries: int | None = None,
     if max(width, height) > 16383:  # WebP's largest image side
         raise SetsplatError(f"{len(scene):,} splats are too many for one SOG",
                             "export with --lod (streamed SOG) or fewer splats (--max-splats)")
-    scene = scene.subset(morton_order(scene.means))
+    if reorder:
+        scene = scene.subset(morton_order(scene.means))
     n = len(scene)
     means_meta, (low, high) = _means(scene.means)
     quat_bytes, quat_mode = _pack_quats(scene.quats)
@@ -294,6 +298,112 @@ def write(path: str | os.PathLike, scene: GaussianScene, **options: Any) -> None
         return
     with atomic_write(path) as f:
         f.write(_zip(files))
+
+
+# ----------------------------------------------------------------------------- streamed
+CHUNK_SPLATS = 1 << 16   # splats of one level in a tree leaf / in one chunk file, at most
+CHUNK_EXTENT = 16.0      # metres: a leaf wider than this is split (the viewer culls leaves)
+LOD_META = "lod-meta.json"
+
+
+@dataclass
+class _Leaf:
+    base: np.ndarray                                   # indices into the full scene
+    lods: dict[int, dict[str, int]] = field(default_factory=dict)
+
+
+def _split(points: np.ndarray, index: np.ndarray, chunk_splats: int, chunk_extent: float
+           ) -> dict | _Leaf:
+    """The binary tree: split at the median of the widest axis while a node holds more
+    than ``chunk_splats`` splats or spans more than ``chunk_extent``."""
+    low, high = points[index].min(0), points[index].max(0)
+    axis = int(np.argmax(high - low))
+    if (len(index) <= max(chunk_splats, 1) and high[axis] - low[axis] <= chunk_extent) \
+            or len(index) < 2:
+        return _Leaf(index)
+    order = index[np.argsort(points[index, axis], kind="stable")]
+    half = len(order) // 2
+    return {"children": [_split(points, order[:half], chunk_splats, chunk_extent),
+                         _split(points, order[half:], chunk_splats, chunk_extent)]}
+
+
+def _leaves(node: dict | _Leaf) -> list[_Leaf]:
+    return [node] if isinstance(node, _Leaf) else [leaf for child in node["children"]
+                                                   for leaf in _leaves(child)]
+
+
+def _extent_bounds(scene: GaussianScene, index: np.ndarray) -> dict[str, list[float]]:
+    """Axis-aligned bounds of the splats' 1-sigma ellipsoids."""
+    from setsplat.core.rotation import quat_to_matrix
+
+    rotation = quat_to_matrix(scene.quats[index].astype(np.float64))
+    half = np.sqrt(((rotation * np.exp(scene.log_scales[index, None, :])) ** 2).sum(2))
+    centres = scene.means[index].astype(np.float64)
+    return {"min": (centres - half).min(0).tolist(), "max": (centres + half).max(0).tolist()}
+
+
+def _tree_json(node: dict | _Leaf, scene: GaussianScene) -> dict:
+    if isinstance(node, _Leaf):
+        return {"bound": _extent_bounds(scene, node.base),
+                "lods": {str(k): v for k, v in node.lods.items()}}
+    children = [_tree_json(child, scene) for child in node["children"]]
+    return {"bound": {"min": np.minimum(*(c["bound"]["min"] for c in children)).tolist(),
+                      "max": np.maximum(*(c["bound"]["max"] for c in children)).tolist()},
+            "children": children}
+
+
+def write_streamed(folder: str | os.PathLike, scene: GaussianScene,
+                   levels: list[np.ndarray], *, chunk_splats: int = CHUNK_SPLATS,
+                   chunk_extent: float = CHUNK_EXTENT, **options: Any) -> list[str]:
+    """Write streamed SOG into ``folder``: ``lod-meta.json`` and one SOG folder per chunk
+    file. ``levels[k]`` are the indices into ``scene`` of level k's splats, level 0 the
+    finest and every coarser level a subset of it (decimation keeps splats); the tree is
+    cut on level 0's positions and each level's splats go to the leaf holding them.
+    Returns the files written (relative to ``folder``)."""
+    if scene.frame != FRAME:
+        scene = convert_scene(scene, FRAME)
+    folder = Path(folder)
+    tree = _split(scene.means, levels[0], chunk_splats, chunk_extent)
+    leaves = _leaves(tree)
+    leaf_of = np.full(len(scene), -1)
+    for number, leaf in enumerate(leaves):
+        leaf_of[leaf.base] = number
+    filenames: list[str] = []
+    chunks: dict[str, list[np.ndarray]] = {}
+    for level, members in enumerate(levels):
+        if np.any(leaf_of[members] < 0):
+            raise SetsplatError(f"level {level} holds splats that level 0 does not",
+                                "make every coarser level a subset of level 0")
+        file_index, filled = 0, 0
+        for number, leaf in enumerate(leaves):
+            unit = members[leaf_of[members] == number]
+            if len(unit) == 0:
+                continue
+            name = f"{level}_{file_index}/meta.json"
+            if name not in chunks:
+                filenames.append(name)
+                chunks[name] = []
+            unit = unit[morton_order(scene.means[unit])]
+            leaf.lods[level] = {"file": filenames.index(name), "offset": filled,
+                                "count": len(unit)}
+            chunks[name].append(unit)
+            filled += len(unit)
+            if filled >= chunk_splats:
+                file_index, filled = file_index + 1, 0
+    written = []
+    for name, units in chunks.items():
+        files = encode(scene.subset(np.concatenate(units)), reorder=False, **options)
+        for file, data in files.items():
+            with atomic_write(folder / Path(name).parent / file) as f:
+                f.write(data)
+            written.append(f"{Path(name).parent}/{file}")
+    meta = {"version": 1, "asset": {"generator": "setsplat"},
+            "count": int(sum(len(m) for m in levels)), "counts": [len(m) for m in levels],
+            "lodLevels": len(levels), "filenames": filenames,
+            "tree": _tree_json(tree, scene)}
+    with atomic_write(folder / LOD_META) as f:
+        f.write(json.dumps(meta, separators=(",", ":")).encode())
+    return [*written, LOD_META]
 
 
 # ----------------------------------------------------------------------------- reading
