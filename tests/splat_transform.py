@@ -18,10 +18,11 @@ PACKAGE = MODULES / "@playcanvas" / "splat-transform"
 SCRIPT = Path(__file__).with_name("tools") / "splat_transform.mjs"
 
 
-def convert(*jobs: tuple[str | os.PathLike, str | os.PathLike, dict[str, Any]]) -> None:
+def convert(*jobs: tuple[str | os.PathLike, str | os.PathLike, dict[str, Any]]) -> list[float]:
     """Each ``(input, output, options)``: splat-transform reads ``input`` (format from its
     name) and writes ``output`` (likewise); ``options`` as its library takes them
-    (``spzVersion``, ``lodSelect``, ``iterations``, ...)."""
+    (``spzVersion``, ``lodSelect``, ``iterations``, ...). Returns the seconds each job
+    took inside node (its start-up not counted)."""
     node = shutil.which("node")
     if node is None or not PACKAGE.is_dir():
         raise AssertionError("splat-transform is not installed: run `make install` "
@@ -36,3 +37,4 @@ def convert(*jobs: tuple[str | os.PathLike, str | os.PathLike, dict[str, Any]]) 
         os.unlink(f.name)
     if done.returncode:
         raise AssertionError(f"splat-transform failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -2,6 +2,7 @@
 // Usage: node splat_transform.mjs JOBS.json   (SPLAT_TRANSFORM: the package's folder)
 // JOBS.json: [{"input": PATH, "output": PATH, "options": {...}}, ...]; each output is
 // written with every file the writer made (a SOG folder, a streamed SOG's chunks).
+// Prints a JSON list: the seconds each job took (read, convert, write to memory).
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -20,6 +21,7 @@ const diskFileSystem = {
 };
 
 async function convert(job) {
+  const start = performance.now();
   const options = job.options || {};
   const sources = await st.readFile({
     filename: path.resolve(job.input),
@@ -37,19 +39,23 @@ async function convert(job) {
     options,
   }, written);
   for (const source of sources) source.close();
+  const seconds = (performance.now() - start) / 1000;
   for (const [name, data] of written.results) {
     const target = path.resolve(path.dirname(output), name);
     fs.mkdirSync(path.dirname(target), { recursive: true });
     fs.writeFileSync(target, data);
   }
+  return seconds;
 }
 
 async function main() {
   st.logger.setVerbosity("quiet");
   st.WorkerQueue.maxWorkers = 0;  // inline: no worker threads each loading the bundle
+  const seconds = [];
   for (const job of JSON.parse(fs.readFileSync(process.argv[2], "utf8"))) {
-    await convert(job);
+    seconds.push(await convert(job));
   }
+  process.stdout.write(JSON.stringify(seconds) + "\n");
 }
 
 await main().catch((err) => {
