@@ -158,6 +158,8 @@ def test_web_package(tmp_path, room):
     assert sorted(result.files) == sorted(["README.txt", "set.spz", "set.glb", "set.splat",
                                            "manifest.json"])
     assert (tmp_path / "set.spz").read_bytes()[:4] == b"NGSP"  # SPZ version 4
+    for name in ("set.spz", "set.splat"):  # metric again: the manifest lists them
+        assert read_scene(tmp_path / name).meta["unscaled"] is False
     for name in ("set.spz", "set.glb", "set.splat"):
         back = convert_scene(read_scene(tmp_path / name), "rdf")
         assert len(back) == len(room)
