@@ -27,6 +27,16 @@ def random_scene(n: int = 200, degree: int = 3, seed: int = 0, frame: str = "rdf
     )
 
 
+def assert_read_refused(path: Path, data: bytes, what: str) -> None:
+    """Reading ``data`` saved as ``path`` raises a SetsplatError that mentions ``what``."""
+    from setsplat.core.errors import SetsplatError
+    from setsplat.core.io import read_scene
+
+    path.write_bytes(data)
+    with pytest.raises(SetsplatError, match=what):
+        read_scene(path)
+
+
 @pytest.fixture
 def scene_factory():
     return random_scene

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from setsplat.core.errors import SetsplatError
 from setsplat.core.io import read_scene, sog, write_scene
+from tests.conftest import assert_read_refused
 
 
 def _angle_degrees(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -108,8 +108,5 @@ def _with_meta(files: dict[str, bytes], **changes) -> dict[str, bytes]:
     (lambda f: _bundle({**f, "quats.webp": b"not a webp"}), "not a readable WebP"),
 ])
 def test_bad_files(tmp_path, scene_factory, make, what):
-    files = sog.encode(scene_factory(30, degree=1))
-    bad = tmp_path / "bad.sog"
-    bad.write_bytes(make(files))
-    with pytest.raises(SetsplatError, match=what):
-        read_scene(bad)
+    assert_read_refused(tmp_path / "bad.sog", make(sog.encode(scene_factory(30, degree=1))),
+                        what)

@@ -13,6 +13,7 @@ from setsplat.core.errors import SetsplatError
 from setsplat.core.frames import convert_scene
 from setsplat.core.io import read_scene, spz
 from setsplat.core.scene import GaussianScene
+from tests.conftest import assert_read_refused
 
 
 def _angle_degrees(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -191,8 +192,5 @@ def _v4_with(good: bytes, offset: int, fmt: str, value: int) -> bytes:
     (lambda good: _v4_with(good, 4, "<I", 5), "version 5"),
 ])
 def test_bad_version_4_files(tmp_path, scene_factory, make, what):
-    good = spz.encode_v4(scene_factory(20, degree=1))
-    bad = tmp_path / "bad.spz"
-    bad.write_bytes(make(good))
-    with pytest.raises(SetsplatError, match=what):
-        read_scene(bad)
+    assert_read_refused(tmp_path / "bad.spz", make(spz.encode_v4(scene_factory(20, degree=1))),
+                        what)
