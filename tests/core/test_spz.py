@@ -67,6 +67,31 @@ def test_version_4_layout(scene_factory):
         assert spz.decode(spz.encode(scene)).meta["antialiased"]
 
 
+@pytest.mark.parametrize("axes", ["RDF", "LUF", "RFU"])
+def test_adobe_coordinate_system_record(scene_factory, tmp_path, axes):
+    """Data stored in other axes, named by Adobe's record, come back in RUB (a rotated
+    family, RFU, too), after an unknown record that is skipped."""
+    from setsplat.core.frames import Frame
+
+    scene = scene_factory(200, degree=2, seed=5)
+    scene = scene.replace(sh=np.clip(scene.sh, -0.5, 0.5))  # no clipping in any axes
+    stored = convert_scene(scene, Frame("x", axes, 1.0, "stored"))
+    data = spz.encode_v4(stored.replace(frame="spz"))  # the numbers as they are
+    code = spz._STORED_AXES.index(axes)
+    records = struct.pack("<II4s", 0x12340001, 4, b"skip") + struct.pack("<III", 0xADBE0003, 4,
+                                                                         code)
+    header = bytearray(data[:32])
+    header[14] |= spz.FLAG_EXTENSIONS
+    struct.pack_into("<I", header, 16, 32 + len(records))
+    path = tmp_path / "adobe.spz"
+    path.write_bytes(bytes(header) + records + data[32:])
+    back = read_scene(path)
+    truth = convert_scene(scene, "spz")
+    np.testing.assert_allclose(back.means, truth.means, atol=1 / 8192 + 1e-6)
+    # band 1 within its stated 2.5/128 per coefficient, mixed by the rotation: ×√3
+    np.testing.assert_allclose(back.sh[:, 1:4], truth.sh[:, 1:4], atol=np.sqrt(3) * 2.5 / 128)
+
+
 def test_export_facts_from_the_manifest_that_lists_the_file(tmp_path, scene_factory):
     """Units and upright come back from the manifest beside the file, only when it lists
     these exact bytes."""

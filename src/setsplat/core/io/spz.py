@@ -21,8 +21,10 @@ Two containers:
   then any extension records up to the table offset, the table (per stream: compressed
   and decompressed size, u64 each), and each non-empty block as its own zstd frame.
 
-Extension records are ``type u32, length u32, payload`` and are skipped (we know none
-that changes the data). We read versions 1–4 and write 2, 3 and 4 (4 by default, as
+Extension records are ``type u32, length u32, payload``. Adobe's coordinate-system record
+(``0xADBE0003``, a u32 naming the axes the data are stored in: 1 LDB, 2 RDB, 3 LUB, 4 RUB,
+5 LDF, 6 RDF, 7 LUF, 8 RUF, 9 LFD, 10 RFD, 11 LFU, 12 RFU, 13 LBD, 14 RBD, 15 LBU, 16 RBU)
+is honoured: such data are converted to RUB on reading. Other records are skipped. We read versions 1–4 and write 2, 3 and 4 (4 by default, as
 Niantic's library, gsply and splat-transform do; Unity's UnityGaussianSplatting reads
 only 2). The writer keeps 6 bits of each SH byte for degree 1 and 5 bits for higher
 degrees (the low bits zeroed, which the compressors reward; Niantic's reference encoder
@@ -55,7 +57,7 @@ import numpy as np
 
 from setsplat.core import sh as shlib
 from setsplat.core.errors import SetsplatError
-from setsplat.core.frames import SPZ, convert_scene
+from setsplat.core.frames import SPZ, Frame, convert_scene
 from setsplat.core.fsutil import atomic_write
 from setsplat.core.io._common import declared_size, logit, read_bytes, sigmoid, to_byte
 from setsplat.core.io._manifest import add_export_facts
@@ -82,6 +84,9 @@ _GZIP_MAGIC = b"\x1f\x8b"
 # stay far below that too (positions hardly compress), so it bounds both containers.
 _MAX_EXPANSION = 1032
 _MAX_EXTENSION_BYTES = 1 << 20
+_EXT_COORDINATE_SYSTEM = 0xADBE0003
+_STORED_AXES = ("", "LDB", "RDB", "LUB", "RUB", "LDF", "RDF", "LUF", "RUF", "LFD", "RFD", "LFU",
+                "RFU", "LBD", "RBD", "LBU", "RBU")
 _SQRT_HALF = np.sqrt(0.5)
 _FIX_HINT = "the file is damaged or not an SPZ file; export it again"
 
@@ -251,9 +256,26 @@ def _check_header(version: int, degree: int, path: str | os.PathLike | None) -> 
         raise SetsplatError(f"bad SPZ header (SH degree {degree})", _FIX_HINT, path)
 
 
+def _stored_frame(records: bytes) -> Frame:
+    """The frame the data are stored in: RUB, unless Adobe's coordinate-system record
+    among the extension ``records`` names other axes."""
+    offset = 0
+    while offset + 8 <= len(records):
+        kind, length = struct.unpack_from("<II", records, offset)
+        value = records[offset + 8:offset + 8 + length]
+        if kind == _EXT_COORDINATE_SYSTEM and len(value) >= 4:
+            code = struct.unpack_from("<I", value)[0]
+            axes = _STORED_AXES[code] if code < len(_STORED_AXES) else ""
+            if axes and axes != FRAME.axes:
+                return Frame(f"spz-{axes.lower()}", axes, 1.0, f"SPZ stored {axes}")
+        offset += 8 + length
+    return FRAME
+
+
 def _scene(blocks: list[np.ndarray], n: int, version: int, degree: int, bits: int,
-           flags: int, path: str | os.PathLike | None) -> GaussianScene:
-    """A scene (in the SPZ frame) from the six attribute blocks."""
+           flags: int, path: str | os.PathLike | None, records: bytes = b"") -> GaussianScene:
+    """A scene (in the SPZ frame) from the six attribute blocks and the extension
+    records."""
     positions, alphas, colours, scales, rotations, sh_bytes = blocks
     coeffs = (degree + 1) ** 2 - 1
     sh = np.zeros((n, 1 + min(coeffs, 15), 3))
@@ -263,18 +285,20 @@ def _scene(blocks: list[np.ndarray], n: int, version: int, degree: int, bits: in
     meta = {"unscaled": True, "antialiased": bool(flags & FLAG_ANTIALIASED)}
     if degree > shlib.MAX_DEGREE:
         meta["dropped_sh_degree_4"] = True
+    stored = _stored_frame(records) if flags & FLAG_EXTENSIONS else FRAME
     try:
-        return GaussianScene(
+        scene = GaussianScene(
             means=_unpack_positions(positions, n, version, bits),
             quats=_unpack_rotations(rotations, n, version),
             log_scales=scales.reshape(n, 3) / 16 - 10,
             opacity_logits=logit(alphas / 255),
             sh=sh,
-            frame=FRAME,
+            frame=stored,
             meta=meta,
         )
     except SetsplatError as exc:
         raise SetsplatError(exc.what, _FIX_HINT, path) from None
+    return scene if stored is FRAME else convert_scene(scene, FRAME)
 
 
 def decode(data: bytes, path: str | os.PathLike | None = None) -> GaussianScene:
@@ -297,7 +321,7 @@ def decode(data: bytes, path: str | os.PathLike | None = None) -> GaussianScene:
         raise SetsplatError(f"{extra} bytes follow the {n} declared splats", _FIX_HINT, path)
     offsets = np.cumsum([LEGACY_HEADER.size, *sizes])
     blocks = [np.frombuffer(data, np.uint8, size, offset) for size, offset in zip(sizes, offsets)]
-    return _scene(blocks, n, version, degree, bits, flags, path)
+    return _scene(blocks, n, version, degree, bits, flags, path, data[offsets[-1]:])
 
 
 def _gunzip(raw: bytes, path: str | os.PathLike) -> bytes:
@@ -369,7 +393,7 @@ def _read_v4(raw: bytes, path: str | os.PathLike) -> GaussianScene:
         raise SetsplatError(f"an SPZ stream is not readable zstd ({exc})", _FIX_HINT,
                             path) from None
     blocks = [next(decoded) if size else np.zeros(0, np.uint8) for size in all_sizes]
-    return _scene(blocks, n, version, degree, bits, flags, path)
+    return _scene(blocks, n, version, degree, bits, flags, path, raw[HEADER.size:table])
 
 
 def read(path: str | os.PathLike) -> GaussianScene:
