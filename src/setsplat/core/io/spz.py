@@ -24,9 +24,10 @@ Two containers:
 Extension records are ``type u32, length u32, payload``. Adobe's coordinate-system record
 (``0xADBE0003``, a u32 naming the axes the data are stored in: 1 LDB, 2 RDB, 3 LUB, 4 RUB,
 5 LDF, 6 RDF, 7 LUF, 8 RUF, 9 LFD, 10 RFD, 11 LFU, 12 RFU, 13 LBD, 14 RBD, 15 LBU, 16 RBU)
-is honoured: such data are converted to RUB on reading. Other records are skipped. We read versions 1–4 and write 2, 3 and 4 (4 by default, as
-Niantic's library, gsply and splat-transform do; Unity's UnityGaussianSplatting reads
-only 2). The writer keeps 6 bits of each SH byte for degree 1 and 5 bits for higher
+is honoured: such data are converted to RUB on reading. Other records are skipped.
+
+We read versions 1–4 and write 2, 3 and 4 (4 by default, as Niantic's library, gsply
+and splat-transform do; Unity's UnityGaussianSplatting reads only 2). The writer keeps 6 bits of each SH byte for degree 1 and 5 bits for higher
 degrees (the low bits zeroed, which the compressors reward; Niantic's reference encoder
 keeps 5 and 4, ``sh_bits`` chooses). Positions use 12 fractional bits (1/4096 unit)
 unless the scene is too large for 24 bits, then fewer. SH degree 4 files are read with
