@@ -28,8 +28,9 @@ is honoured: such data are converted to RUB on reading. Other records are skippe
 
 We read versions 1–4 and write 2, 3 and 4 (4 by default, as Niantic's library, gsply
 and splat-transform do; Unity's UnityGaussianSplatting reads only 2). The writer keeps
-6 bits of each SH byte for degree 1 and 5 bits for higher degrees (the low bits zeroed, which the compressors reward; Niantic's reference encoder
-keeps 5 and 4, ``sh_bits`` chooses). Positions use 12 fractional bits (1/4096 unit)
+6 bits of each SH byte for degree 1 and 5 bits for higher degrees (the low bits zeroed,
+which the compressors reward; Niantic's reference encoder keeps 5 and 4, ``sh_bits``
+chooses). Positions use 12 fractional bits (1/4096 unit)
 unless the scene is too large for 24 bits, then fewer. SH degree 4 files are read with
 the 4th band dropped. Declared sizes are checked against what the file can hold before
 anything is decompressed.
