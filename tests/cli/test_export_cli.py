@@ -46,6 +46,18 @@ def test_our_spz_keeps_metres_and_upright(cli, tmp_path, version):
     assert meta["unscaled"] is False and meta["upright"] == "floor"
 
 
+def test_export_streamed_sog(cli, tmp_path):
+    source = tmp_path / "room.ply"
+    write_scene(source, room_corner(1000))
+    result = cli("--json", "export", "sog", source, "--out", tmp_path / "o", "--lod",
+                 "--budget", "quest")
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert data["levels"] == [3000, 1500] and "lod-meta.json" in data["files"]
+    result = cli("export", "sog", source, "--out", tmp_path / "p", "--budget", "watch")
+    assert result.code == 2 and "watch" in result.err
+
+
 def test_export_ply_frame_units(cli, source, tmp_path):
     result = cli("export", "ply", source, "--out", tmp_path / "o", "--frame", "unreal",
                  "--units", "m", "--name", "set")
