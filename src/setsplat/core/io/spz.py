@@ -76,7 +76,9 @@ FLAG_ANTIALIASED = 0x1
 FLAG_EXTENSIONS = 0x2
 COLOR_SCALE = 0.15
 FRACTIONAL_BITS = 12
-ZSTD_LEVEL = 12  # Niantic's library compresses each stream at this level
+# Niantic's library compresses each stream at level 12; level 9 writes files about 2 %
+# larger in less than half the time (benchmarks/README.md, export).
+ZSTD_LEVEL = 9
 # Bits kept for SH degree 1 and for higher degrees: one more each than Niantic's
 # reference encoder (5, 4), which costs about a third more bytes and halves the SH error
 # (benchmarks/README.md). Decoders need no hint: the bytes keep their meaning.
@@ -95,7 +97,7 @@ _FIX_HINT = "the file is damaged or not an SPZ file; export it again"
 
 def _round(x: np.ndarray) -> np.ndarray:
     """Round half away from zero (the reference encoder's rounding)."""
-    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+    return np.trunc(x + np.copysign(0.5, x))
 
 
 def _block_sizes(n: int, version: int, degree: int) -> list[int]:
@@ -143,8 +145,11 @@ def _quantise_sh(rest: np.ndarray, bits: tuple[int, int]) -> np.ndarray:
     byte vary (degree 1, higher degrees), the rest are zeroed for the compressor."""
     if not all(1 <= b <= 8 for b in bits):
         raise SetsplatError(f"SPZ SH bits {bits} out of range", "use 1 to 8 bits")
-    q = _round(rest.astype(np.float64) * 128) + 128
-    buckets = np.full(rest.shape[1], 1 << (8 - bits[1]))
+    # float32 and int16 throughout: x·128 is exact in float32, and the SH block is the
+    # bulk of the file (45 values a splat at degree 3)
+    scaled = np.clip(rest.astype(np.float32, copy=False) * np.float32(128), -200, 200)
+    q = _round(scaled).astype(np.int16) + 128
+    buckets = np.full(rest.shape[1], 1 << (8 - bits[1]), np.int16)
     buckets[:3] = 1 << (8 - bits[0])
     b = buckets[None, :, None]
     q = (q + b // 2) // b * b
@@ -280,10 +285,12 @@ def _scene(blocks: list[np.ndarray], n: int, version: int, degree: int, bits: in
     records."""
     positions, alphas, colours, scales, rotations, sh_bytes = blocks
     coeffs = (degree + 1) ** 2 - 1
-    sh = np.zeros((n, 1 + min(coeffs, 15), 3))
+    sh = np.empty((n, 1 + min(coeffs, 15), 3), np.float32)  # float32: the scene's own type
     sh[:, 0] = (colours.reshape(n, 3) / 255 - 0.5) / COLOR_SCALE
     if coeffs:
-        sh[:, 1:] = (sh_bytes.reshape(n, coeffs, 3)[:, :15].astype(np.float64) - 128) / 128
+        rest = sh_bytes.reshape(n, coeffs, 3)[:, :15]
+        np.multiply(rest, np.float32(1 / 128), out=sh[:, 1:], casting="unsafe")
+        sh[:, 1:] -= 1
     meta = {"unscaled": True, "antialiased": bool(flags & FLAG_ANTIALIASED)}
     if degree > shlib.MAX_DEGREE:
         meta["dropped_sh_degree_4"] = True
