@@ -14,7 +14,7 @@ from setsplat.core.frames import convert_scene
 from setsplat.core.io import read_scene
 from setsplat.core.io.splat import importance_order
 from setsplat.export import lod
-from setsplat.export.run import ExportOptions, export
+from setsplat.export.targets import ExportOptions, export
 
 
 def test_levels_halve_and_keep_the_most_important(room):
