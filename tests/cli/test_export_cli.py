@@ -105,7 +105,7 @@ def test_full_disk_leaves_nothing(cli, source, tmp_path, monkeypatch):
     def no_room(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(spz.gzip, "compress", no_room)
+    monkeypatch.setattr(spz, "_zstd_compress", no_room)  # the web package's SPZ v4
     result = cli("export", "web", source, "--out", tmp_path / "out")
     assert result.code == 2 and "no room left" in result.err
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.*"))
