@@ -409,7 +409,7 @@ def write_streamed(folder: str | os.PathLike, scene: GaussianScene,
 # ----------------------------------------------------------------------------- reading
 def _image(data: bytes, name: str, least: int, most: int, path: str | os.PathLike
            ) -> np.ndarray:
-    """The RGBA pixels (H·W, 4) of a WebP, refused before decoding when its size is not
+    """The RGBA pixels (H, W, 4) of a WebP, refused before decoding when its size is not
     between ``least`` and ``most`` pixels."""
     from PIL import Image, UnidentifiedImageError
 
@@ -419,7 +419,7 @@ def _image(data: bytes, name: str, least: int, most: int, path: str | os.PathLik
             if not least <= width * height <= most:
                 raise SetsplatError(f"{name} is {width}x{height}, which does not fit the "
                                     f"{least:,} entries meta.json declares", _FIX_HINT, path)
-            return np.asarray(image.convert("RGBA")).reshape(-1, 4)
+            return np.asarray(image.convert("RGBA"))
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise SetsplatError(f"{name} is not a readable WebP image ({exc})", _FIX_HINT,
                             path) from None
@@ -472,6 +472,10 @@ def _decode(meta: dict, load, path) -> GaussianScene:
     most = 4 * n + (1 << 16)
 
     def image(key: str, index: int = 0, least: int = n, limit: int = most) -> np.ndarray:
+        """The pixels of ``meta[key].files[index]``, one row of RGBA a pixel."""
+        return image_grid(key, index, least, limit).reshape(-1, 4)
+
+    def image_grid(key: str, index: int, least: int, limit: int) -> np.ndarray:
         name = _file_names(meta, key, index + 1, path)[index]
         return _image(load(name), name, least, limit, path)
 
@@ -483,7 +487,7 @@ def _decode(meta: dict, load, path) -> GaussianScene:
     dc_book = _floats(meta, "sh0", "codebook", CODEBOOK_SIZE, path)
     sh = dc_book[sh0[:, None, :3]]
     if isinstance(meta.get("shN"), dict):
-        sh = np.concatenate([sh, _decode_sh_rest(meta, image, n, path)], 1)
+        sh = np.concatenate([sh, _decode_sh_rest(meta, image_grid, image, n, path)], 1)
     try:
         scene = GaussianScene(
             means=np.sign(logs) * np.expm1(np.abs(logs)),
@@ -498,8 +502,9 @@ def _decode(meta: dict, load, path) -> GaussianScene:
     return scene
 
 
-def _decode_sh_rest(meta: dict, image, n: int, path) -> np.ndarray:
-    """SH bands 1.. (N, K-1, 3) from the palette and the labels."""
+def _decode_sh_rest(meta: dict, image_grid, image, n: int, path) -> np.ndarray:
+    """SH bands 1.. (N, K-1, 3) from the palette (64 entries a row, as many rows as it
+    fills) and the labels."""
     entry = meta["shN"]
     bands, size = entry.get("bands"), entry.get("count")
     if bands not in (1, 2, 3) or not isinstance(size, int) or not 1 <= size <= 65536:
@@ -507,13 +512,16 @@ def _decode_sh_rest(meta: dict, image, n: int, path) -> np.ndarray:
                             path)
     coeffs = (bands + 1) ** 2 - 1
     book = _floats(meta, "shN", "codebook", CODEBOOK_SIZE, path)
-    rows = math.ceil(size / 64)
-    centroids = image("shN", 0, 64 * coeffs * rows, 64 * coeffs * rows)
+    centroids = image_grid("shN", 0, 64 * coeffs, 64 * coeffs * math.ceil(size / 64))
+    if centroids.shape[1] != 64 * coeffs:
+        raise SetsplatError(f"shN_centroids.webp is {centroids.shape[1]} wide, not "
+                            f"{64 * coeffs} (64 entries of {coeffs} coefficients)", _FIX_HINT,
+                            path)
+    entries = book[centroids[..., :3]].reshape(-1, coeffs, 3)
     labels = image("shN", 1)[:n]
     index = labels[:, 0].astype(np.int64) | (labels[:, 1].astype(np.int64) << 8)
-    if index.max() >= size:
+    if index.max() >= min(size, len(entries)):
         raise SetsplatError("shN_labels.webp points past the palette", _FIX_HINT, path)
-    entries = book[centroids[:, :3]].reshape(rows * 64, coeffs, 3)
     return entries[index]
 
 
