@@ -161,7 +161,7 @@ def trained_scene_drop(run: Path) -> None:
             _, seconds = timed(write_scene, path, original, **options)
             results[label] = _trained_row(label, path, seconds, held_out_psnr, base, ply_bytes)
         theirs = Path(tmp) / "theirs.sog"
-        seconds = convert((ply_path, theirs, {}))[0]
+        seconds = convert((ply_path, theirs, {}), timeout=4 * 3600)[0]
         label = "splat-transform SOG (peer)"
         results[label] = _trained_row(label, theirs, seconds, held_out_psnr, base, ply_bytes)
     ours, peer = results["setsplat SOG"], results["splat-transform SOG (peer)"]

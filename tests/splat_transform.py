@@ -18,11 +18,12 @@ PACKAGE = MODULES / "@playcanvas" / "splat-transform"
 SCRIPT = Path(__file__).with_name("tools") / "splat_transform.mjs"
 
 
-def convert(*jobs: tuple[str | os.PathLike, str | os.PathLike, dict[str, Any]]) -> list[float]:
+def convert(*jobs: tuple[str | os.PathLike, str | os.PathLike, dict[str, Any]],
+            timeout: float = 600) -> list[float]:
     """Each ``(input, output, options)``: splat-transform reads ``input`` (format from its
     name) and writes ``output`` (likewise); ``options`` as its library takes them
     (``spzVersion``, ``lodSelect``, ``iterations``, ...). Returns the seconds each job
-    took inside node (its start-up not counted)."""
+    took inside node (its start-up not counted). ``timeout``: seconds for the batch."""
     node = shutil.which("node")
     if node is None or not PACKAGE.is_dir():
         raise AssertionError("splat-transform is not installed: run `make install` "
@@ -32,7 +33,7 @@ def convert(*jobs: tuple[str | os.PathLike, str | os.PathLike, dict[str, Any]]) 
         json.dump(listing, f)
     try:
         done = subprocess.run([node, str(SCRIPT), f.name], capture_output=True, text=True,
-                              env={**os.environ, "SPLAT_TRANSFORM": str(PACKAGE)}, timeout=600)
+                              env={**os.environ, "SPLAT_TRANSFORM": str(PACKAGE)}, timeout=timeout)
     finally:
         os.unlink(f.name)
     if done.returncode:

@@ -66,6 +66,7 @@ CODEBOOK_SIZE = 256
 MAX_PALETTE = 4096        # SH palette entries (the format allows 65536: slower, larger)
 PALETTE_PER_SPLATS = 16   # one palette entry per this many splats, up to MAX_PALETTE
 KMEANS_ITERATIONS = 8
+SAMPLE_PER_CENTRE = 16    # k-means fits the SH palette on this many splats an entry
 # Lossless WebP effort (Pillow's quality and method): the bytes are the same at any
 # effort; higher efforts shrink the files by about 1 % for several times the time.
 WEBP_QUALITY, WEBP_METHOD = 50, 2
@@ -143,10 +144,12 @@ def _nearest(points: np.ndarray, centres: np.ndarray, rows: int = 4096) -> np.nd
 def palette(vectors: np.ndarray, size: int, iterations: int = KMEANS_ITERATIONS,
             seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """k-means over SH vectors: (``size`` centres, each vector's centre). The centres are
-    fitted on a sample of at most 64 vectors a centre, then every vector is assigned."""
+    fitted on a sample of at most ``SAMPLE_PER_CENTRE`` vectors a centre (the distances
+    are the whole cost), then every vector is assigned."""
     vectors = np.ascontiguousarray(vectors, np.float32)
     rng = np.random.default_rng(seed)
-    sample = vectors[rng.choice(len(vectors), min(len(vectors), 64 * size), replace=False)]
+    sample = vectors[rng.choice(len(vectors), min(len(vectors), SAMPLE_PER_CENTRE * size),
+                                replace=False)]
     centres = sample[rng.choice(len(sample), size, replace=False)].copy()
     for _ in range(iterations):
         labels = _nearest(sample, centres)
