@@ -44,9 +44,9 @@ def test_round_trip_within_stated_tolerances(tmp_path, scene_factory):
 
 
 def test_layout(scene_factory):
-    """Image sizes, the quaternion tag byte, colour kept under zero opacity."""
+    """Image sizes, the quaternion tag byte, color kept under zero opacity."""
     scene = scene_factory(50, degree=1)
-    scene.opacity_logits[:] = -30  # opacity byte 0: its colour must survive
+    scene.opacity_logits[:] = -30  # opacity byte 0: its color must survive
     files = sog.encode(scene)
     assert sorted(files) == sorted(["meta.json", "means_l.webp", "means_u.webp", "quats.webp",
                                     "scales.webp", "sh0.webp", "shN_centroids.webp",

@@ -11,7 +11,7 @@ top-left first) belongs to splat i; ``scene.sog`` is the same files in a ZIP. Th
   positive and dropped; the other three, times √2, as bytes ``255·(v/2 + 1/2)`` in
   order, and alpha 252 + the index of the dropped one;
 - ``scales.webp`` (RGB): per axis, the index into ``scales.codebook`` (256 log-scales);
-- ``sh0.webp`` (RGBA): per colour, the index into ``sh0.codebook`` (256 DC coefficients),
+- ``sh0.webp`` (RGBA): per color, the index into ``sh0.codebook`` (256 DC coefficients),
   and alpha the opacity byte ``255·sigmoid``;
 - ``shN_labels.webp`` (RG: a 16-bit index) and ``shN_centroids.webp``: the higher SH
   bands as a palette of ``shN.count`` entries (k-means over the splats' SH vectors), 64
@@ -181,7 +181,7 @@ def _pixels(columns: list[np.ndarray], count: int, alpha: int | None = None) -> 
 
 
 def _webp(image: np.ndarray) -> bytes:
-    """Lossless WebP that keeps every byte (also colour under zero alpha)."""
+    """Lossless WebP that keeps every byte (also color under zero alpha)."""
     from PIL import Image
 
     mode = "RGBA" if image.shape[2] == 4 else "RGB"

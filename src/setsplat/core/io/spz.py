@@ -2,12 +2,12 @@
 
 The attribute blocks, each for all splats in turn (all little-endian):
 positions (24-bit signed fixed point with ``fractional bits``; version 1: float16),
-alphas (``sigmoid·255``), colours (``dc·0.15·255 + 127.5``, a wider range than the DC
-colour so that SH can pull it back), scales (``(log_scale + 10)·16``), rotations
+alphas (``sigmoid·255``), colors (``dc·0.15·255 + 127.5``, a wider range than the DC
+color so that SH can pull it back), scales (``(log_scale + 10)·16``), rotations
 (versions 3–4: the smallest three components of the unit quaternion, 10 bits each with a
 sign, plus the index of the largest in the top 2 bits of a u32; versions 1–2: x, y, z as
 ``q·127.5 + 127.5`` with w ≥ 0 implied), then SH bands 1.. as bytes ``x·128 + 128`` with
-the colour the inner axis (r, g, b of each coefficient in turn).
+the color the inner axis (r, g, b of each coefficient in turn).
 Quaternions are (x, y, z, w); the data are in the RUB frame (x right, y up, z back).
 
 Two containers:
@@ -38,7 +38,7 @@ anything is decompressed.
 Round-trip tolerances (our writer, our reader), in the SPZ frame: positions within
 half a fixed-point step (1/8192 unit at 12 bits); log-scales within 1/32; opacity
 within half a byte (0.5/255) for opacities in 0.5/255..1-0.5/255; DC coefficients
-within 0.5/(0.15·255) = 0.0131 for DC colours in about -0.33..1.33 (clipped outside);
+within 0.5/(0.15·255) = 0.0131 for DC colors in about -0.33..1.33 (clipped outside);
 versions 3–4: the three stored quaternion components within 0.0007 (≤ 0.3° of rotation
 once the fourth is rebuilt); version 2: x, y, z within 0.5/127.5 (w rebuilt, coarse when
 small); SH band 1 within 2.5/128 = 0.020 and bands 2–3 within 4.5/128 = 0.035 for
@@ -101,7 +101,7 @@ def _round(x: np.ndarray) -> np.ndarray:
 
 
 def _block_sizes(n: int, version: int, degree: int) -> list[int]:
-    """Bytes of each attribute block: positions, alphas, colours, scales, rotations, SH."""
+    """Bytes of each attribute block: positions, alphas, colors, scales, rotations, SH."""
     coeffs = (degree + 1) ** 2 - 1
     return [n * (6 if version == 1 else 9), n, 3 * n, 3 * n, n * (4 if version >= 3 else 3),
             n * coeffs * 3]
@@ -141,7 +141,7 @@ def _pack_rotations(quats_wxyz: np.ndarray, version: int) -> np.ndarray:
 
 
 def _quantise_sh(rest: np.ndarray, bits: tuple[int, int]) -> np.ndarray:
-    """SH bands 1.. (N, K-1, 3) to bytes, colour inner; only the top ``bits`` of each
+    """SH bands 1.. (N, K-1, 3) to bytes, color inner; only the top ``bits`` of each
     byte vary (degree 1, higher degrees), the rest are zeroed for the compressor."""
     if not all(1 <= b <= 8 for b in bits):
         raise SetsplatError(f"SPZ SH bits {bits} out of range", "use 1 to 8 bits")
@@ -215,7 +215,7 @@ def encode_v4(scene: GaussianScene, sh_bits: tuple[int, int] = SH_BITS) -> bytes
 def write(path: str | os.PathLike, scene: GaussianScene, *, version: int = VERSION,
           level: int = 6, sh_bits: tuple[int, int] = SH_BITS) -> None:
     """Write ``scene`` as SPZ ``version`` (2, 3: gzip at ``level``; 4: zstd), atomically.
-    ``sh_bits`` trades size for view-dependent colour: (8, 8) keeps every SH byte;
+    ``sh_bits`` trades size for view-dependent color: (8, 8) keeps every SH byte;
     decoders need no hint."""
     if version == 4:
         data = encode_v4(scene, sh_bits)
@@ -283,10 +283,10 @@ def _scene(blocks: list[np.ndarray], n: int, version: int, degree: int, bits: in
            flags: int, path: str | os.PathLike | None, records: bytes = b"") -> GaussianScene:
     """A scene (in the SPZ frame) from the six attribute blocks and the extension
     records."""
-    positions, alphas, colours, scales, rotations, sh_bytes = blocks
+    positions, alphas, colors, scales, rotations, sh_bytes = blocks
     coeffs = (degree + 1) ** 2 - 1
     sh = np.empty((n, 1 + min(coeffs, 15), 3), np.float32)  # float32: the scene's own type
-    sh[:, 0] = (colours.reshape(n, 3) / 255 - 0.5) / COLOR_SCALE
+    sh[:, 0] = (colors.reshape(n, 3) / 255 - 0.5) / COLOR_SCALE
     if coeffs:
         rest = sh_bytes.reshape(n, coeffs, 3)[:, :15]
         np.multiply(rest, np.float32(1 / 128), out=sh[:, 1:], casting="unsafe")
