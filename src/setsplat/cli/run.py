@@ -28,15 +28,23 @@ def run(src: Path, out: Path | None, force: tuple[str, ...], max_size: int | Non
         keep_all: bool, matcher: str, marker_size: float | None, **options: Any) -> None:
     """Photos (a folder) or a video in, a trained splat scene out: ingest, check, sfm and
     train, each skipped when it is already up to date (see --force)."""
-    from setsplat.pipeline import RunConfig
     from setsplat.pipeline import run as run_pipeline
 
-    config = RunConfig(max_size=max_size, keep_all=keep_all, matcher=matcher,
-                       marker_size=marker_size, train=train_config(options))
+    config = run_config(max_size=max_size, keep_all=keep_all, matcher=matcher,
+                        marker_size=marker_size, **options)
     out = out or Path("setsplat-out") / src.resolve().name
     results = run_pipeline(src, out, config, force, report=None if settings().quiet
                            else _say)
     emit({"out": str(out), "stages": results}, lambda data: _done(data))
+
+
+def run_config(max_size: int | None, keep_all: bool, matcher: str, marker_size: float | None,
+               **options: Any):
+    """The RunConfig that run's options (all but SRC, --out and --force) describe."""
+    from setsplat.pipeline import RunConfig
+
+    return RunConfig(max_size=max_size, keep_all=keep_all, matcher=matcher,
+                     marker_size=marker_size, train=train_config(options))
 
 
 def _say(stage: str, status: str, details: dict[str, Any]) -> None:
