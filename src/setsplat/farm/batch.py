@@ -131,8 +131,11 @@ class _Driver:
         self.ray, self.options = ray, options
         self.config = dataclasses.asdict(config)
         self.board = ray.remote(num_cpus=0)(Board).remote()
-        task = ray.remote(run_job).options(max_retries=0, num_cpus=options.cpus_per_task)
-        self.tasks = (task, task.options(num_gpus=1) if cluster.gpus >= 1 else task)
+        cpu = ray.remote(num_cpus=options.cpus_per_task, max_retries=0)(run_job)
+        # a fresh process for each GPU task (max_calls=1): its device memory goes with it
+        gpu = ray.remote(num_cpus=options.cpus_per_task, num_gpus=1, max_calls=1,
+                         max_retries=0)(run_job)
+        self.tasks = (cpu, gpu if cluster.gpus >= 1 else cpu)
         self.running: dict[Any, tuple[_Track, Job]] = {}
 
     def run(self, specs: Sequence[CaptureSpec],

@@ -57,6 +57,7 @@ def run_job(job: Job, board: Any) -> dict[str, Any]:
     from setsplat.core.progress import set_quiet, set_sink
     from setsplat.pipeline import RunConfig, run
 
+    _show_assigned_gpus()
     reporter = _Reporter(job, board)
     set_quiet(True)
     set_sink(reporter.progress)
@@ -69,6 +70,15 @@ def run_job(job: Job, board: Any) -> dict[str, Any]:
         return {"error": exc.line()}
     finally:
         set_sink(None)
+
+
+def _show_assigned_gpus() -> None:
+    """Let the task see only the GPUs Ray gave it, none for a CPU task: training's
+    device "auto" then takes CUDA exactly when the task holds a GPU (Ray sets this for
+    GPU tasks only)."""
+    import ray
+
+    os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in ray.get_gpu_ids())
 
 
 class _Reporter:
