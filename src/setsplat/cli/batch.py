@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +50,13 @@ def batch(sources: tuple[Path, ...], list_file: Path | None, out: Path, address:
 
     specs = captures(sources, out, list_file)
     screen = None if settings().quiet else _Screen()
-    summary = run_batch(specs, run_config(**options),
-                        BatchOptions(address=address, retries=retries,
-                                     cpus_per_task=cpus_per_task, local_cpus=cpus,
-                                     dashboard=dashboard, force=force),
-                        on_progress=screen.update if screen else None,
-                        on_cluster=screen.cluster if screen else None)
+    with _ray_chatter_aside():
+        summary = run_batch(specs, run_config(**options),
+                            BatchOptions(address=address, retries=retries,
+                                         cpus_per_task=cpus_per_task, local_cpus=cpus,
+                                         dashboard=dashboard, force=force),
+                            on_progress=screen.update if screen else None,
+                            on_cluster=screen.cluster if screen else None)
     if screen:
         screen.stop()
     emit(summary, _done)
@@ -66,6 +70,19 @@ def batch(sources: tuple[Path, ...], list_file: Path | None, out: Path, address:
 
 
 batch.params.extend(_RUN_PARAMS)
+
+
+@contextlib.contextmanager
+def _ray_chatter_aside() -> Iterator[None]:
+    """Ray's driver prints its cluster's notices (a worker that died, ...) on stdout,
+    where our JSON goes; the batch reports those itself. With --debug they go to
+    stderr, otherwise nowhere."""
+    if settings().debug:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+        return
+    with open(os.devnull, "w") as nowhere, contextlib.redirect_stdout(nowhere):
+        yield
 
 
 class _Screen:

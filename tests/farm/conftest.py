@@ -1,0 +1,55 @@
+"""The farm's engines for its tests: one Ray cluster (a head and two worker nodes of one
+core each) and one PostgreSQL server for the session, on this machine's loopback."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .engines import PostgresServer, RayCluster, environment, ray_environment
+
+TINY = Path(__file__).resolve().parents[2] / "sample_scans" / "tiny"
+
+
+@pytest.fixture(scope="session")
+def ray_env() -> Iterator[dict[str, str]]:
+    """The Ray settings this process shares with the cluster (token, no usage reports)."""
+    values = ray_environment()
+    with environment(values):
+        yield values
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(ray_env) -> Iterator[RayCluster]:
+    cluster = RayCluster(ray_env)
+    try:
+        yield cluster.start(workers=2, cpus=1)
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def tiny_captures(tmp_path) -> callable:
+    """``make(*names)``: copies of the tiny sample scan's photos, one folder each."""
+
+    def make(*names: str) -> list[Path]:
+        folders = []
+        for name in names:
+            folder = tmp_path / "captures" / name
+            shutil.copytree(TINY / "images", folder)
+            folders.append(folder)
+        return folders
+
+    return make

@@ -1,0 +1,83 @@
+"""`setsplat batch` on a real Ray: a local one in this process, and a cluster of a head
+and two worker nodes on this machine's loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+from setsplat.farm import BatchOptions, batch, captures
+from setsplat.pipeline import RunConfig
+from setsplat.reconstruct.train import TrainConfig
+
+FAST = ["--steps", "20", "--eval-every", "4", "--sh-degree", "1"]
+
+
+def test_a_bad_capture_is_reported_and_the_others_land(cli, ray_env, tiny_captures, tmp_path):
+    good = tiny_captures("set_a", "set_b")
+    bad = tmp_path / "captures" / "set_c"
+    bad.mkdir()
+    for index in range(3):  # photos that are not photos
+        (bad / f"IMG_{index}.jpg").write_bytes(os.urandom(4000))
+    listed = tmp_path / "captures.txt"
+    listed.write_text(f"# day 1\n{good[1]}\n\n{bad}\n")
+
+    result = cli("--json", "batch", good[0], "--list", listed, "--out", tmp_path / "runs",
+                 "--cpus", "2", *FAST)
+
+    assert result.code == 1
+    summary = json.loads(result.out)
+    by_name = {c["capture"]: c for c in summary["captures"]}
+    assert [c["capture"] for c in summary["captures"]] == ["set_a", "set_b", "set_c"]
+    assert (summary["landed"], summary["failed"]) == (2, 1)
+    for name in ("set_a", "set_b"):
+        landed = by_name[name]
+        assert landed["status"] == "done" and landed["attempts"] == 1
+        assert landed["stages"]["sfm"]["registered"] == 10
+        assert landed["stages"]["train"]["psnr"] > 12
+        assert (tmp_path / "runs" / name / "train" / "scene.ply").is_file()
+    failed = by_name["set_c"]
+    assert failed["status"] == "failed" and failed["attempts"] == 1  # bad input: no retry
+    assert "none of the 3 files is a usable image" in failed["error"]
+    assert result.err.count("\n") == 1 and result.err.startswith("error: ")
+    assert str(bad) in result.err
+    assert summary["cluster"]["address"].startswith("127.")  # loopback only
+
+
+def test_a_killed_worker_is_retried_and_training_resumes(ray_cluster, tiny_captures,
+                                                         tmp_path):
+    """The worker training the capture dies (kill -9) after a checkpoint: the task is
+    tried again and training carries on from that checkpoint, not from step 0."""
+    [source] = tiny_captures("set_a")
+    out = tmp_path / "runs"
+    checkpoint = out / "set_a" / "train" / "checkpoints" / "latest.pt"
+    config = RunConfig(train=TrainConfig(steps=80, eval_every=4, sh_degree=1,
+                                         checkpoint_every=10))
+    options = BatchOptions(address=ray_cluster.address, retries=1)
+    killed: list[int] = []
+
+    def watch(rows: list[dict]) -> None:
+        row = rows[0]
+        if row.get("step") != "training" or row.get("done") is None:
+            return
+        if not killed and row["done"] > 10 and checkpoint.is_file():
+            os.kill(row["pid"], signal.SIGKILL)
+            killed.append(row["pid"])
+
+    summary = batch(captures([source], out), config, options, on_progress=watch)
+
+    [result] = summary["captures"]
+    assert killed, "training ended before the test could kill its worker"
+    assert result["status"] == "done", result
+    assert result["attempts"] == 2 and "died" in result["failures"][0]
+    metrics = json.loads((out / "set_a" / "train" / "metrics.json").read_text())
+    assert metrics["resumed_from_step"] >= 10 and metrics["resumed_from_step"] % 10 == 0
+    assert metrics["steps"] == 80
+    assert result["stages"]["train"]["psnr"] > 12
+    assert summary["cluster"]["cpus"] == 2 and len(summary["cluster"]["address"]) > 0
+
+    again = batch(captures([source], out), config, options)
+    [rerun] = again["captures"]
+    assert rerun["status"] == "up to date" and rerun["attempts"] == 1
+    assert {s["status"] for s in rerun["stages"].values()} == {"up to date"}
