@@ -51,7 +51,7 @@ def batch(sources: tuple[Path, ...], list_file: Path | None, out: Path, address:
     specs = captures(sources, out, list_file)
     screen = None if settings().quiet else _Screen()
     with _ray_chatter_aside():
-        summary = run_batch(specs, run_config(**options),
+        summary = run_batch(specs, run_config(options),
                             BatchOptions(address=address, retries=retries,
                                          cpus_per_task=cpus_per_task, local_cpus=cpus,
                                          dashboard=dashboard, force=force),
