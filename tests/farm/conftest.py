@@ -1,5 +1,5 @@
-"""The farm's engines for its tests: one Ray cluster (a head and two worker nodes of one
-core each) and one PostgreSQL server for the session, on this machine's loopback."""
+"""The farm's engine for its tests: one Ray cluster (a head and two worker nodes of one
+core each) for the session, on this machine's loopback."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .engines import PostgresServer, RayCluster, environment, ray_environment
+from tests.engines import RayCluster, environment, ray_environment
 
 TINY = Path(__file__).resolve().parents[2] / "sample_scans" / "tiny"
 
@@ -29,15 +29,6 @@ def ray_cluster(ray_env) -> Iterator[RayCluster]:
         yield cluster.start(workers=2, cpus=1)
     finally:
         cluster.stop()
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    server = PostgresServer()
-    try:
-        yield server.start()
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -1,13 +1,17 @@
-"""The asset library: versioned USD assets of splat scenes, indexed in SQLite.
+"""The asset library: versioned USD assets of splat scenes, indexed in SQLite (or in
+PostgreSQL for a library many hosts share).
 
 ``publish(source, PublishOptions(name=...))`` adds a version, ``load("Name@3")`` reads
-its splats back, ``verify()`` checks hashes and USD composition.
+its splats back, ``verify()`` checks hashes and USD composition, ``migrate()`` copies a
+library's SQLite catalog into PostgreSQL.
 """
 
+from .catalogs import open_catalog
 from .library import Library, Ref, parse_ref
+from .migrate import migrate
 from .publish import PublishOptions, publish
 from .reading import load, resolve
 from .verify import verify
 
-__all__ = ["Library", "PublishOptions", "Ref", "load", "parse_ref", "publish", "resolve",
-           "verify"]
+__all__ = ["Library", "PublishOptions", "Ref", "load", "migrate", "open_catalog", "parse_ref",
+           "publish", "resolve", "verify"]

@@ -1,6 +1,7 @@
-"""Real engines for the farm's tests and benchmark: a PostgreSQL server from Debian's
-packages and a Ray cluster of a head and worker nodes, all on this machine's loopback
-interface, in temporary folders, stopped by whoever started them.
+"""Real engines for the tests and benchmarks of the farm and the shared catalog: a
+PostgreSQL server from Debian's packages and a Ray cluster of a head and worker nodes,
+all on this machine's loopback interface, in temporary folders, stopped by whoever
+started them.
 
 PostgreSQL refuses to run as root, so as root (CI) the server runs as the ``postgres``
 user the Debian package made; otherwise as whoever runs the tests. Ray nodes run with
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from setsplat.farm.cluster import LOCAL_NODE_IP
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
 SERVICE_USER = "postgres"  # made by Debian's postgresql package
 
