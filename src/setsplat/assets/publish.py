@@ -372,6 +372,9 @@ def recover(library: Library, catalog: Catalog, name: str | None = None) -> list
         fd = try_lock(lock)
         if fd is None:
             continue  # its publisher is still at work
+        if catalog.state(row["id"]) != "pending":  # it was published since we looked
+            _release(fd, lock)
+            continue
         final = library.version_dir(row["name"], row["version"])
         leftovers = [final, *final.parent.glob(f".{final.name}.tmp-*")]
         for folder in leftovers:
