@@ -81,3 +81,22 @@ def test_a_killed_worker_is_retried_and_training_resumes(ray_cluster, tiny_captu
     [rerun] = again["captures"]
     assert rerun["status"] == "up to date" and rerun["attempts"] == 1
     assert {s["status"] for s in rerun["stages"].values()} == {"up to date"}
+
+
+def test_bad_batches_are_one_line(cli, tiny_captures, tmp_path):
+    first = tiny_captures("set_a")[0]
+    twin = tmp_path / "elsewhere" / "set_a"
+    twin.mkdir(parents=True)
+    cases = {
+        (): "no captures given",
+        (first, twin): "two captures are both named set_a",
+        (first, "--list", tmp_path / "missing.txt"): "cannot read the capture list",
+        (first, "--address", "127.0.0.2:1"): "no Ray cluster answers at 127.0.0.2:1",
+        (first, "--address", "head"): "--address head is not HOST:PORT or auto",
+        (first, "--force", "paint"): "unknown stage paint for --force",
+    }
+    for args, message in cases.items():
+        result = cli("batch", *args, "--out", tmp_path / "runs")
+        assert result.code == 2, (args, result.err)
+        assert result.err.count("\n") == 1 and message in result.err, result.err
+    assert not (tmp_path / "runs").exists()

@@ -14,6 +14,7 @@ import contextlib
 import importlib.util
 import logging
 import os
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from setsplat.core.errors import SetsplatError
 
 LOCAL_NODE_IP = "127.0.0.2"
 LOCAL_OBJECT_STORE_BYTES = 256 << 20  # a batch passes small records, never splats
+PROBE_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -59,11 +61,27 @@ def connect(address: str | None = None, *, cpus: int | None = None,
 
 
 def _join(ray, address: str):
+    if address != "auto":
+        _probe(address)
     try:
         return ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SetsplatError(f"cannot join the Ray cluster at {address} ({first})",
+                            "start it with `ray start --head` on the head host, or check "
+                            "--address") from None
+
+
+def _probe(address: str) -> None:
+    """A cluster's head answers on its port; Ray itself would wait minutes to find out."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise SetsplatError(f"--address {address} is not HOST:PORT or auto",
+                            "give the head's address as `ray start --head` printed it")
+    try:
+        socket.create_connection((host, int(port)), timeout=PROBE_TIMEOUT_S).close()
+    except OSError as exc:
+        raise SetsplatError(f"no Ray cluster answers at {address} ({exc.strerror or exc})",
                             "start it with `ray start --head` on the head host, or check "
                             "--address") from None
 
