@@ -29,7 +29,7 @@ from typing import Any
 
 from setsplat.capture.ingest import IngestOptions
 from setsplat.core.errors import SetsplatError
-from setsplat.core.fsutil import atomic_write
+from setsplat.core.jsonio import write_json
 from setsplat.core.settings import setting
 from setsplat.core.threads import cpu_threads
 from setsplat.reconstruct.sfm import MATCHERS, SfmOptions
@@ -147,8 +147,7 @@ class RunLog:
         return self.data["stages"].setdefault(name, {})
 
     def save(self) -> None:
-        with atomic_write(self.path) as f:
-            f.write(json.dumps(self.data, indent=2, default=str).encode())
+        write_json(self.path, self.data)
 
 
 def run(src: str | Path, out: str | Path, config: RunConfig | None = None,

@@ -72,7 +72,7 @@ def test_round_trip_is_identity(seed, pair):
 
 @settings(max_examples=25, deadline=None)
 @given(seed=seeds, pair=st.sampled_from(PAIRS))
-def test_conversion_moves_geometry_and_colour_together(seed, pair):
+def test_conversion_moves_geometry_and_color_together(seed, pair):
     """Covariances transform as s²QΣQᵀ, and SH seen along d equals SH seen along Q d."""
     src, dst = pair
     scene = _scene(seed, src)
@@ -124,7 +124,7 @@ def test_degree_one_rotation_matches_the_closed_form():
 
 @pytest.mark.parametrize(("src", "dst"), PAIRS)
 def test_converted_camera_sees_the_same_image_geometry(src, dst):
-    """Projected centres, 2D footprints and view-dependent colour survive conversion."""
+    """Projected centres, 2D footprints and view-dependent color survive conversion."""
     scene = _scene(7, src, n=40)
     scene = scene.replace(means=scene.means * 0.2)
     camera = Camera.look_at([0.5, 0.3, -6.0], [0, 0, 0], width=64, height=48, frame="rdf")

@@ -21,13 +21,13 @@ from tests.gltf_validator import validate
 FAST_MESH = MeshOptions(triangles=2000, depth=7)
 
 
-def _colour_along(scene, directions):
+def _color_along(scene, directions):
     return shlib.eval_sh(scene.sh.astype(np.float64), directions)
 
 
-def assert_same_scene(back, original, *, atol_pos=1e-5, atol_colour=1e-5):
+def assert_same_scene(back, original, *, atol_pos=1e-5, atol_color=1e-5):
     """``back`` (any frame) describes the same splats as ``original``: positions,
-    covariances and view-dependent colour along matched directions."""
+    covariances and view-dependent color along matched directions."""
     back = convert_scene(back, original.frame)
     np.testing.assert_allclose(back.means, original.means, atol=atol_pos)
     from setsplat.core.rotation import quat_to_matrix
@@ -40,8 +40,8 @@ def assert_same_scene(back, original, *, atol_pos=1e-5, atol_colour=1e-5):
     rng = np.random.default_rng(0)
     d = rng.normal(size=(len(original), 3))
     d /= np.linalg.norm(d, axis=1, keepdims=True)
-    np.testing.assert_allclose(_colour_along(back, d), _colour_along(original, d),
-                               atol=atol_colour)
+    np.testing.assert_allclose(_color_along(back, d), _color_along(original, d),
+                               atol=atol_color)
 
 
 @pytest.mark.parametrize("frame", sorted(FRAMES))
@@ -62,19 +62,19 @@ def test_ply_units(tmp_path, room):
     assert_same_scene(convert_scene(back, "rdf"), room, atol_pos=1e-6)
 
 
-@pytest.mark.parametrize("target, name, atol_pos, atol_colour", [
+@pytest.mark.parametrize("target, name, atol_pos, atol_color", [
     ("gltf", "set.glb", 1e-6, 1e-5),
     ("spz", "set.spz", 1 / 8192 + 1e-6, 0.2),
 ])
-def test_compact_targets_read_back(tmp_path, room, target, name, atol_pos, atol_colour):
+def test_compact_targets_read_back(tmp_path, room, target, name, atol_pos, atol_color):
     export(target, room, tmp_path, ExportOptions(name=name.split(".")[0]))
     back = read_scene(tmp_path / name)
-    if target == "spz":  # quantised: check positions and DC colour only
+    if target == "spz":  # quantised: check positions and DC color only
         back = convert_scene(back, "rdf")
         np.testing.assert_allclose(back.means, room.means, atol=atol_pos)
         np.testing.assert_allclose(back.colors, room.colors, atol=0.5 / (0.15 * 255) * 0.29)
     else:
-        assert_same_scene(back, room, atol_pos=atol_pos, atol_colour=atol_colour)
+        assert_same_scene(back, room, atol_pos=atol_pos, atol_color=atol_color)
 
 
 def test_manifest_and_readme(tmp_path, room):

@@ -50,11 +50,6 @@ def convert_points(points: np.ndarray, src: Frame | str, dst: Frame | str) -> np
     return (scale * np.asarray(points, dtype=np.float64) @ q.T).astype(np.asarray(points).dtype)
 
 
-def convert_directions(dirs: np.ndarray, src: Frame | str, dst: Frame | str) -> np.ndarray:
-    _, q = frame_change(src, dst)
-    return np.asarray(dirs) @ q.T
-
-
 def convert_scene(scene: GaussianScene, dst: Frame | str) -> GaussianScene:
     """The same scene expressed in frame ``dst`` (positions, rotations, scales and SH)."""
     dst = get_frame(dst)

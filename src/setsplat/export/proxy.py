@@ -24,7 +24,7 @@ def write_target(target: str, source: GaussianScene, converted: GaussianScene, o
         write_usd(stage / f"{base}.usda", mesh)
         package.write_readme(stage, f"{base} — proxy mesh exported by setsplat", [
             ("What", f"A {len(mesh.faces):,}-triangle proxy of the splat scene (Poisson "
-                     "surface of the splat centres, vertex colours from the splats), for "
+                     "surface of the splat centres, vertex colors from the splats), for "
                      "collision, layout and shadow casting. "
                      + ("It is watertight (closed), usable as a collision mesh."
                         if mesh.watertight else "It is open where the scan had no surface.")),

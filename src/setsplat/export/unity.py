@@ -38,7 +38,7 @@ The PLY is already in Unity's frame: x right, y up, z forward, left-handed, leng
 in {units}. setsplat converted positions, rotations and spherical harmonics from
 the training frame (a mirror of y: no rotation or negative scale is needed in Unity,
 unlike raw training PLYs, which need Rotation X 180 and Scale Z -1 and then have
-mirrored view-dependent colour).
+mirrored view-dependent color).
 Check: in Unity the set should span (1-99 % of splats)
 {package.bounds_text(converted)}."""),
         ]

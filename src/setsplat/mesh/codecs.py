@@ -36,7 +36,7 @@ def write_glb(path: str | os.PathLike, mesh: ProxyMesh) -> None:
 
 
 def write_obj(path: str | os.PathLike, mesh: ProxyMesh) -> None:
-    """Wavefront OBJ with per-vertex colours (the common ``v x y z r g b`` extension)."""
+    """Wavefront OBJ with per-vertex colors (the common ``v x y z r g b`` extension)."""
     rows = np.concatenate([mesh.vertices, np.clip(mesh.colors, 0, 1)], 1)
     lines = [f"# setsplat proxy mesh, frame {mesh.frame.name} ({mesh.frame.description})"]
     lines += ["v " + " ".join(f"{v:.6g}" for v in row) for row in rows]

@@ -7,7 +7,7 @@ inside), ``outward`` (an object scanned from around it) or by open3d's tangent-p
 ``propagate`` (no assumption, but its time grows fast: small scenes only).
 Poisson reconstruction builds a surface; vertices with little point support are trimmed
 (unless ``watertight`` is asked for, which keeps the closed surface for collision);
-quadric decimation brings it to the target triangle count; vertex colours come from the
+quadric decimation brings it to the target triangle count; vertex colors come from the
 splats' DC term. "Watertight" here means closed and manifold (every edge shared by
 two triangles); the caps that close an open scan's rims may self-intersect, which
 engines' complex collision tolerates. Needs the ``mesh`` extra (open3d).
@@ -44,7 +44,7 @@ class MeshOptions:
 
 @dataclass
 class ProxyMesh:
-    """Triangles in a frame: vertices (V, 3), faces (F, 3), colours (V, 3) 0..1, normals."""
+    """Triangles in a frame: vertices (V, 3), faces (F, 3), colors (V, 3) 0..1, normals."""
 
     vertices: np.ndarray
     faces: np.ndarray
@@ -137,7 +137,7 @@ def _build(o3d: Any, scene: GaussianScene, options: MeshOptions, cameras: Sequen
     advance(step="decimated")
     vertices = np.asarray(mesh.vertices)
     colors = _nearest_colors(o3d, cloud, vertices)
-    advance(step="coloured")
+    advance(step="colored")
     return ProxyMesh(vertices.astype(np.float32), np.asarray(mesh.triangles).astype(np.uint32),
                      colors.astype(np.float32),
                      np.asarray(mesh.vertex_normals).astype(np.float32), YUP,
