@@ -180,6 +180,34 @@ class RayCluster:
                           for p in sorted(self.folder.glob("*.log")))
 
 
+_PUBLISHER = """
+import itertools, sys
+from setsplat.assets import Library, PublishOptions, publish
+from setsplat.core.progress import set_quiet
+set_quiet(True)
+root, url, scene, name, count = sys.argv[1:6]
+library = Library.resolve(root, url or None)
+print("ready", flush=True)
+if sys.argv[6] == "wait":
+    sys.stdin.readline()
+for _ in range(int(count)) if int(count) else itertools.count():
+    publish(scene, PublishOptions(name=name, thumbnails=False, mesh=None), library)
+"""
+
+
+def publisher(root: Path, catalog_url: str | None, scene: Path, count: int,
+              name: str = "Set_Farm", wait: bool = False) -> subprocess.Popen:
+    """Another process that publishes ``scene`` as ``count`` versions of ``name`` (0: until
+    it is killed), without thumbnails or a proxy mesh: the catalog's protocol is what is
+    exercised. It prints ``ready`` once imported; with ``wait`` it then waits for a line
+    on stdin."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    return subprocess.Popen(
+        [sys.executable, "-c", _PUBLISHER, str(root), catalog_url or "", str(scene), name,
+         str(count), "wait" if wait else "go"], env=env, stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 @contextlib.contextmanager
 def environment(values: dict[str, str]) -> Iterator[None]:
     """These environment variables in this process while the block runs."""

@@ -4,11 +4,9 @@ protocol under concurrent publishers and kill -9, and the copy of a SQLite catal
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from setsplat.assets.postgres import translate
 from setsplat.core.errors import SetsplatError
 from setsplat.core.io import ply
 from tests.conftest import random_scene
+from tests.engines import publisher
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK = {"thumbnails": False, "mesh": None}  # the protocol under test, not the payloads
@@ -89,24 +88,8 @@ def test_an_unreachable_catalog_is_one_line(cli, tmp_path, postgres, postgres_ur
     assert "hunter2" not in result.err and "setsplat:***@" in result.err
 
 
-def _publisher(library: Library, scene_file: Path, count: int, name: str = "Set_Farm"
-               ) -> subprocess.Popen:
-    """Another process that publishes ``count`` versions (forever with 0)."""
-    code = (
-        "import itertools, sys\n"
-        "from setsplat.assets import Library, PublishOptions, publish\n"
-        "from setsplat.core.progress import set_quiet\n"
-        "set_quiet(True)\n"
-        "library = Library.resolve(sys.argv[1], sys.argv[2] or None)\n"
-        "print('ready', flush=True)\n"
-        "count = int(sys.argv[4])\n"
-        "for _ in (range(count) if count else itertools.count()):\n"
-        f"    publish(sys.argv[3], PublishOptions(name={name!r}, thumbnails=False, mesh=None),"
-        " library)\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
-    return subprocess.Popen([sys.executable, "-c", code, str(library.root),
-                             library.catalog_url or "", str(scene_file), str(count)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def _publisher(library: Library, scene_file: Path, count: int) -> subprocess.Popen:
+    return publisher(library.root, library.catalog_url, scene_file, count)
 
 
 @pytest.mark.parametrize("backend", ["postgres", "sqlite"])
@@ -137,7 +120,7 @@ def test_publishers_killed_at_random_moments_leave_a_consistent_catalog(
         for process in publishers:
             assert process.stdout.readline().strip() == "ready"
         for process in publishers:  # each dies at its own moment, mid-publish or not
-            time.sleep(chance.uniform(0.05, 1.5))
+            time.sleep(chance.uniform(0.2, 3.0))
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=60)
         report = verify(library)  # cleans what the dead left, then checks everything
