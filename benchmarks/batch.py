@@ -11,8 +11,9 @@ steps with every 4th photo held out, SH degree 1.
   of one core each, ``tests/engines.py``); every task asks for one core and holds its
   thread pools to one thread. The same batch of fresh captures runs with one worker,
   then again (fresh folders) after a second worker joins. Throughput = captures / wall
-  seconds of ``farm.batch`` (joining the cluster included). Also compared: the photos
-  each capture registered and its held-out PSNR.
+  seconds of ``farm.batch`` (joining the cluster included), each timed batch after an
+  untimed one of a capture per worker. Also compared: the photos each capture
+  registered and its held-out PSNR.
 - **overhead**: ``setsplat -q batch`` on its local Ray (all cores, a core a task)
   against the same captures through ``setsplat -q run`` one after another in a shell
   loop (each run with all cores), both fresh, both through the CLI, wall time.
@@ -81,6 +82,7 @@ def scaling(work: Path, count: int, config: RunConfig) -> dict:
             for workers in (1, 2):
                 if workers == 2:
                     cluster.add_worker(1)
+                warm_up(work / f"warm{workers}", workers, cluster.address)
                 sources = make_captures(work / f"scaling{workers}", count)
                 summary = batch(captures(sources, work / f"scaling{workers}-runs"), config,
                                 BatchOptions(address=cluster.address, cpus_per_task=1))
@@ -100,19 +102,28 @@ def scaling(work: Path, count: int, config: RunConfig) -> dict:
             "max_psnr_gap_db": psnr_gap}
 
 
+def warm_up(folder: Path, workers: int, address: str) -> None:
+    """A capture a worker, a few steps, untimed: the nodes' first tasks load torch, numba's
+    cached kernels and COLMAP from disk, which the timed batches then find in memory."""
+    config = RunConfig(train=TrainConfig(steps=5, eval_every=4, sh_degree=1))
+    summary = batch(captures(make_captures(folder, workers), folder / "runs"), config,
+                    BatchOptions(address=address, cpus_per_task=1))
+    assert summary["failed"] == 0, summary
+
+
 def overhead(work: Path, count: int, flags: list[str]) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "RAY_USAGE_STATS_ENABLED": "0"}
     sources = make_captures(work / "loop", count)
     began = time.perf_counter()
     for source in sources:
         subprocess.run([*CLI, "run", str(source), "--out", str(work / "loop-runs" / source.name),
-                        *flags], check=True, env=env)
+                        *flags], check=True, env=env, stdout=subprocess.DEVNULL)
     loop = time.perf_counter() - began
     print(f"overhead, shell loop: {loop:.1f} s", flush=True)
     sources = make_captures(work / "batch", count)
     began = time.perf_counter()
     subprocess.run([*CLI, "batch", *map(str, sources), "--out", str(work / "batch-runs"),
-                    *flags], check=True, env=env)
+                    *flags], check=True, env=env, stdout=subprocess.DEVNULL)
     farm = time.perf_counter() - began
     print(f"overhead, batch on local Ray: {farm:.1f} s", flush=True)
     return {"loop_seconds": loop, "batch_seconds": farm, "ratio": farm / loop}

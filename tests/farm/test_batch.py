@@ -100,3 +100,15 @@ def test_bad_batches_are_one_line(cli, tiny_captures, tmp_path):
         assert result.code == 2, (args, result.err)
         assert result.err.count("\n") == 1 and message in result.err, result.err
     assert not (tmp_path / "runs").exists()
+
+
+def test_force_is_split_between_the_two_tasks():
+    """A stage forced in the first task redoes training in the second one too (its
+    inputs were made again); a stage of the second task only forces that task."""
+    from setsplat.farm.batch import _force
+    from setsplat.farm.tasks import PHASES
+
+    assert PHASES == (("ingest", "check", "sfm"), ("train",))
+    assert (_force(("sfm",), 0), _force(("sfm",), 1)) == (("sfm",), ("train",))
+    assert (_force(("train",), 0), _force(("train",), 1)) == ((), ("train",))
+    assert (_force((), 0), _force((), 1)) == ((), ())

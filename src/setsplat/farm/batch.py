@@ -51,6 +51,7 @@ class _Track:
     status: str = "queued"  # queued | running | done | up to date | failed
     attempts: int = 1
     failures: list[str] = field(default_factory=list)  # one line per failed try
+    submitted: set[int] = field(default_factory=set)  # phases tried at least once
     stages: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     began: float = field(default_factory=time.monotonic)
@@ -153,7 +154,9 @@ class _Driver:
         return tracks
 
     def _submit(self, track: _Track, phase: int) -> None:
-        first_try = not track.failures
+        """Submit a phase; only its first try redoes what --force asks (a retry resumes)."""
+        first_try = phase not in track.submitted
+        track.submitted.add(phase)
         job = Job(capture=track.spec.name, source=str(track.spec.source.absolute()),
                   out=str(track.spec.out.absolute()), config=self.config, phase=phase,
                   force=_force(self.options.force, phase) if first_try else (),
