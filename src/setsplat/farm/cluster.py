@@ -4,8 +4,9 @@ A local Ray is private to the batch (``address="local"``: never another user's R
 the same machine) and talks over the loopback interface only: Ray deliberately swaps
 127.0.0.1 for the host's network address, so that other hosts could join, and keeps any
 other loopback address, hence ``LOCAL_NODE_IP``. Its dashboard is off unless asked
-for. A cluster (``ray start --head`` on one host, ``ray start --address=HEAD:PORT`` on
-the others) is joined with ``address="auto"`` or ``"HOST:PORT"``.
+for, and so are Ray's usage reports (``RAY_USAGE_STATS_ENABLED=0`` unless set). A
+cluster (``ray start --head`` on one host, ``ray start --address=HEAD:PORT`` on the
+others) is joined with ``address="auto"`` or ``"HOST:PORT"``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def connect(address: str | None = None, *, cpus: int | None = None,
         raise SetsplatError("the Ray dashboard needs Ray's dashboard packages",
                             "pip install 'ray[default]', or leave out --dashboard")
     if address is None:
+        # a local Ray reports nothing home (its dashboard would, unless told not to)
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         context = ray.init(address="local", num_cpus=cpus or os.cpu_count(),
                            include_dashboard=dashboard, _node_ip_address=LOCAL_NODE_IP,
                            object_store_memory=LOCAL_OBJECT_STORE_BYTES,
