@@ -3,10 +3,13 @@ and two worker nodes on this machine's loopback."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
 
+from setsplat.assets import Library, open_catalog
+from setsplat.assets import verify as verify_library
 from setsplat.farm import BatchOptions, batch, captures
 from setsplat.pipeline import RunConfig
 from setsplat.reconstruct.train import TrainConfig
@@ -46,9 +49,11 @@ def test_a_bad_capture_is_reported_and_the_others_land(cli, ray_env, tiny_captur
 
 
 def test_a_killed_worker_is_retried_and_training_resumes(ray_cluster, tiny_captures,
-                                                         tmp_path):
+                                                         tmp_path, postgres_url, monkeypatch):
     """The worker training the capture dies (kill -9) after a checkpoint: the task is
-    tried again and training carries on from that checkpoint, not from step 0."""
+    tried again and training carries on from that checkpoint, not from step 0. A re-run
+    is up to date; one with --publish publishes into the shared PostgreSQL catalog that
+    only this driver was told of."""
     [source] = tiny_captures("set_a")
     out = tmp_path / "runs"
     checkpoint = out / "set_a" / "train" / "checkpoints" / "latest.pt"
@@ -82,6 +87,19 @@ def test_a_killed_worker_is_retried_and_training_resumes(ray_cluster, tiny_captu
     assert rerun["status"] == "up to date" and rerun["attempts"] == 1
     assert {s["status"] for s in rerun["stages"].values()} == {"up to date"}
 
+    monkeypatch.setenv("SETSPLAT_CATALOG", postgres_url)
+    library = tmp_path / "library"
+    published = batch(captures([source], out),
+                      dataclasses.replace(config, publish="Set", library=str(library)), options)
+    [landed] = published["captures"]
+    assert landed["stages"]["train"]["status"] == "up to date"
+    assert landed["stages"]["publish"]["ref"] == "Set_set_a@1", landed
+    shared = Library.resolve(library, postgres_url)
+    assert verify_library(shared)["ok"]
+    with open_catalog(shared) as catalog:
+        assert [r["ref"] for r in catalog.versions()] == ["Set_set_a@1"]
+    assert not (library / "catalog.sqlite").exists()
+
 
 def test_bad_batches_are_one_line(cli, tiny_captures, tmp_path):
     first = tiny_captures("set_a")[0]
@@ -108,7 +126,8 @@ def test_force_is_split_between_the_two_tasks():
     from setsplat.farm.batch import _force
     from setsplat.farm.tasks import PHASES
 
-    assert PHASES == (("ingest", "check", "sfm"), ("train",))
+    assert PHASES == (("ingest", "check", "sfm"), ("train", "publish", "export"))
     assert (_force(("sfm",), 0), _force(("sfm",), 1)) == (("sfm",), ("train",))
     assert (_force(("train",), 0), _force(("train",), 1)) == ((), ("train",))
+    assert (_force(("publish",), 0), _force(("publish",), 1)) == ((), ("publish",))
     assert (_force((), 0), _force((), 1)) == ((), ())

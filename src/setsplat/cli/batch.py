@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import sys
 from collections.abc import Iterator
@@ -15,8 +16,19 @@ from setsplat.cli.common import console, emit, settings
 from setsplat.cli.run import run as run_command
 from setsplat.cli.run import run_config
 
+
+def _for_batch(param: click.Parameter) -> click.Parameter:
+    """run's option as batch means it: --publish names one asset per capture."""
+    if param.name != "publish":
+        return param
+    param = copy.copy(param)
+    param.help = ("Publish each capture's scene as the next version of the asset "
+                  "NAME_<capture> in the library.")
+    return param
+
+
 # batch takes every option of `run` but its source and run folder, which are per capture
-_RUN_PARAMS = [p for p in run_command.params if p.name not in ("src", "out")]
+_RUN_PARAMS = [_for_batch(p) for p in run_command.params if p.name not in ("src", "out")]
 
 
 @click.command()

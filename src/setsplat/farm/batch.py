@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from setsplat.assets.library import CATALOG_ENV, Library, check_name
 from setsplat.core.errors import SetsplatError
 from setsplat.pipeline import STAGES, RunConfig
 
@@ -110,9 +111,10 @@ def batch(specs: Sequence[CaptureSpec], config: RunConfig | None = None,
         raise SetsplatError(f"unknown stage {', '.join(unknown)} for --force",
                             f"use one of {', '.join(STAGES)}")
     config = dataclasses.replace(config or RunConfig(), threads=options.cpus_per_task)
+    config, env = _library_for_workers(config, specs)
     began = time.monotonic()
-    with connect(options.address, cpus=options.local_cpus,
-                 dashboard=options.dashboard) as cluster:
+    with connect(options.address, cpus=options.local_cpus, dashboard=options.dashboard,
+                 env=env) as cluster:
         if on_cluster:
             on_cluster(cluster)
         tracks = _Driver(cluster, config, options).run(specs, on_progress)
@@ -157,8 +159,9 @@ class _Driver:
         """Submit a phase; only its first try redoes what --force asks (a retry resumes)."""
         first_try = phase not in track.submitted
         track.submitted.add(phase)
+        config = {**self.config, "publish": _asset_name(self.config["publish"], track.spec)}
         job = Job(capture=track.spec.name, source=str(track.spec.source.absolute()),
-                  out=str(track.spec.out.absolute()), config=self.config, phase=phase,
+                  out=str(track.spec.out.absolute()), config=config, phase=phase,
                   force=_force(self.options.force, phase) if first_try else (),
                   attempt=track.attempts)
         track.status = "running"
@@ -194,6 +197,25 @@ class _Driver:
         posted = self.ray.get(self.board.snapshot.remote())
         return [{**posted.get(t.spec.name, {}), "capture": t.spec.name, "status": t.status,
                  "attempts": t.attempts, "error": t.error} for t in tracks]
+
+
+def _asset_name(publish: str | None, spec: CaptureSpec) -> str | None:
+    """Each capture its own asset: ``--publish Set`` makes ``Set_<capture>``."""
+    return None if publish is None else f"{publish}_{spec.name}"
+
+
+def _library_for_workers(config: RunConfig, specs: Sequence[CaptureSpec]
+                         ) -> tuple[RunConfig, dict[str, str]]:
+    """The library as this host finds it (its folder made absolute, to be the same on
+    shared storage; a PostgreSQL catalog handed on to the workers' environment), and
+    every capture's asset name checked before any work starts."""
+    if config.publish is None:
+        return config, {}
+    for spec in specs:
+        check_name(_asset_name(config.publish, spec))
+    library = Library.resolve(config.library)
+    env = {CATALOG_ENV: library.catalog_url} if library.catalog_url else {}
+    return dataclasses.replace(config, library=str(library.root)), env
 
 
 def _force(force: tuple[str, ...], phase: int) -> tuple[str, ...]:

@@ -37,10 +37,12 @@ class Cluster:
 
 
 @contextlib.contextmanager
-def connect(address: str | None = None, *, cpus: int | None = None,
-            dashboard: bool = False) -> Iterator[Cluster]:
+def connect(address: str | None = None, *, cpus: int | None = None, dashboard: bool = False,
+            env: dict[str, str] | None = None) -> Iterator[Cluster]:
     """Start a local Ray (``address`` None; ``cpus`` cores, default all) or join the
-    cluster at ``address``; shut down or leave it at the end of the block."""
+    cluster at ``address``; shut down or leave it at the end of the block. ``env`` is
+    set in every task's environment."""
+    runtime_env = {"env_vars": env} if env else None
     ray = _import_ray()
     if dashboard and importlib.util.find_spec("aiohttp") is None:
         raise SetsplatError("the Ray dashboard needs Ray's dashboard packages",
@@ -51,9 +53,10 @@ def connect(address: str | None = None, *, cpus: int | None = None,
         context = ray.init(address="local", num_cpus=cpus or os.cpu_count(),
                            include_dashboard=dashboard, _node_ip_address=LOCAL_NODE_IP,
                            object_store_memory=LOCAL_OBJECT_STORE_BYTES,
-                           logging_level=logging.ERROR, log_to_driver=False)
+                           logging_level=logging.ERROR, log_to_driver=False,
+                           runtime_env=runtime_env)
     else:
-        context = _join(ray, address)
+        context = _join(ray, address, runtime_env)
     try:
         resources = ray.cluster_resources()
         yield Cluster(address=context.address_info["address"],
@@ -63,11 +66,12 @@ def connect(address: str | None = None, *, cpus: int | None = None,
         ray.shutdown()
 
 
-def _join(ray, address: str):
+def _join(ray, address: str, runtime_env: dict | None):
     if address != "auto":
         _probe(address)
     try:
-        return ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
+        return ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False,
+                        runtime_env=runtime_env)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SetsplatError(f"cannot join the Ray cluster at {address} ({first})",

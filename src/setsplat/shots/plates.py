@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from setsplat.assets import Library, load, resolve
+from setsplat.core.color import srgb_to_linear
 from setsplat.core.errors import SetsplatError
 from setsplat.core.fsutil import atomic_write, staged_folder
 from setsplat.core.jsonio import write_json
@@ -212,10 +213,6 @@ def prompt_stub(shot: Shot, record: dict[str, Any]) -> str:
 
 
 # ----------------------------------------------------------------------------- pixels
-def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
-    return np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-
-
 def depth_to_png16(depth: np.ndarray, scale: float) -> np.ndarray:
     return np.clip(np.round(depth / scale), 0, 65535).astype(np.uint16)
 
