@@ -104,8 +104,10 @@ class _Screen:
         from rich.console import Console
         from rich.live import Live
 
+        # Live leaves sys.stdout alone: Ray's notices are steered aside meanwhile
         self.live = Live(console=Console(stderr=True, highlight=False),
-                         refresh_per_second=2, transient=False)
+                         refresh_per_second=2, transient=False, redirect_stdout=False,
+                         redirect_stderr=False)
 
     def cluster(self, cluster: Any) -> None:
         where = "local Ray" if cluster.address.startswith("127.") else "Ray"
