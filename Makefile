@@ -13,7 +13,7 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e ".[dev,mesh]"
+	$(BIN)/pip install -q -e ".[dev,mesh,farm]"
 	touch $@
 
 # Independent readers the tests run on what we write (npm, pinned, into .tools/): the
