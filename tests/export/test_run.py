@@ -113,6 +113,9 @@ def test_unreal_package(tmp_path, room):
     assert "X = 100·z, Y = 100·x" in readme and "Z = -100·y" in readme
     for importer in ("UEFN", "XV3DGS", "GaussianSplattingRenderer", "Cesium for Unreal"):
         assert importer in readme
+    packed = (tmp_path / "set.spz").read_bytes()  # version 2: every SPZ reader takes it
+    assert gzip.decompress(packed)[4:8] == (2).to_bytes(4, "little")
+    assert "Niantic SPZ version 2" in readme
     compact = convert_scene(read_scene(tmp_path / "set.spz"), "rdf")
     np.testing.assert_allclose(compact.means, room.means, atol=1 / 8192 + 1e-6)
     assert validate(tmp_path / "set_proxy.glb") == []
