@@ -44,11 +44,11 @@ def test_run_then_resume(cli, photos, tmp_path):
     assert [s["status"] for s in longer.values()] == ["up to date"] * 3 + ["done"]
 
     # a redo starts afresh: training after a forced stage must not read its old checkpoint
-    (out / "train" / "checkpoints" / "latest.pt").write_bytes(b"stale")
+    (out / "train" / "checkpoints" / "latest.safetensors").write_bytes(b"stale")
     forced = _stages(cli("--json", "run", photos, "--out", out, "--steps", "25", *FAST[2:],
                          "--force", "sfm"))
     assert [s["status"] for s in forced.values()] == ["up to date"] * 2 + ["done"] * 2
-    (out / "train" / "checkpoints" / "latest.pt").write_bytes(b"stale")
+    (out / "train" / "checkpoints" / "latest.safetensors").write_bytes(b"stale")
     retrained = _stages(cli("--json", "run", photos, "--out", out, "--steps", "25",
                             *FAST[2:], "--force", "train"))
     assert [s["status"] for s in retrained.values()] == ["up to date"] * 3 + ["done"]

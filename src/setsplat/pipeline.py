@@ -83,7 +83,9 @@ def _sfm(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, Any
 
 def _train(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, Any]:
     from setsplat.reconstruct.train import train_capture
+    from setsplat.reconstruct.train.checkpoint import find
 
+    resume = resume and find(out / "train" / "checkpoints") is not None
     metrics = train_capture(out / "sfm", config.train, out / "train", resume=resume)
     return {k: metrics.get(k) for k in ("psnr", "ssim", "splats", "wall_seconds")}
 
