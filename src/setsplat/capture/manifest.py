@@ -14,6 +14,7 @@ from typing import Any
 
 from setsplat.core.errors import SetsplatError
 from setsplat.core.fsutil import atomic_write
+from setsplat.core.limits import inside
 
 MANIFEST = "capture.json"
 FORMAT_VERSION = 1
@@ -99,10 +100,12 @@ def read_capture(folder: str | Path) -> Capture:
                             "make one with 'setsplat capture ingest SRC --out CAPTURE'", folder)
     try:
         data = json.loads(manifest.read_text())
-        return Capture(folder, data["kind"], data["source"],
-                       [CaptureImage.from_dict(im) for im in data["images"]],
+        images = [CaptureImage.from_dict(im) for im in data["images"]]
+        for image in images:  # names come from the file: they must stay in the capture
+            inside(folder, image.name, "image name", manifest)
+        return Capture(folder, data["kind"], data["source"], images,
                        data.get("skipped", []), data.get("checked", False),
                        data.get("keep_all", False))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise SetsplatError(f"damaged manifest ({type(exc).__name__}: {exc})",
                             "ingest the source again", manifest) from None

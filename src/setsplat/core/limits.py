@@ -29,16 +29,18 @@ _OUTSIDE_HINT = "a file we are given may only point at files inside its own fold
 
 
 def inside(root: str | os.PathLike, path: str | os.PathLike, what: str,
-           source: str | os.PathLike | None = None) -> Path:
-    """``path`` (relative to ``root``, or absolute) resolved with every symlink followed;
-    a one-line error naming ``source`` (the file that held the path) unless it stays in
-    ``root``."""
+           source: str | os.PathLike | None = None,
+           relative_to: str | os.PathLike | None = None) -> Path:
+    """``path`` (relative to ``relative_to``, by default ``root``; or absolute) resolved
+    with every symlink followed; a one-line error naming ``source`` (the file that held
+    the path) unless it stays in ``root``."""
     base = Path(os.path.realpath(root))
     text = os.fspath(path)
     if "\0" in text:
         raise SetsplatError(f"{what} {text!r} contains a NUL byte", _OUTSIDE_HINT,
                             source or root)
-    resolved = Path(os.path.realpath(base / text))
+    start = base if relative_to is None else Path(os.path.realpath(relative_to))
+    resolved = Path(os.path.realpath(start / text))
     if resolved != base and base not in resolved.parents:
         raise SetsplatError(f"{what} {text!r} points outside {base}", _OUTSIDE_HINT,
                             source or root)
@@ -93,9 +95,13 @@ def check_pixels(width: int, height: int, what: str,
 def open_image(path: str | os.PathLike):
     """A Pillow image whose declared size passed ``check_pixels`` (nothing is decoded
     yet): every reader of photos we are handed opens them through this."""
+    import warnings
+
     from PIL import Image
 
-    image = Image.open(path)
+    with warnings.catch_warnings():  # Pillow's own bomb warning: our limit decides
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        image = Image.open(path)
     try:
         check_pixels(*image.size, "image", path)
     except SetsplatError:

@@ -9,6 +9,7 @@ w, x, y, z; pixel centres sit at +0.5 in COLMAP as in our Camera.
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ import numpy as np
 from setsplat.core.camera import DISTORTION_PARAMS, Camera
 from setsplat.core.errors import SetsplatError, os_error
 from setsplat.core.fsutil import atomic_write
+from setsplat.core.limits import check_declared
 from setsplat.core.rotation import matrix_to_quat, quat_to_matrix
 
 # COLMAP's camera model ids, names and parameter counts (colmap/sensor/models.h).
@@ -263,13 +265,14 @@ def _read_images_bin(data: bytes, path: Path) -> dict[int, ColmapImage]:
 
 def _read_points_bin(data: bytes, path: Path):
     cur = _Cursor(data, path)
-    count = cur.take("Q")[0]
+    head = struct.Struct("<Q3d3BdQ")
+    count = check_declared(cur.take("Q")[0], head.size, len(data) - cur.offset, "points",
+                           path)
     ids = np.empty(count, np.int64)
     xyz = np.empty((count, 3))
     rgb = np.empty((count, 3), np.uint8)
     errors = np.empty(count)
     tracks = []
-    head = struct.Struct("<Q3d3BdQ")
     for i in range(count):
         try:
             values = head.unpack_from(data, cur.offset)
@@ -283,9 +286,12 @@ def _read_points_bin(data: bytes, path: Path):
 
 def _numbers(words: list[str], path: Path, what: str) -> list[float]:
     try:
-        return [float(w) for w in words]
+        values = [float(w) for w in words]
     except ValueError:
         raise SetsplatError(f"{what} has a word that is not a number", _BROKEN, path) from None
+    if not all(math.isfinite(v) for v in values):
+        raise SetsplatError(f"{what} has a number that is not finite", _BROKEN, path)
+    return values
 
 
 def _read_cameras_txt(lines: list[str], path: Path) -> dict[int, ColmapCamera]:

@@ -33,6 +33,7 @@ import numpy as np
 from setsplat.assets import Library, load, resolve
 from setsplat.core.errors import SetsplatError, os_error
 from setsplat.core.fsutil import atomic_write, default_mode, replace_folder
+from setsplat.core.limits import open_image
 from setsplat.core.progress import progress
 from setsplat.core.scene import GaussianScene
 
@@ -231,9 +232,7 @@ def read_depth(path: Path, scale: float | None) -> np.ndarray:
 
         with OpenEXR.File(os.fspath(path)) as exr:
             return np.asarray(exr.channels()["Z"].pixels, np.float32)
-    from PIL import Image
-
-    with Image.open(path) as image:
+    with open_image(path) as image:
         return np.asarray(image, np.float64) * float(scale)
 
 

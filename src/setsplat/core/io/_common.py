@@ -4,6 +4,7 @@ activation in both directions, byte rounding and JSON for numpy values."""
 from __future__ import annotations
 
 import os
+import stat
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,23 @@ def read_bytes(path: str | os.PathLike, fix_hint: str) -> bytes:
         raise os_error(exc, path, "reading") from exc
     if not data:
         raise SetsplatError("file is empty (0 bytes)", fix_hint, path)
+    return data
+
+
+def read_file_bytes(path: str | os.PathLike, limit: int, fix_hint: str) -> bytes:
+    """At most ``limit`` bytes of a regular file (not a device or a pipe, which could
+    never end); a one-line error if it holds fewer."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a pipe must not block
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise SetsplatError("is not a regular file", fix_hint, path)
+            data = f.read(limit)
+    except OSError as exc:
+        raise os_error(exc, path, "reading") from exc
+    if len(data) < limit:
+        raise SetsplatError(f"holds {len(data)} bytes, fewer than the {limit} declared",
+                            fix_hint, path)
     return data
 
 
