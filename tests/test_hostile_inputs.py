@@ -198,3 +198,34 @@ def test_cameras_json_with_non_finite_values(tmp_path):
     (tmp_path / "c.json").write_text(json.dumps(data))
     with pytest.raises(SetsplatError, match="focal length must be positive"):
         read_cameras(tmp_path / "c.json")
+
+
+def test_spz_inflates_no_further_than_its_header_declares(tmp_path):
+    import gzip
+    import tracemalloc
+
+    from setsplat.core.io import spz
+
+    header = spz.HEADER.pack(spz.MAGIC, 3, 10, 0, 12, 0, 0)
+    (tmp_path / "bomb.spz").write_bytes(gzip.compress(header + b"\0" * (50 << 20)))
+    tracemalloc.start()
+    try:
+        with pytest.raises(SetsplatError, match="goes on past the size its header declares"):
+            spz.read(tmp_path / "bomb.spz")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20, peak
+
+    claims = spz.HEADER.pack(spz.MAGIC, 3, 1 << 27, 3, 12, 0, 0)
+    (tmp_path / "claims.spz").write_bytes(gzip.compress(claims))
+    with pytest.raises(SetsplatError, match="more than .* compressed bytes can hold"):
+        spz.read(tmp_path / "claims.spz")
+
+
+def test_a_shot_of_100_million_frames_is_refused():
+    from setsplat.shots.model import Shot
+
+    with pytest.raises(SetsplatError, match="100000000 frames is too many"):
+        Shot("EP01_SH010", "Set@1", {"kind": "preset"}, frame_start=1001,
+             frame_end=1001 + 100_000_000 - 1)

@@ -164,6 +164,8 @@ def test_bad_input_is_one_line(cli, lib, tmp_path, set_source):
           "4"), "--end or --frames"),
         (("shots", "new", "EP01_SH010", "--asset", "Set_Test", "--resolution", "big"),
          "WIDTHxHEIGHT"),
+        (("shots", "new", "EP01_SH010", "--asset", "Set_Test", "--frames", "100000000"),
+         "100000000 frames is too many"),
         (("shots", "show", "EP09_SH010"), "no shot named 'EP09_SH010'"),
         (("shots", "render", "EP09_SH010"), "no shot named"),
         (("shots", "add-clip", "EP09_SH010", tmp_path / "garbage.mp4"), "no shot named"),

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import os
 import stat
+import zlib
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from setsplat.core.errors import SetsplatError, os_error
+from setsplat.core.limits import check_inflation
 
 # Opacity bytes decode to at least half a step away from 0 and 1, so that the logit
 # stays finite: a byte of 0 or 255 becomes a logit of about ∓6.2.
@@ -43,6 +46,42 @@ def read_file_bytes(path: str | os.PathLike, limit: int, fix_hint: str) -> bytes
         raise SetsplatError(f"holds {len(data)} bytes, fewer than the {limit} declared",
                             fix_hint, path)
     return data
+
+
+def gunzip(raw: bytes, header_size: int, declared_size: Callable[[bytes], int],
+           fix_hint: str, path: str | os.PathLike | None = None) -> bytes:
+    """A gzip stream (one or more members) inflated no further than its header says:
+    ``declared_size(first header_size bytes)`` is the total the format declares, checked
+    against what deflate can produce and what memory holds before it is reached. A
+    header that declares nothing more (a bad one) comes back alone, for the format's
+    reader to say what is wrong with it."""
+    out, limit, pending = bytearray(), header_size, raw
+    inflater = zlib.decompressobj(31)
+    try:
+        while True:
+            out += inflater.decompress(pending, limit + 1 - len(out))
+            pending = inflater.unconsumed_tail
+            if limit == header_size and len(out) >= header_size:
+                declared = declared_size(bytes(out[:header_size]))
+                if declared <= header_size:
+                    return bytes(out[:header_size])
+                limit = check_inflation(declared, len(raw), "decompressed data", path)
+                continue
+            if len(out) > limit:
+                raise SetsplatError("the data goes on past the size its header declares",
+                                    fix_hint, path)
+            if inflater.eof and inflater.unused_data:  # another gzip member follows
+                pending, inflater = inflater.unused_data, zlib.decompressobj(31)
+            elif inflater.eof:
+                return bytes(out)
+            elif not pending:
+                out += inflater.flush(limit + 1 - len(out))
+                if not inflater.eof:
+                    raise SetsplatError("the gzip stream is cut short",
+                                        "the file was cut short; copy or export it again",
+                                        path)
+    except zlib.error as exc:
+        raise SetsplatError(f"not a readable gzip stream ({exc})", fix_hint, path) from None
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:

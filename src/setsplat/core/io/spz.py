@@ -39,7 +39,6 @@ from __future__ import annotations
 import gzip
 import os
 import struct
-import zlib
 
 import numpy as np
 
@@ -47,7 +46,7 @@ from setsplat.core import sh as shlib
 from setsplat.core.errors import SetsplatError
 from setsplat.core.frames import SPZ, convert_scene
 from setsplat.core.fsutil import atomic_write
-from setsplat.core.io._common import logit, read_bytes, sigmoid, to_byte
+from setsplat.core.io._common import gunzip, logit, read_bytes, sigmoid, to_byte
 from setsplat.core.scene import GaussianScene
 
 MAGIC = 0x5053474E
@@ -187,6 +186,22 @@ def _sh_range(extensions: bytes) -> tuple[float, float]:
     return -1.0, 1.0
 
 
+def _block_sizes(n: int, version: int, degree: int) -> list[int]:
+    """Bytes of each attribute block: positions, alphas, colors, scales, rotations, SH."""
+    return [n * (6 if version == 1 else 9), n, 3 * n, 3 * n, n * (4 if version >= 3 else 3),
+            n * ((degree + 1) ** 2 - 1) * 3]
+
+
+def _declared_size(header: bytes) -> int:
+    """The uncompressed size a header declares (extension records get 1 MiB of room); a
+    header decode() will refuse declares nothing beyond itself."""
+    magic, version, n, degree, _, flags, _ = HEADER.unpack(header)
+    if magic != MAGIC or not 1 <= version <= VERSION or degree > 4:
+        return HEADER.size
+    extensions = 1 << 20 if flags & FLAG_EXTENSIONS else 0
+    return HEADER.size + sum(_block_sizes(n, version, degree)) + extensions
+
+
 def decode(data: bytes, path: str | os.PathLike | None = None) -> GaussianScene:
     """A scene (in the SPZ frame) from uncompressed SPZ bytes."""
     if len(data) < HEADER.size:
@@ -200,8 +215,7 @@ def decode(data: bytes, path: str | os.PathLike | None = None) -> GaussianScene:
     if degree > 4 or n > _MAX_POINTS:
         raise SetsplatError(f"bad SPZ header (SH degree {degree}, {n} splats)", _FIX_HINT, path)
     coeffs = (degree + 1) ** 2 - 1
-    sizes = [n * (6 if version == 1 else 9), n, 3 * n, 3 * n, n * (4 if version >= 3 else 3),
-             n * coeffs * 3]
+    sizes = _block_sizes(n, version, degree)
     payload = sum(sizes)
     extra = len(data) - HEADER.size - payload
     if extra < 0:
@@ -248,8 +262,4 @@ def read(path: str | os.PathLike) -> GaussianScene:
     if raw[:4] == struct.pack("<I", MAGIC):
         raise SetsplatError("this is an SPZ version 4 file (zstd container), which we do not "
                             "read yet", "re-export it as SPZ version 3 (gzip)", path)
-    try:
-        data = gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise SetsplatError(f"not a readable gzip stream ({exc})", _FIX_HINT, path) from None
-    return decode(data, path)
+    return decode(gunzip(raw, HEADER.size, _declared_size, _FIX_HINT, path), path)
