@@ -56,7 +56,7 @@ def write_scene_file(target: str, scene: GaussianScene, path: Path,
 def write_target(target: str, source: GaussianScene, converted: GaussianScene, out: Path,
                  options, result: Export) -> None:
     del source  # the converted scene is what goes into the file
-    with package.staging(out) as stage:
+    with package.staging(out, options) as stage:
         name = f"{options.name}{SUFFIX[target]}"
         # a whole catalog asset is packed only when no splats were left out
         selected = options.crop or options.max_splats or options.sh_degree is not None

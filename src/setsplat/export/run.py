@@ -22,7 +22,7 @@ from setsplat.core.io import read_scene
 from setsplat.core.scene import GaussianScene
 from setsplat.export.cameras import CameraTrack
 from setsplat.export.mesh import MeshOptions
-from setsplat.export.package import Export
+from setsplat.export.package import Export, check_file_name
 from setsplat.export.select import Crop, select
 
 TARGETS = ("ply", "splat", "spz", "gltf", "usd", "usdz", "mesh", "unreal", "unity", "web")
@@ -47,6 +47,8 @@ class ExportOptions:
     name: str = "scene"             # base name of the files written
     proxy: bool = True              # engine packages include the proxy mesh
     asset_layer: Path | None = None  # the catalog asset's USD the scene came from, if any
+    inputs: Sequence[Path] = ()     # files and folders read: never overwritten
+    force: bool = False             # replace files in --out no export of ours wrote
 
 
 def asset_reference(source: str) -> str | None:
@@ -92,6 +94,7 @@ def export(target: str, scene: GaussianScene, out: str | Path,
     if target not in TARGETS:
         raise SetsplatError(f"unknown export target {target!r}", f"use one of {', '.join(TARGETS)}")
     frame = output_frame(target, options)
+    check_file_name(options.name)
     if len(scene) == 0:
         raise SetsplatError("the scene has no splats", "nothing to export")
     chosen = select(scene, region=options.crop, max_splats=options.max_splats,

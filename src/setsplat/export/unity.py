@@ -15,7 +15,7 @@ from setsplat.export.proxy import package_proxy
 def write_target(target: str, source: GaussianScene, converted: GaussianScene, out: Path,
                  options, result: Export) -> None:
     del target
-    with package.staging(out) as stage:
+    with package.staging(out, options) as stage:
         name = options.name
         ply.write(stage / f"{name}.ply", package.engine_ply_scene(converted))
         mesh = package_proxy(stage, source, options, result, turn_y_180=True)
