@@ -21,9 +21,9 @@ from setsplat.core.frames import Frame, convert_scene, get_frame
 from setsplat.core.io import read_scene
 from setsplat.core.scene import GaussianScene
 from setsplat.export.cameras import CameraTrack
-from setsplat.export.mesh import MeshOptions
 from setsplat.export.package import Export, check_file_name
 from setsplat.export.select import Crop, select
+from setsplat.mesh import MeshOptions
 
 TARGETS = ("ply", "splat", "spz", "gltf", "usd", "usdz", "mesh", "unreal", "unity", "web")
 UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "ft": 0.3048, "in": 0.0254}
