@@ -174,16 +174,24 @@ class Catalog:
             raise SetsplatError("no catalog here", "publish an asset first", self.path)
         self._journal = journal_mode(self.path)
         self.readonly = False
-        with self._guard():
-            try:
-                self.db = self._connect(str(self.path), uri=False)
-                self._check_and_migrate()
-            except sqlite3.OperationalError as exc:
-                if create or _kind(exc) not in (_READONLY, _CANTOPEN, _PERM):
-                    raise
-                with contextlib.suppress(AttributeError):
-                    self.db.close()
-                self._open_readonly()
+        try:
+            with self._guard():
+                self._open(create)
+        except BaseException:
+            if hasattr(self, "db"):  # a catalog we refuse is not left open
+                self.db.close()
+            raise
+
+    def _open(self, create: bool) -> None:
+        try:
+            self.db = self._connect(str(self.path), uri=False)
+            self._check_and_migrate()
+        except sqlite3.OperationalError as exc:
+            if create or _kind(exc) not in (_READONLY, _CANTOPEN, _PERM):
+                raise
+            with contextlib.suppress(AttributeError):
+                self.db.close()
+            self._open_readonly()
 
     def _connect(self, target: str, uri: bool) -> sqlite3.Connection:
         db = sqlite3.connect(target, timeout=BUSY_TIMEOUT_S, isolation_level=None, uri=uri)
@@ -349,9 +357,9 @@ class Catalog:
 
     def schema_version(self) -> int:
         row = self.db.execute("SELECT version FROM schema_version").fetchone()
-        if row is None:
-            raise SetsplatError("the catalog's schema_version table is empty", _CORRUPT_HINT,
-                                self.path)
+        if row is None or type(row[0]) is not int or row[0] < 0:
+            raise SetsplatError("the catalog's schema_version table is empty or damaged",
+                                _CORRUPT_HINT, self.path)
         return int(row[0])
 
     def _check_application(self) -> None:
@@ -520,7 +528,15 @@ class Catalog:
         return [r["name"] for r in self._query("SELECT name FROM assets ORDER BY name")]
 
     def _decorate(self, row: dict[str, Any]) -> dict[str, Any]:
-        row["extent"] = json.loads(row["extent"]) if row["extent"] else None
+        """A version row for callers, its values checked (the file may come from anyone)."""
+        damaged = [key for key, kinds in _ROW_TYPES.items() if not isinstance(row[key], kinds)]
+        try:
+            row["extent"] = json.loads(row["extent"]) if row["extent"] else None
+        except (ValueError, RecursionError):
+            damaged.append("extent")
+        if damaged:
+            raise SetsplatError(f"the catalog holds a damaged version row ({', '.join(damaged)})",
+                                "restore catalog.sqlite from a backup", self.path)
         for key in ("half", "unscaled", "purged"):
             row[key] = bool(row[key])
         row["ref"] = f"{row['name']}@{row['version']}"
@@ -556,6 +572,16 @@ class Catalog:
 _PERM, _READONLY, _IOERR, _FULL, _CANTOPEN = 3, 8, 10, 13, 14
 _MESSAGES = {"readonly": _READONLY, "disk is full": _FULL, "disk i/o error": _IOERR,
              "unable to open": _CANTOPEN, "access permission denied": _PERM}
+
+
+_TEXT, _NUMBER, _NONE = str, (int, float), type(None)
+_ROW_TYPES = {"name": _TEXT, "id": int, "version": int, "state": _TEXT,
+              "created_at": _TEXT, "published_at": (_TEXT, _NONE),
+              "description": (_TEXT, _NONE), "splats": (int, _NONE),
+              "preview_splats": (int, _NONE), "sh_degree": (int, _NONE),
+              "bytes": (int, _NONE), "extent": (_TEXT, _NONE), "interface": (_TEXT, _NONE),
+              "deprecated_at": (_TEXT, _NONE), "removed_at": (_TEXT, _NONE),
+              "half": (_NUMBER, _NONE), "unscaled": (_NUMBER, _NONE), "purged": _NUMBER}
 
 
 def _kind(exc: sqlite3.Error) -> int | None:

@@ -175,6 +175,8 @@ def read_model(folder: str | Path) -> ColmapModel:
                       if paths["points3D"].is_file() else None)
     except OSError as exc:
         raise os_error(exc, folder, "reading the COLMAP model") from exc
+    except UnicodeDecodeError:
+        raise SetsplatError("a text model file is not UTF-8 text", _BROKEN, folder) from None
     for image in images.values():
         if image.camera_id not in cameras:
             raise SetsplatError(f"image {image.name} uses camera {image.camera_id}, which is "
@@ -279,6 +281,8 @@ def _read_points_bin(data: bytes, path: Path):
         except struct.error:
             raise SetsplatError("file ends too early", _BROKEN, path) from None
         cur.offset += head.size
+        if values[0] >= 1 << 63:
+            raise SetsplatError(f"point id {values[0]} is out of range", _BROKEN, path)
         ids[i], xyz[i], rgb[i], errors[i] = values[0], values[1:4], values[4:7], values[7]
         tracks.append(cur.array("<u4", 2 * values[8]).reshape(-1, 2).astype(np.int64))
     return ids, xyz, rgb, errors, tracks
