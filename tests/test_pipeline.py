@@ -75,6 +75,9 @@ def test_bad_input(cli, tmp_path, photos):
     assert "no such file or folder" in result.err
     result = cli("run", photos, "--out", tmp_path / "o", "--force", "paint")
     assert result.code == 2 and "unknown stage paint for --force" in result.err
+    (tmp_path / "afile").write_text("x")
+    result = cli("run", photos, "--out", tmp_path / "afile")
+    assert result.code == 2 and "afile: exists and is not a folder" in result.err
     result = cli("run", photos, "--out", photos / "inside")
     assert result.code == 2 and "the output folder is inside the source" in result.err
     empty = tmp_path / "empty"

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import sqlite3
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 from setsplat.assets import Library
 from setsplat.assets.catalog import Catalog
 from setsplat.core.errors import SetsplatError
+from tests.conftest import read_only
 
 pytest.importorskip("pxr")
 
@@ -66,23 +66,12 @@ def test_a_symlinked_asset_folder_is_refused(cli, published, tmp_path, small_ply
     assert sorted(p.name for p in elsewhere.rglob("*")) == before
 
 
-@pytest.fixture
-def read_only(published):
-    """The library made read-only for this process: immutable files and folders for
-    root (which may write anything else), no write permissions for anyone else."""
-    if os.geteuid() == 0:
-        subprocess.run(["chattr", "-R", "+i", str(published)], check=True)
-        yield published
-        subprocess.run(["chattr", "-R", "-i", str(published)], check=True)
-        return
-    for path in [published, *published.rglob("*")]:
-        path.chmod(path.stat().st_mode & ~0o222)
-    yield published
-    for path in [published, *published.rglob("*")]:
-        path.chmod(path.stat().st_mode | 0o200)
+def test_a_read_only_library_is_readable(cli, published):
+    with read_only(published):
+        _reads_but_never_writes(cli, published)
 
 
-def test_a_read_only_library_is_readable(cli, read_only):
+def _reads_but_never_writes(cli, read_only):
     for args in (("assets", "list"), ("assets", "show", "Set_Office@1"),
                  ("assets", "path", "Set_Office@1"), ("assets", "search", "Set"),
                  ("assets", "verify")):

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from setsplat.assets import Library
-from setsplat.core.errors import SetsplatError
+from setsplat.core.errors import SetsplatError, os_error
 
 from . import store
 from .model import Shot
@@ -85,8 +85,11 @@ def write_timeline(episode: str, out: str | os.PathLike,
         raise SetsplatError(f"cannot tell the timeline format from {out.suffix or 'no suffix'}",
                             f"end --out with {', '.join(ADAPTERS)}", out)
     timeline, warnings = build_timeline(episode, library)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
+    except OSError as exc:
+        raise os_error(exc, out, "writing the timeline") from exc
     try:
         written = tmp / out.name
         otio.adapters.write_to_file(timeline, os.fspath(written), adapter_name=adapter)
@@ -97,6 +100,8 @@ def write_timeline(episode: str, out: str | os.PathLike,
         raise SetsplatError(f"OpenTimelineIO could not write it ({exc})",
                             "render the shots (media must be files) or write .otio", out
                             ) from None
+    except OSError as exc:
+        raise os_error(exc, out, "writing the timeline") from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return {"episode": episode, "out": str(out), "adapter": adapter,
