@@ -238,7 +238,7 @@ class _Document:
                 raise ValueError(f"byteStride {stride} is out of range")
             rows = np.ndarray((count, width), kind, buffer, start,
                               (stride, kind.itemsize)) if count else np.zeros((0, width), kind)
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
+        except (KeyError, IndexError, TypeError, ValueError, OverflowError) as exc:
             raise SetsplatError(f"accessor {index} is malformed ({exc})", _FIX_HINT,
                                 self.path) from None
         values = rows.astype(np.float64)
