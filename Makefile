@@ -47,6 +47,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
 
 # Every reader of files we are handed, 100,000 damaged inputs each (tests/fuzz/run.py);
 # counts and findings go to fuzz-report.json. The test suite runs a small fixed budget.

@@ -288,8 +288,8 @@ def test_no_mesh_or_no_surface_publishes_the_placeholder(library, small_ply, tmp
 
 
 def test_exports_of_the_asset_reuse_its_proxy(library, tmp_path):
-    from setsplat.export.run import ExportOptions, export, load_source
     from setsplat.export.select import Crop
+    from setsplat.export.targets import ExportOptions, export, load_source
     from setsplat.mesh import read_glb
 
     path = tmp_path / "room.ply"

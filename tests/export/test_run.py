@@ -14,7 +14,7 @@ from setsplat.core.errors import SetsplatError
 from setsplat.core.frames import FRAMES, convert_scene
 from setsplat.core.fsutil import sha256_file
 from setsplat.core.io import read_scene
-from setsplat.export.run import ExportOptions, export
+from setsplat.export.targets import ExportOptions, export
 from setsplat.mesh import MeshOptions, read_glb
 from tests.gltf_validator import validate
 

@@ -47,9 +47,9 @@ def export(target: str, source: str, out: Path, crop: str | None, max_splats: in
     """Export SOURCE (a PLY/SPZ/.splat/glTF file or an asset Name@version) as TARGET:
     ply, splat, spz, gltf, usd, usdz, mesh (proxy), or the unreal, unity and web
     packages, in the target's frame and units, with a README.txt and manifest.json."""
-    from setsplat.export.run import ExportOptions, load_source
-    from setsplat.export.run import export as run_export
     from setsplat.export.select import Crop
+    from setsplat.export.targets import ExportOptions, load_source
+    from setsplat.export.targets import export as run_export
     from setsplat.mesh import MeshOptions
 
     options = ExportOptions(

@@ -198,7 +198,7 @@ def train(capture: Path, out: Path | None, resume: bool, force: bool, **options:
     """Train a Gaussian-splat scene from SfM results: CAPTURE is a capture folder with
     sfm/ inside, or an sfm folder."""
     from setsplat.reconstruct.train import train_capture
-    from setsplat.reconstruct.train.run import resume_config, train_folder
+    from setsplat.reconstruct.train.job import resume_config, train_folder
 
     if resume:
         from setsplat.reconstruct.train import TrainConfig

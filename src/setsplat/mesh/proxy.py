@@ -147,8 +147,8 @@ def _build(o3d: Any, scene: GaussianScene, options: MeshOptions, cameras: Sequen
 
 def _decimated(mesh: Any, target: int, depth: int) -> Any:
     """Quadric decimation to ``target`` triangles. Poisson gives about a million on a
-    set, which quadric decimation alone takes 13 s over (the trained stage scan); vertex
-    clustering first, to about 4x the target, makes it 2 s, and the surface moves
+    set, which quadric decimation alone reduces slowly; vertex clustering first, to
+    about 4x the target, makes it several times faster, and the surface moves
     little (median vertex distance to the full-resolution surface 1.4 cm instead of
     1.0 cm on the 8.4 m stage, where a Poisson cell is 1.6 cm)."""
     if len(mesh.triangles) > 8 * target:

@@ -50,7 +50,7 @@ REPORT_FILE = "sfm_report.json"
 LOG_FILE = "colmap.log"
 MIN_REGISTERED = 3
 FEW_KEYPOINTS = 100
-STAGES = "setsplat.reconstruct.colmap_stages"
+COLMAP_STAGES_MODULE = "setsplat.reconstruct.colmap_stages"  # run in a child process
 
 
 @dataclass
@@ -519,5 +519,5 @@ def _progress_bars():
 
 def _run_stage(function: str, job: dict[str, Any], log: Path, timeout: float) -> Any:
     with _progress_bars() as on_event:
-        return run_isolated(f"{STAGES}:{function}", job, log_path=log, timeout=timeout,
-                            on_event=on_event)
+        return run_isolated(f"{COLMAP_STAGES_MODULE}:{function}", job, log_path=log,
+                            timeout=timeout, on_event=on_event)

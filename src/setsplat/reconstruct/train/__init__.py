@@ -13,7 +13,7 @@ __all__ = ["LearningRates", "TrainConfig", "train_capture"]
 
 def __getattr__(name: str) -> Any:
     if name == "train_capture":
-        from setsplat.reconstruct.train.run import train_capture
+        from setsplat.reconstruct.train.job import train_capture
 
         return train_capture
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
