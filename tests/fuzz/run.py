@@ -33,9 +33,10 @@ def fuzz(target, examples: int, first_seed: int = 0) -> dict:
             if len(counts["findings"]) <= 3:
                 traceback.print_exc()
         counts["inputs"] += 1
-        if counts["inputs"] % 10_000 == 0:
-            print(f"{target.name}: {counts['inputs']} inputs, {len(counts['findings'])} "
-                  f"findings, {time.monotonic() - started:.0f} s", flush=True)
+        if counts["inputs"] % 2_000 == 0:  # progress, should the run be stopped early
+            print(f"{target.name}: {counts['inputs']} inputs, {counts['read']} read, "
+                  f"{counts['refused']} refused, {len(counts['findings'])} findings, "
+                  f"{time.monotonic() - started:.0f} s", flush=True)
     counts["seconds"] = round(time.monotonic() - started, 1)
     return counts
 
