@@ -12,7 +12,6 @@ import contextlib
 import os
 import re
 import shutil
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from setsplat.capture.images import BadImage, LoadedImage, load_image
 from setsplat.capture.manifest import Capture, CaptureImage
 from setsplat.capture.video import is_video, pick_frames, probe
 from setsplat.core.errors import SetsplatError, os_error
-from setsplat.core.fsutil import sha256_file
+from setsplat.core.fsutil import sha256_file, staging_folder
 from setsplat.core.progress import progress
 
 JPEG_QUALITY = 95
@@ -262,15 +261,27 @@ def _check_out(src: Path, out: Path, overwrite: bool) -> None:
                             "written to", out)
     if out.exists() and not out.is_dir():
         raise SetsplatError("exists and is not a folder", "choose another --out", out)
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
+    if out.is_dir() and any(out.iterdir()) and not overwrite and not _unchecked_of(out, src):
         raise SetsplatError("already exists and is not empty",
                             "choose another --out, or pass --overwrite to replace it", out)
+
+
+def _unchecked_of(out: Path, src: Path) -> bool:
+    """``out`` is a capture of ``src`` whose QC never finished (an ingest stopped during
+    its check): running the ingest again may redo it."""
+    from setsplat.capture.manifest import read_capture
+
+    try:
+        capture = read_capture(out)
+    except SetsplatError:
+        return False
+    return not capture.checked and capture.source == str(src.resolve())
 
 
 def _staging(out: Path) -> Path:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".{out.name}.ingest-", dir=out.parent))
+        return staging_folder(out, "ingest")
     except OSError as exc:
         raise os_error(exc, out, "creating the capture folder") from exc
 
@@ -279,7 +290,7 @@ def _replace(staging: Path, out: Path) -> None:
     """Move the finished capture into place; an old one (--overwrite) goes only after."""
     old = None
     if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        old = staging_folder(out, "old")
         os.replace(out, old / "capture")
     os.replace(staging, out)
     if old is not None:

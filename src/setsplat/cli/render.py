@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,8 @@ def render(scene_file: Path, cameras_file: Path, out_dir: Path, depth: str, dept
     """Render SCENE from every camera in --cameras into --out (PNG per view)."""
     from setsplat.core.camera import read_cameras
     from setsplat.core.errors import SetsplatError, os_error
+    from setsplat.core.fsutil import merge_folder, staging_folder
     from setsplat.core.io import read_scene
-    from setsplat.core.progress import progress
 
     bg = _colour(background)
     scene = read_scene(scene_file)
@@ -42,11 +43,31 @@ def render(scene_file: Path, cameras_file: Path, out_dir: Path, depth: str, dept
     if not cameras:
         raise SetsplatError("the cameras file lists no cameras", "add at least one camera",
                             cameras_file)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SetsplatError("exists and is not a folder", "give --out a folder", out_dir)
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        stage = staging_folder(out_dir)  # views appear in --out only once all are done
     except OSError as exc:
         raise os_error(exc, out_dir, "creating the output folder") from exc
+    try:
+        summary = _render_views(scene, cameras, stage, depth, depth_format, alpha, bg,
+                                sh_degree, backend)
+        merge_folder(stage, out_dir)
+    except OSError as exc:
+        raise os_error(exc, out_dir, "writing the views") from exc
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    for view in summary["views"]:
+        view.update({k: str(out_dir / Path(v).relative_to(stage)) for k, v in view.items()
+                     if isinstance(v, str) and Path(v).is_relative_to(stage)})
+    emit({"scene": str(scene_file), "splats": len(scene), "out": str(out_dir), **summary},
+         _print)
 
+
+def _render_views(scene, cameras, folder: Path, depth: str, depth_format: str, alpha: bool,
+                  bg: tuple[float, float, float], sh_degree: int | None,
+                  backend: str) -> dict[str, Any]:
+    from setsplat.core.progress import progress
     from setsplat.render import render_scene
     from setsplat.render.image_files import view_names, write_view
 
@@ -59,14 +80,13 @@ def render(scene_file: Path, cameras_file: Path, out_dir: Path, depth: str, dept
             t0 = time.perf_counter()
             output = render_scene(scene, [camera], sh_degree=sh_degree, background=bg,
                                   backend=backend)[0]
-            written = write_view(output, out_dir, stem, depth=depth, depth_format=depth_format,
+            written = write_view(output, folder, stem, depth=depth, depth_format=depth_format,
                                  alpha=alpha, units=units)
             views.append({"camera": camera.name, **written, "width": camera.width,
                           "height": camera.height, "seconds": time.perf_counter() - t0})
             advance(1)
-    emit({"scene": str(scene_file), "splats": len(scene), "out": str(out_dir),
-          "backend": output.backend, "views": views,
-          "seconds": round(time.perf_counter() - started, 3)}, _print)
+    return {"backend": output.backend, "views": views,
+            "seconds": round(time.perf_counter() - started, 3)}
 
 
 def _colour(text: str) -> tuple[float, float, float]:

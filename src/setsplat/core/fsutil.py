@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,6 +64,52 @@ def atomic_write(path: str | os.PathLike, *, fsync: bool = False) -> Iterator[Bi
         raise
 
 
+def staging_folder(out: str | os.PathLike, tag: str = "part") -> Path:
+    """A fresh, empty folder beside ``out`` to build it in, with the permissions mkdir
+    gives (not mkdtemp's 0700). Staging folders of ``out`` left by processes of this
+    machine that no longer run (killed with -9, a power cut) are removed first, so an
+    interrupted run leaves nothing the next one does not clean. The name carries the
+    host and process: ``.NAME.TAG-HOST-PID-RANDOM``."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sweep_staging(out)
+    prefix = f".{out.name}.{tag}-{_HOST}-{os.getpid()}-"
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=out.parent))
+    os.chmod(folder, default_mode(folder=True))
+    return folder
+
+
+_HOST = socket.gethostname().replace("-", "_") or "host"
+
+
+def sweep_staging(out: str | os.PathLike) -> list[Path]:
+    """Remove staging folders of ``out`` whose process (on this host) is gone."""
+    import shutil
+
+    out, removed = Path(out), []
+    pattern = re.compile(rf"\.{re.escape(out.name)}\.\w+-{re.escape(_HOST)}-(\d+)-\w+")
+    try:
+        entries = list(out.parent.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match and entry.is_dir() and not _alive(int(match.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # another user's process, or not a pid: leave it alone
+    return True
+
+
 def replace_folder(staged: str | os.PathLike, out: str | os.PathLike) -> None:
     """Put the finished folder ``staged`` where ``out`` is (both in one parent folder):
     the old ``out`` moves aside first and goes only once the new one is in place."""
@@ -74,6 +122,18 @@ def replace_folder(staged: str | os.PathLike, out: str | os.PathLike) -> None:
         os.replace(out, old)
     os.replace(staged, out)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def merge_folder(staged: str | os.PathLike, out: str | os.PathLike) -> None:
+    """Move every file of the finished folder ``staged`` into ``out`` (same relative
+    paths; files already there are replaced, others kept)."""
+    staged, out = Path(staged), Path(out)
+    out.mkdir(exist_ok=True)
+    for item in sorted(staged.rglob("*")):
+        if item.is_file():
+            target = out / item.relative_to(staged)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(item, target)
 
 
 def fsync_dir(folder: str | os.PathLike) -> None:

@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 
 from setsplat.core.errors import SetsplatError, os_error
 from setsplat.core.frames import Frame
-from setsplat.core.fsutil import sha256_file
+from setsplat.core.fsutil import merge_folder, sha256_file, staging_folder
 from setsplat.core.scene import GaussianScene
 
 UNSCALED_NOTE = ("WARNING: this scene is UNSCALED. Its units come from structure-from-motion "
@@ -57,19 +56,14 @@ def staging(out: Path, options: Any = None) -> Iterator[Path]:
         raise SetsplatError("exists and is not a folder", "give --out a folder path", out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
+        stage = staging_folder(out)
     except OSError as exc:
         raise os_error(exc, out, "creating the output folder") from exc
     try:
         yield stage
         check_overwrites(stage, out, getattr(options, "inputs", ()),
                          getattr(options, "force", False))
-        out.mkdir(exist_ok=True)
-        for item in sorted(stage.rglob("*")):
-            if item.is_file():
-                target = out / item.relative_to(stage)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(item, target)
+        merge_folder(stage, out)
     except OSError as exc:
         raise os_error(exc, out, "writing the export") from exc
     finally:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ import numpy as np
 
 from setsplat.core.camera import Camera, write_cameras
 from setsplat.core.errors import SetsplatError, StageFailed, os_error
-from setsplat.core.fsutil import atomic_write, replace_folder
+from setsplat.core.fsutil import atomic_write, replace_folder, staging_folder
 from setsplat.core.limits import inside
 from setsplat.reconstruct import align
 from setsplat.reconstruct.colmap_io import (
@@ -481,8 +480,7 @@ def _staging(out: Path):
     log = out.with_name(f"{out.name}.{LOG_FILE}")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial",
-                                      dir=out.parent))
+        stage = staging_folder(out)
         log.unlink(missing_ok=True)
     except OSError as exc:
         raise os_error(exc, out, "creating the output folder") from exc

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,7 +31,7 @@ import numpy as np
 
 from setsplat.assets import Library, load, resolve
 from setsplat.core.errors import SetsplatError, os_error
-from setsplat.core.fsutil import atomic_write, default_mode, replace_folder
+from setsplat.core.fsutil import atomic_write, replace_folder, staging_folder
 from setsplat.core.limits import open_image
 from setsplat.core.progress import progress
 from setsplat.core.scene import GaussianScene
@@ -286,8 +285,7 @@ def _staging(out: Path) -> Iterator[Path]:
     """A folder beside ``out`` that replaces it whole when the block succeeds."""
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
-        os.chmod(folder, default_mode(folder=True))
+        folder = staging_folder(out)
     except OSError as exc:
         raise os_error(exc, out, "creating the render folder") from exc
     try:

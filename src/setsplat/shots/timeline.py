@@ -16,12 +16,12 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from setsplat.assets import Library
 from setsplat.core.errors import SetsplatError, os_error
+from setsplat.core.fsutil import staging_folder
 
 from . import store
 from .model import Shot
@@ -87,7 +87,7 @@ def write_timeline(episode: str, out: str | os.PathLike,
     timeline, warnings = build_timeline(episode, library)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
+        tmp = staging_folder(out)
     except OSError as exc:
         raise os_error(exc, out, "writing the timeline") from exc
     try:
