@@ -280,7 +280,6 @@ def _unchecked_of(out: Path, src: Path) -> bool:
 
 def _staging(out: Path) -> Path:
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
         return staging_folder(out, "ingest")
     except OSError as exc:
         raise os_error(exc, out, "creating the capture folder") from exc

@@ -55,7 +55,6 @@ def staging(out: Path, options: Any = None) -> Iterator[Path]:
     if out.exists() and not out.is_dir():
         raise SetsplatError("exists and is not a folder", "give --out a folder path", out)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
         stage = staging_folder(out)
     except OSError as exc:
         raise os_error(exc, out, "creating the output folder") from exc

@@ -479,7 +479,6 @@ def _staging(out: Path):
     only when the block succeeds; on failure the log stays beside ``out`` to read."""
     log = out.with_name(f"{out.name}.{LOG_FILE}")
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
         stage = staging_folder(out)
         log.unlink(missing_ok=True)
     except OSError as exc:

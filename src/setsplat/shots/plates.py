@@ -284,7 +284,6 @@ def _check_out(out: Path) -> None:
 def _staging(out: Path) -> Iterator[Path]:
     """A folder beside ``out`` that replaces it whole when the block succeeds."""
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
         folder = staging_folder(out)
     except OSError as exc:
         raise os_error(exc, out, "creating the render folder") from exc

@@ -86,7 +86,6 @@ def write_timeline(episode: str, out: str | os.PathLike,
                             f"end --out with {', '.join(ADAPTERS)}", out)
     timeline, warnings = build_timeline(episode, library)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
         tmp = staging_folder(out)
     except OSError as exc:
         raise os_error(exc, out, "writing the timeline") from exc
