@@ -229,3 +229,19 @@ def test_a_shot_of_100_million_frames_is_refused():
     with pytest.raises(SetsplatError, match="100000000 frames is too many"):
         Shot("EP01_SH010", "Set@1", {"kind": "preset"}, frame_start=1001,
              frame_end=1001 + 100_000_000 - 1)
+
+
+def test_names_from_files_cannot_break_the_error_line():
+    error = SetsplatError("image 'a\nb\x1b[2J.png' is missing", "check it", "model/images.bin")
+    assert error.line() == ("model/images.bin: image 'a\\x0ab\\x1b[2J.png' is missing — "
+                            "check it")
+
+
+def test_colmap_text_keypoints_must_be_triples(tmp_path):
+    from setsplat.reconstruct.colmap_io import read_model
+
+    (tmp_path / "cameras.txt").write_text("1 PINHOLE 64 48 50 50 32 24\n")
+    (tmp_path / "images.txt").write_text("1 1 0 0 0 0 0 0 1 a.png\n1.0 2.0\n")
+    with pytest.raises(SetsplatError, match="not x, y, id triples"):
+        read_model(tmp_path)
+

@@ -199,6 +199,9 @@ class Catalog:
         except sqlite3.DatabaseError as exc:
             raise SetsplatError(f"the catalog is corrupt or not a SQLite database ({exc})",
                                 _CORRUPT_HINT, self.path) from None
+        except UnicodeDecodeError:  # text (or SQLite's message about it) that is not UTF-8
+            raise SetsplatError("the catalog is corrupt (text that is not UTF-8)",
+                                _CORRUPT_HINT, self.path) from None
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:

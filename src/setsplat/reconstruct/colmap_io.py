@@ -332,6 +332,9 @@ def _read_images_txt(path: Path) -> dict[int, ColmapImage]:
         values = _numbers(words[:9], path, "an image line")
         name = " ".join(words[9:])
         points = raw[i + 1].split() if i + 1 < len(raw) else []
+        if len(points) % 3:
+            raise SetsplatError(f"the keypoints of image {values[0]:g} are not x, y, id "
+                                "triples", _BROKEN, path)
         flat = np.array(_numbers(points, path, "a keypoint line")).reshape(-1, 3) if points \
             else np.zeros((0, 3))
         images[int(values[0])] = ColmapImage(int(values[0]), name, int(values[8]),

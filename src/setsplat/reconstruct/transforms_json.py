@@ -67,10 +67,14 @@ def read_transforms(path: str | Path, root: str | Path | None = None
 def _image_path(root: Path, file_path: str, source: Path) -> Path:
     """The frame's image (relative to ``transforms.json``), which must stay in ``root``."""
     image = inside(root, file_path, "frame file_path", source, relative_to=source.parent)
-    if not image.suffix and not image.exists():  # NeRF-synthetic style: no extension
-        for ext in (".png", ".jpg", ".jpeg"):
-            if image.with_suffix(ext).exists():
-                return inside(root, image.with_suffix(ext), "frame file_path", source)
+    try:
+        if not image.suffix and not image.exists():  # NeRF-synthetic style: no extension
+            for ext in (".png", ".jpg", ".jpeg"):
+                if image.with_suffix(ext).exists():
+                    return inside(root, image.with_suffix(ext), "frame file_path", source)
+    except OSError as exc:  # a name too long for the filesystem, ...
+        raise SetsplatError(f"frame file_path cannot be used ({exc.strerror})", _HINT,
+                            source) from None
     return image
 
 

@@ -179,7 +179,7 @@ def list_shots(catalog: Catalog, episode: str | None = None,
         params.append(version_id)
     sql = f"SELECT {_SHOT_COLUMNS} {_SHOT_FROM}" + (f" WHERE {' AND '.join(where)}"
                                                     if where else "")
-    rows = sorted(catalog.query(sql, params), key=lambda r: natural_key(r["name"]))
+    rows = sorted(catalog.query(sql, params), key=lambda r: natural_key(str(r["name"])))
     return [(_shot(r), r) for r in rows]
 
 
