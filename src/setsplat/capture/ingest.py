@@ -9,7 +9,6 @@ Images that cannot be used (empty, truncated, not an image) are listed in
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
 import time
@@ -26,7 +25,7 @@ from setsplat.capture.images import BadImage, LoadedImage, load_image
 from setsplat.capture.manifest import Capture, CaptureImage
 from setsplat.capture.video import is_video, pick_frames, probe
 from setsplat.core.errors import SetsplatError, os_error
-from setsplat.core.fsutil import sha256_file, staging_folder
+from setsplat.core.fsutil import sha256_file, staged_folder
 from setsplat.core.progress import progress
 
 JPEG_QUALITY = 95
@@ -62,8 +61,7 @@ def ingest(src: str | Path, out: str | Path, options: IngestOptions = IngestOpti
     if not src.exists():
         raise SetsplatError("no such file or folder", "check the path", src)
     _check_out(src, out, options.overwrite)
-    staging = _staging(out)
-    try:
+    with staged_folder(out, doing="writing the capture folder") as staging:
         (staging / "images").mkdir()
         if src.is_dir():
             capture, seen = _ingest_folder(src, staging, options)
@@ -72,10 +70,6 @@ def ingest(src: str | Path, out: str | Path, options: IngestOptions = IngestOpti
         else:
             raise SetsplatError("is a single image", "give the folder of photos it is in", src)
         capture.save()
-        _replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     capture.root = out
     return IngestResult(capture, time.perf_counter() - start, seen)
 
@@ -276,21 +270,3 @@ def _unchecked_of(out: Path, src: Path) -> bool:
     except SetsplatError:
         return False
     return not capture.checked and capture.source == str(src.resolve())
-
-
-def _staging(out: Path) -> Path:
-    try:
-        return staging_folder(out, "ingest")
-    except OSError as exc:
-        raise os_error(exc, out, "creating the capture folder") from exc
-
-
-def _replace(staging: Path, out: Path) -> None:
-    """Move the finished capture into place; an old one (--overwrite) goes only after."""
-    old = None
-    if out.exists():
-        old = staging_folder(out, "old")
-        os.replace(out, old / "capture")
-    os.replace(staging, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

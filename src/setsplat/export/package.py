@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from setsplat.core.errors import SetsplatError, os_error
+from setsplat.core.errors import SetsplatError
 from setsplat.core.frames import Frame
-from setsplat.core.fsutil import merge_folder, sha256_file, staging_folder
+from setsplat.core.fsutil import sha256_file, staged_folder
+from setsplat.core.jsonio import write_json
 from setsplat.core.scene import GaussianScene
 
 UNSCALED_NOTE = ("WARNING: this scene is UNSCALED. Its units come from structure-from-motion "
@@ -51,22 +51,10 @@ def staging(out: Path, options: Any = None) -> Iterator[Path]:
     """A fresh folder beside ``out``; on success its files replace those in ``out`` —
     never an input of the export (``options.inputs``), and, unless ``options.force``,
     only files an earlier export wrote there and nobody changed since."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise SetsplatError("exists and is not a folder", "give --out a folder path", out)
-    try:
-        stage = staging_folder(out)
-    except OSError as exc:
-        raise os_error(exc, out, "creating the output folder") from exc
-    try:
+    with staged_folder(out, merge=True, doing="writing the export") as stage:
         yield stage
-        check_overwrites(stage, out, getattr(options, "inputs", ()),
+        check_overwrites(stage, Path(out), getattr(options, "inputs", ()),
                          getattr(options, "force", False))
-        merge_folder(stage, out)
-    except OSError as exc:
-        raise os_error(exc, out, "writing the export") from exc
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
 
 
 def check_overwrites(stage: Path, out: Path, inputs: Sequence[Path], force: bool) -> None:
@@ -136,7 +124,7 @@ def write_manifest(stage: Path, export: Export) -> None:
     record = export.as_dict()
     record["sha256"] = {str(p.relative_to(stage)): sha256_file(p) for p in files}
     record.pop("out")
-    (stage / "manifest.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    write_json(stage / "manifest.json", record)
     export.files.append("manifest.json")
 
 
