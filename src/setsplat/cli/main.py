@@ -51,10 +51,11 @@ for command in (run_command, info, capture, reconstruct, render, assets, export,
 
 
 def _fail(settings: Settings, code: int, what: str, hint: str | None = None,
-          path: str | None = None) -> int:
-    """One line on stderr; with ``--json`` also the same fields as a JSON object on
-    stdout, so a script that reads stdout learns why there is no result."""
-    line = SetsplatError(what, hint, path).line()
+          path: str | None = None, *, raw: bool = False) -> int:
+    """One line on stderr (``raw``: the message as it is, for --debug); with ``--json``
+    also the same fields as a JSON object on stdout, so a script that reads stdout
+    learns why there is no result."""
+    line = what if raw else SetsplatError(what, hint, path).line()
     sys.stderr.write(f"error: {line}\n")
     if settings.json:
         error = {"file": path, "what": what, "hint": hint, "exit_code": code}
@@ -94,7 +95,7 @@ def run(argv: list[str]) -> int:
     except Exception as exc:
         if debug:
             traceback.print_exc()
-            return _fail(settings, 1, f"unexpected {type(exc).__name__}: {exc}")
+            return _fail(settings, 1, f"unexpected {type(exc).__name__}: {exc}", raw=True)
         first = str(exc).splitlines()[0] if str(exc) else ""
         code = _fail(settings, 1, f"unexpected {type(exc).__name__}: {first}",
                      "re-run with --debug for the traceback and report it")
