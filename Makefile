@@ -13,7 +13,7 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e ".[dev,mesh]"
+	$(BIN)/pip install -q -e ".[dev,mesh,farm]"
 	touch $@
 
 # The Khronos glTF validator (npm) checks every GLB the export tests write.

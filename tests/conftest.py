@@ -54,6 +54,25 @@ def cli(capsys):
     return invoke
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server (Debian's) for the session, on 127.0.0.1 in a temporary folder."""
+    from tests.engines import PostgresServer
+
+    server = PostgresServer()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres, request) -> str:
+    """A fresh database of its own for one test."""
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
+    return postgres.create_database(name)
+
+
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

@@ -99,6 +99,18 @@ def test_a_changed_photo_redoes_everything(cli, photos, tmp_path):
     assert [s["status"] for s in redone.values()] == ["done"] * 4
 
 
+def test_until_stops_after_a_stage_and_the_rest_follows_on(photos, tmp_path):
+    from setsplat.pipeline import run
+
+    out = tmp_path / "run"
+    first = run(photos, out, until="check")
+    assert list(first) == ["ingest", "check"]
+    assert {s["status"] for s in first.values()} == {"done"}
+    again = run(photos, out, until="check")
+    assert {s["status"] for s in again.values()} == {"up to date"}
+    assert not (out / "sfm").exists()
+
+
 def test_bad_input(cli, tmp_path, photos):
     result = cli("run", tmp_path / "missing")
     assert result.code == 2 and result.err.count("\n") == 1

@@ -12,6 +12,7 @@ one transaction once its folder is complete; nothing pending is ever listed.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import json
 import os
 import sqlite3
@@ -245,8 +246,8 @@ class Catalog:
             for step in range(version, len(migrations)):
                 for statement in _statements(migrations[step]):
                     db.execute(statement)
-            db.execute("INSERT OR REPLACE INTO catalog_info VALUES (?, ?)",
-                       (key, str(len(migrations))))
+            db.execute("INSERT INTO catalog_info VALUES (?, ?) ON CONFLICT (key) "
+                       "DO UPDATE SET value = excluded.value", (key, str(len(migrations))))
 
     def _area_version(self, key: str) -> int:
         with self._guard():
@@ -279,10 +280,10 @@ class Catalog:
                     for statement in _statements(self._migrations[step]):
                         db.execute(statement)
                 db.execute("UPDATE schema_version SET version = ?", (len(self._migrations),))
-                db.execute("INSERT OR IGNORE INTO catalog_info VALUES ('application', ?)",
-                           (APPLICATION,))
-                db.execute("INSERT OR IGNORE INTO catalog_info VALUES ('created_at', ?)",
-                           (now(),))
+                db.execute("INSERT INTO catalog_info VALUES ('application', ?) "
+                           "ON CONFLICT DO NOTHING", (APPLICATION,))
+                db.execute("INSERT INTO catalog_info VALUES ('created_at', ?) "
+                           "ON CONFLICT DO NOTHING", (now(),))
         else:
             self._set_journal(wait=False)
 
@@ -319,10 +320,14 @@ class Catalog:
                 return
             time.sleep(0.05)
 
+    def table_names(self) -> list[str]:
+        """The database's tables, in the order they were made."""
+        return [row[0] for row in self.db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid")]
+
     def _stored_version(self) -> int | None:
         """The schema version, None for an empty database; refuses other SQLite files."""
-        tables = {row[0] for row in self.db.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        tables = set(self.table_names())
         if not tables:
             return None
         if not {"schema_version", "catalog_info"} <= tables:
@@ -364,8 +369,8 @@ class Catalog:
         with self.write() as db:
             row = db.execute("SELECT id, name FROM assets WHERE name = ?", (name,)).fetchone()
             if row is None:
-                asset_id = db.execute("INSERT INTO assets (name, created_at) VALUES (?, ?)",
-                                      (name, now())).lastrowid
+                asset_id = db.execute("INSERT INTO assets (name, created_at) VALUES (?, ?) "
+                                      "RETURNING id", (name, now())).fetchone()[0]
             elif row["name"] != name:
                 raise SetsplatError(f"an asset named {row['name']!r} already exists",
                                     f"names ignore case; publish as {row['name']}")
@@ -375,10 +380,11 @@ class Catalog:
                              (asset_id,)).fetchone()[0]
             version = max(top, floor) + 1
             on_reserved(version)
-            cursor = db.execute(
+            row = db.execute(
                 "INSERT INTO versions (asset_id, version, state, owner, created_at) "
-                "VALUES (?, ?, 'pending', ?, ?)", (asset_id, version, owner, now()))
-            return cursor.lastrowid, version
+                "VALUES (?, ?, 'pending', ?, ?) RETURNING id",
+                (asset_id, version, owner, now())).fetchone()
+            return row[0], version
 
     def state(self, version_id: int) -> str | None:
         rows = self._query("SELECT state FROM versions WHERE id = ?", (version_id,))
@@ -406,7 +412,7 @@ class Catalog:
                 [(version_id, f["path"], f["role"], f["bytes"], f["sha256"]) for f in files])
             asset_id = db.execute("SELECT asset_id FROM versions WHERE id = ?",
                                   (version_id,)).fetchone()[0]
-            db.executemany("INSERT OR IGNORE INTO tags VALUES (?, ?)",
+            db.executemany("INSERT INTO tags VALUES (?, ?) ON CONFLICT DO NOTHING",
                            [(asset_id, check_tag(t)) for t in tags])
 
     def pending(self, name: str | None = None) -> list[dict[str, Any]]:
@@ -461,7 +467,7 @@ class Catalog:
                min_bytes: int | None = None, max_bytes: int | None = None,
                all_versions: bool = False) -> list[dict[str, Any]]:
         """Published versions matching every given filter (newest per asset unless
-        ``all_versions``). ``name`` is a glob (``Set_*``); ``text`` looks in names,
+        ``all_versions``). ``name`` is a glob (``Set_*``, ``[!A]*``); ``text`` looks in names,
         descriptions and tags; dates are ISO prefixes (``2026-05``), ``after`` inclusive and
         ``before`` exclusive."""
         where, params = ["v.state = 'published'"], []
@@ -469,9 +475,6 @@ class Catalog:
             where.append("(a.name LIKE ? OR v.description LIKE ? OR EXISTS (SELECT 1 FROM tags t "
                          "WHERE t.asset_id = a.id AND t.tag LIKE ?))")
             params += [f"%{text}%"] * 3
-        if name:
-            where.append("a.name GLOB ?")
-            params.append(name)
         for tag in tags:
             where.append("EXISTS (SELECT 1 FROM tags t WHERE t.asset_id = a.id AND t.tag = ?)")
             params.append(tag.lower())
@@ -484,7 +487,8 @@ class Catalog:
                 params.append(value)
         sql = (f"SELECT {_VERSION_COLUMNS} FROM versions v JOIN assets a ON a.id = v.asset_id "
                f"WHERE {' AND '.join(where)} ORDER BY a.name COLLATE NOCASE, v.version")
-        rows = [self._decorate(r) for r in self._query(sql, params)]
+        rows = [self._decorate(r) for r in self._query(sql, params)
+                if name is None or fnmatch.fnmatchcase(r["name"], name)]
         if all_versions:
             return rows
         newest: dict[str, dict[str, Any]] = {}
@@ -527,7 +531,8 @@ class Catalog:
             if row is None:
                 raise SetsplatError(f"no asset named {name!r} in the catalog",
                                     "see `setsplat assets list`", self.path)
-            db.executemany("INSERT OR IGNORE INTO tags VALUES (?, ?)", [(row[0], t) for t in add])
+            db.executemany("INSERT INTO tags VALUES (?, ?) ON CONFLICT DO NOTHING",
+                           [(row[0], t) for t in add])
             db.executemany("DELETE FROM tags WHERE asset_id = ? AND tag = ?",
                            [(row[0], t) for t in remove])
         return self.tags(name)
@@ -541,7 +546,8 @@ class Catalog:
     def remove(self, version_id: int, purged: bool) -> None:
         with self.write() as db:
             db.execute("UPDATE versions SET state = 'removed', "
-                       "removed_at = COALESCE(removed_at, ?), purged = MAX(purged, ?) "
+                       "removed_at = COALESCE(removed_at, ?), "
+                       "purged = CASE WHEN ? = 1 THEN 1 ELSE purged END "
                        "WHERE id = ?", (now(), int(purged), version_id))
 
 

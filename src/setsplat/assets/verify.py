@@ -13,6 +13,7 @@ from setsplat.core.io import usd
 
 from . import usd_asset
 from .catalog import Catalog
+from .catalogs import open_catalog
 from .library import Library, parse_ref, version_folder_name
 from .publish import recover
 
@@ -23,7 +24,7 @@ def verify(library: Library | None = None, refs: list[str] | None = None) -> dic
     library = library or Library.resolve()
     library.require()
     problems: list[dict[str, str]] = []
-    with Catalog(library.catalog_path) as catalog:
+    with open_catalog(library) as catalog:
         problems += [{"ref": "catalog", "problem": p} for p in catalog.integrity_problems()]
         cleaned = [] if catalog.readonly else recover(library, catalog)
         if refs:

@@ -16,6 +16,7 @@ import click
 
 from setsplat import __version__
 from setsplat.cli.assets import assets
+from setsplat.cli.batch import batch
 from setsplat.cli.capture import capture
 from setsplat.cli.common import Settings, keep_freed_memory
 from setsplat.cli.export import export
@@ -46,7 +47,8 @@ def cli(ctx: click.Context, debug: bool, quiet: bool, as_json: bool) -> None:
     set_quiet(ctx.obj.quiet)
 
 
-for command in (run_command, info, capture, reconstruct, render, assets, export, shots):
+for command in (run_command, batch, info, capture, reconstruct, render, assets, export,
+                shots):
     cli.add_command(command)
 
 

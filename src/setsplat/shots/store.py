@@ -14,6 +14,7 @@ from typing import Any
 
 from setsplat.assets import Library
 from setsplat.assets.catalog import Catalog
+from setsplat.assets.catalogs import open_catalog as open_asset_catalog
 from setsplat.core.clock import now
 from setsplat.core.errors import SetsplatError
 
@@ -99,7 +100,7 @@ def shot_dir(library: Library, name: str) -> Path:
 
 def open_catalog(library: Library) -> Catalog:
     library.require()
-    catalog = Catalog(library.catalog_path)
+    catalog = open_asset_catalog(library)
     try:
         catalog.migrate_area("shots", MIGRATIONS)
     except BaseException:
@@ -141,8 +142,8 @@ def save_shot(catalog: Catalog, shot: Shot, version_id: int, replace: bool = Fal
             return db.execute(
                 "INSERT INTO shots (episode, version_id, path, frame_start, frame_end, fps, "
                 "focal_mm, filmback_width_mm, filmback_height_mm, width, height, notes, name, "
-                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*values, shot.name, stamp, stamp)).lastrowid
+                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "RETURNING id", (*values, shot.name, stamp, stamp)).fetchone()[0]
         db.execute(
             "UPDATE shots SET episode = ?, version_id = ?, path = ?, frame_start = ?, "
             "frame_end = ?, fps = ?, focal_mm = ?, filmback_width_mm = ?, "

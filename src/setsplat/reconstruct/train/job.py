@@ -91,6 +91,7 @@ def train_capture(capture: str | Path, config: TrainConfig, out: str | Path | No
     if start is not None:
         trainer.load_checkpoint(start)
     config.save(out / "config.json")
+    resumed_from = trainer.state.step
     state = trainer.train(checkpoints)
 
     scene = trainer.scene()
@@ -104,6 +105,7 @@ def train_capture(capture: str | Path, config: TrainConfig, out: str | Path | No
     metrics = evaluate(scene, views.held_out, out / "eval", config.backend)
     metrics.update({
         "splats": len(scene), "floaters_removed": floaters, "steps": state.step,
+        "resumed_from_step": resumed_from,
         "wall_seconds": state.seconds, "device": str(trainer.device),
         "train_views": len(views.train), "held_out_views": len(views.held_out),
         "image_size": [views.train[0].camera.width, views.train[0].camera.height],
