@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # .venv first (see README); it is kept, because this step only runs without a torch.
 TORCH  ?= torch==2.13.0
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,13 @@ lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports
 
+# Every reader of files we are handed, 100,000 damaged inputs each (tests/fuzz/run.py);
+# counts and findings go to fuzz-report.json. The test suite runs a small fixed budget.
+FUZZ_EXAMPLES ?= 100000
+FUZZ_JOBS ?= 2
+fuzz: install
+	nice -n 19 $(BIN)/python -m tests.fuzz.run --examples $(FUZZ_EXAMPLES) --jobs $(FUZZ_JOBS)
+
 bench: install
 	$(BIN)/python benchmarks/io_ply.py
 	$(BIN)/python benchmarks/capture.py
@@ -61,4 +68,4 @@ bench: install
 	$(BIN)/python benchmarks/export.py
 
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache
+	rm -rf $(VENV) demo-out .pytest_cache fuzz-report.json

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,3 +88,27 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not beside this checkout")
     return SHARED_DATA
+
+
+@contextlib.contextmanager
+def read_only(folder: Path):
+    """``folder`` (and everything in it) made unwritable for this process: immutable for
+    root, which may write anything else; without write permissions for anyone else."""
+    import os
+    import subprocess
+
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "-R", "+i", str(folder)], check=True)
+        try:
+            yield folder
+        finally:
+            subprocess.run(["chattr", "-R", "-i", str(folder)], check=True)
+        return
+    paths = [folder, *folder.rglob("*")]
+    for path in paths:
+        path.chmod(path.stat().st_mode & ~0o222)
+    try:
+        yield folder
+    finally:
+        for path in paths:
+            path.chmod(path.stat().st_mode | 0o200)

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from setsplat.capture.ingest import IngestOptions
-from setsplat.core.errors import SetsplatError
+from setsplat.core.errors import SetsplatError, os_error
 from setsplat.core.jsonio import write_json
 from setsplat.core.settings import setting
 from setsplat.core.threads import cpu_threads
@@ -126,7 +126,9 @@ def _sfm(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, Any
 
 def _train(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, Any]:
     from setsplat.reconstruct.train import train_capture
+    from setsplat.reconstruct.train.checkpoint import find
 
+    resume = resume and find(out / "train" / "checkpoints") is not None
     metrics = train_capture(out / "sfm", config.train, out / "train", resume=resume)
     return {k: metrics.get(k) for k in ("psnr", "ssim", "splats", "wall_seconds")}
 
@@ -242,7 +244,12 @@ def run(src: str | Path, out: str | Path, config: RunConfig | None = None,
     if src.resolve() == out.resolve() or src.resolve() in out.resolve().parents:
         raise SetsplatError("the output folder is inside the source",
                             "give --out a folder outside the photos", out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise SetsplatError("exists and is not a folder", "give --out a folder", out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise os_error(exc, out, "creating the run folder") from exc
     log = RunLog(out / "run.json")
     log.data["config"] = dataclasses.asdict(config)
     log.data["source"] = str(src.resolve())

@@ -109,3 +109,38 @@ def test_full_disk_leaves_nothing(cli, source, tmp_path, monkeypatch):
     result = cli("export", "web", source, "--out", tmp_path / "out")
     assert result.code == 2 and "no room left" in result.err
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.*"))
+
+
+def test_export_never_overwrites_its_source(cli, source, tmp_path):
+    before = source.read_bytes()
+    for extra in ((), ("--force",)):
+        result = cli("export", "ply", source, "--out", tmp_path, *extra)
+        assert result.code == 2
+        assert result.err == (f"error: {source}: the export would overwrite its own input — "
+                              "give --out another folder, or another --name\n")
+    assert source.read_bytes() == before
+
+
+def test_export_keeps_files_it_did_not_write(cli, source, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "README.txt").write_text("my notes")
+    result = cli("export", "spz", source, "--out", out)
+    assert result.code == 2 and "README.txt: exists, and no earlier export wrote it" in result.err
+    assert (out / "README.txt").read_text() == "my notes"
+    assert sorted(p.name for p in out.iterdir()) == ["README.txt"]
+    assert cli("export", "spz", source, "--out", out, "--force").code == 0
+    assert "my notes" not in (out / "README.txt").read_text()
+    # files an export wrote may be written again; a changed one is kept
+    assert cli("export", "spz", source, "--out", out, "--max-splats", "10").code == 0
+    (out / "room.spz").write_bytes(b"edited")
+    result = cli("export", "spz", source, "--out", out)
+    assert result.code == 2 and "room.spz: exists" in result.err
+    assert (out / "room.spz").read_bytes() == b"edited"
+
+
+@pytest.mark.parametrize("name", ["../../x", "/tmp/x", "..", ".hidden", "a\\b"])
+def test_export_name_stays_in_out(cli, source, tmp_path, name):
+    result = cli("export", "spz", source, "--out", tmp_path / "out", "--name", name)
+    assert result.code == 2 and "is not a plain file name" in result.err
+    assert not (tmp_path / "out").exists() and not (tmp_path.parent / "x.spz").exists()

@@ -381,3 +381,15 @@ def test_without_preadv_or_fallocate(tmp_path, scene_factory, monkeypatch):
     ply.write(path, scene)
     assert path.read_bytes() == reference.read_bytes()
     _assert_same(scene, ply.read(path))
+
+
+def test_a_ply_with_no_vertices_is_an_empty_scene(tmp_path, cli):
+    from tests.conftest import random_scene
+
+    path = tmp_path / "empty.ply"
+    ply.write(path, random_scene(3, degree=1).subset(np.zeros(0, int)))
+    scene = ply.read(path)
+    assert len(scene) == 0 and scene.sh.shape == (0, 4, 3)
+    assert cli("info", path).code == 0
+    result = cli("export", "spz", path, "--out", tmp_path / "out")
+    assert result.code == 2 and "the scene has no splats" in result.err

@@ -120,12 +120,48 @@ class Catalog:
         if not create and not self.path.is_file():
             raise SetsplatError("no catalog here", "publish an asset first", self.path)
         self._journal = journal_mode(self.path)
-        with self._guard():
-            self.db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-            self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA foreign_keys = ON")
-            self.db.execute("PRAGMA synchronous = FULL")
+        self.readonly = False
+        try:
+            with self._guard():
+                self._open(create)
+        except BaseException:
+            if hasattr(self, "db"):  # a catalog we refuse is not left open
+                self.db.close()
+            raise
+
+    def _open(self, create: bool) -> None:
+        try:
+            self.db = self._connect(str(self.path), uri=False)
             self._check_and_migrate()
+        except sqlite3.OperationalError as exc:
+            if create or _kind(exc) not in (_READONLY, _CANTOPEN, _PERM):
+                raise
+            with contextlib.suppress(AttributeError):
+                self.db.close()
+            self._open_readonly()
+
+    def _connect(self, target: str, uri: bool) -> sqlite3.Connection:
+        db = sqlite3.connect(target, timeout=BUSY_TIMEOUT_S, isolation_level=None, uri=uri)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA foreign_keys = ON")
+        if not uri:
+            db.execute("PRAGMA synchronous = FULL")
+        return db
+
+    def _open_readonly(self) -> None:
+        """A library we may not write (read-only folder, disk or permissions) can still
+        be listed, searched and verified: open it read-only (``immutable`` when a WAL
+        catalog's shared-memory file cannot be made)."""
+        self.readonly = True
+        uri = self.path.absolute().as_uri()
+        for query in ("mode=ro", "mode=ro&immutable=1"):
+            try:
+                self.db = self._connect(f"{uri}?{query}", uri=True)
+                self._check_and_migrate()
+                return
+            except sqlite3.OperationalError as exc:
+                if _kind(exc) != _CANTOPEN or "immutable" in query:
+                    raise
 
     def close(self) -> None:
         self.db.close()
@@ -146,21 +182,42 @@ class Catalog:
             if "locked" in str(exc) or "busy" in str(exc):
                 raise SetsplatError(f"the catalog stayed locked for {BUSY_TIMEOUT_S:.0f} s",
                                     "another process holds it; try again", self.path) from None
+            kind = _kind(exc)
+            if kind == _FULL:
+                raise SetsplatError(f"no room left on the disk of the library ({exc})",
+                                    "free some disk space and run it again; the catalog is "
+                                    "unharmed", self.path) from None
+            if kind in (_READONLY, _PERM, _CANTOPEN):
+                raise SetsplatError(f"the library cannot be written here ({exc})",
+                                    "this command changes the library: ask for write access",
+                                    self.path) from None
+            if kind == _IOERR:
+                raise SetsplatError(f"the disk of the library failed to read or write ({exc})",
+                                    "check the disk or network share, then run it again",
+                                    self.path) from None
             raise SetsplatError(f"the catalog cannot be used ({exc})", _CORRUPT_HINT,
                                 self.path) from None
         except sqlite3.DatabaseError as exc:
             raise SetsplatError(f"the catalog is corrupt or not a SQLite database ({exc})",
                                 _CORRUPT_HINT, self.path) from None
+        except UnicodeDecodeError:  # text (or SQLite's message about it) that is not UTF-8
+            raise SetsplatError("the catalog is corrupt (text that is not UTF-8)",
+                                _CORRUPT_HINT, self.path) from None
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, holding the write lock from its first statement."""
+        if self.readonly:
+            raise SetsplatError("the library is read-only here",
+                                "this command changes the library: ask for write access",
+                                self.path)
         with self._guard():
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 yield self.db
             except BaseException:
-                self.db.execute("ROLLBACK")
+                if self.db.in_transaction:  # SQLite itself rolls back on a full disk
+                    self.db.execute("ROLLBACK")
                 raise
             self.db.execute("COMMIT")
 
@@ -206,6 +263,11 @@ class Catalog:
             raise SetsplatError(
                 f"the catalog has schema version {version}, newer than this setsplat "
                 f"understands ({len(self._migrations)})", "upgrade setsplat", self.path)
+        if version != len(self._migrations) and self.readonly:
+            raise SetsplatError("the catalog needs an upgrade, which a read-only library "
+                                "cannot take", "open it once with write access", self.path)
+        if self.readonly:
+            return
         if version != len(self._migrations):
             self._set_journal(wait=True)
             with self.write() as db:
@@ -276,9 +338,9 @@ class Catalog:
 
     def schema_version(self) -> int:
         row = self.db.execute("SELECT version FROM schema_version").fetchone()
-        if row is None:
-            raise SetsplatError("the catalog's schema_version table is empty", _CORRUPT_HINT,
-                                self.path)
+        if row is None or type(row[0]) is not int or row[0] < 0:
+            raise SetsplatError("the catalog's schema_version table is empty or damaged",
+                                _CORRUPT_HINT, self.path)
         return int(row[0])
 
     def _check_application(self) -> None:
@@ -447,7 +509,15 @@ class Catalog:
         return [r["name"] for r in self._query("SELECT name FROM assets ORDER BY name")]
 
     def _decorate(self, row: dict[str, Any]) -> dict[str, Any]:
-        row["extent"] = json.loads(row["extent"]) if row["extent"] else None
+        """A version row for callers, its values checked (the file may come from anyone)."""
+        damaged = [key for key, kinds in _ROW_TYPES.items() if not isinstance(row[key], kinds)]
+        try:
+            row["extent"] = json.loads(row["extent"]) if row["extent"] else None
+        except (ValueError, RecursionError):
+            damaged.append("extent")
+        if damaged:
+            raise SetsplatError(f"the catalog holds a damaged version row ({', '.join(damaged)})",
+                                "restore catalog.sqlite from a backup", self.path)
         for key in ("half", "unscaled", "purged"):
             row[key] = bool(row[key])
         row["ref"] = f"{row['name']}@{row['version']}"
@@ -479,6 +549,31 @@ class Catalog:
                        "removed_at = COALESCE(removed_at, ?), "
                        "purged = CASE WHEN ? = 1 THEN 1 ELSE purged END "
                        "WHERE id = ?", (now(), int(purged), version_id))
+
+
+# SQLite's primary result codes that are not a damaged database.
+_PERM, _READONLY, _IOERR, _FULL, _CANTOPEN = 3, 8, 10, 13, 14
+_MESSAGES = {"readonly": _READONLY, "disk is full": _FULL, "disk i/o error": _IOERR,
+             "unable to open": _CANTOPEN, "access permission denied": _PERM}
+
+
+_TEXT, _NUMBER, _NONE = str, (int, float), type(None)
+_ROW_TYPES = {"name": _TEXT, "id": int, "version": int, "state": _TEXT,
+              "created_at": _TEXT, "published_at": (_TEXT, _NONE),
+              "description": (_TEXT, _NONE), "splats": (int, _NONE),
+              "preview_splats": (int, _NONE), "sh_degree": (int, _NONE),
+              "bytes": (int, _NONE), "extent": (_TEXT, _NONE), "interface": (_TEXT, _NONE),
+              "deprecated_at": (_TEXT, _NONE), "removed_at": (_TEXT, _NONE),
+              "half": (_NUMBER, _NONE), "unscaled": (_NUMBER, _NONE), "purged": _NUMBER}
+
+
+def _kind(exc: sqlite3.Error) -> int | None:
+    """The primary result code of a SQLite error (from its text before Python 3.11)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF
+    text = str(exc).lower()
+    return next((kind for words, kind in _MESSAGES.items() if words in text), None)
 
 
 def journal_mode(catalog: Path) -> str:

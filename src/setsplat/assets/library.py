@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from setsplat.core.errors import SetsplatError
+from setsplat.core.limits import inside
 
 ENV_VAR = "SETSPLAT_LIBRARY"
 CATALOG_ENV = "SETSPLAT_CATALOG"
@@ -68,6 +69,9 @@ def parse_ref(text: str) -> Ref:
 
 
 def version_folder_name(version: int) -> str:
+    if type(version) is not int or version < 1:
+        raise SetsplatError(f"the catalog holds a bad version number {version!r}",
+                            "run `setsplat assets verify`; restore catalog.sqlite from a backup")
     return f"v{version:03d}"
 
 
@@ -116,10 +120,26 @@ class Library:
         return self.root / ASSETS_FOLDER
 
     def asset_dir(self, name: str) -> Path:
-        return self.assets_dir / check_name(name)
+        """``assets/<name>``; a symlink leading out of the library is refused (publish
+        would write there, ``remove --purge`` delete there)."""
+        folder = self.assets_dir / check_name(name)
+        inside(self.root, folder, "asset folder", self.root)
+        return folder
 
     def version_dir(self, name: str, version: int) -> Path:
-        return self.asset_dir(name) / version_folder_name(version)
+        folder = self.asset_dir(name) / version_folder_name(version)
+        inside(self.root, folder, "version folder", self.root)
+        return folder
+
+    def stored_path(self, record: dict, relative: str) -> Path:
+        """A file of a version named by the catalog (which may come from anyone): it must
+        stay inside that version's folder."""
+        folder = self.version_dir(record["name"], record["version"])
+        if not isinstance(relative, str):
+            raise SetsplatError(f"the catalog holds a bad path {relative!r}",
+                                "run `setsplat assets verify`", self.catalog_path)
+        inside(folder, relative, "catalog path", self.catalog_path)
+        return folder / relative
 
     def exists(self) -> bool:
         """Whether the catalog is there (a server's is asked when it is opened)."""

@@ -25,7 +25,7 @@ def resolve(ref: str, library: Library | str | os.PathLike | None = None
     parsed = parse_ref(ref)
     with open_catalog(library) as catalog:
         record = catalog.resolve(parsed)
-    return record, library.version_dir(record["name"], record["version"]) / record["interface"]
+    return record, library.stored_path(record, record["interface"])
 
 
 def load(ref: str, library: Library | str | os.PathLike | None = None, *, lod: str = "full",

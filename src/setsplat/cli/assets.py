@@ -119,7 +119,7 @@ def show(ref: str, library: Any) -> None:
         record["files"] = catalog.files(record["id"])
         record["versions"] = [r["version"] for r in catalog.versions(record["name"])]
     folder = library.version_dir(record["name"], record["version"])
-    record["path"] = str(folder / record["interface"])
+    record["path"] = str(library.stored_path(record, record["interface"]))
     try:
         record["provenance"] = json.loads((folder / "provenance.json").read_text())
     except (OSError, ValueError):

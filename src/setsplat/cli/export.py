@@ -49,10 +49,13 @@ BUDGETS = ("quest", "mobile", "desktop")  # setsplat.export.lod.BUDGETS, kept im
 @click.option("--library", type=click.Path(path_type=Path),
               help="Asset library for Name@version sources "
                    "(default: $SETSPLAT_LIBRARY or ./setsplat-library).")
+@click.option("--force", is_flag=True,
+              help="Replace files in --out that no earlier export wrote (never the source).")
 def export(target: str, source: str, out: Path, crop: str | None, max_splats: int | None,
            sh_degree: int | None, frame: str | None, units: str | None, name: str | None,
            lod: int | None, budget: str | None, spz_version: str | None,
-           mesh: MeshOptions | None, with_shots: bool, library: Path | None) -> None:
+           mesh: MeshOptions | None, with_shots: bool, library: Path | None,
+           force: bool) -> None:
     """Export SOURCE (a PLY/SPZ/SOG/.splat/glTF file or an asset Name@version) as TARGET:
     ply, splat, spz, sog, gltf, usd, usdz, mesh (proxy), or the unreal, unity and web
     packages, in the target's frame and units, with a README.txt and manifest.json."""
@@ -65,8 +68,11 @@ def export(target: str, source: str, out: Path, crop: str | None, max_splats: in
         crop=Crop.parse(crop) if crop else None, max_splats=max_splats, sh_degree=sh_degree,
         frame=frame, units=units, proxy=mesh is not None,
         spz_version=int(spz_version) if spz_version else None, lod=lod, budget=budget,
-        name=name or Path(source.split("@")[0]).stem or "scene", mesh=mesh or MeshOptions())
+        name=name or Path(source.split("@")[0]).stem or "scene", mesh=mesh or MeshOptions(),
+        force=force)
     scene, options.asset_layer = load_source(source, library)
+    options.inputs = (Path(source),) if options.asset_layer is None else (
+        options.asset_layer.parent,)
     if with_shots:
         from setsplat.core.errors import SetsplatError
         from setsplat.shots import asset_tracks

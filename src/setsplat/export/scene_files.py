@@ -64,7 +64,7 @@ def write_scene_file(target: str, scene: GaussianScene, path: Path,
 def write_target(target: str, source: GaussianScene, converted: GaussianScene, out: Path,
                  options, result: Export) -> None:
     del source  # the converted scene is what goes into the file
-    with package.staging(out) as stage:
+    with package.staging(out, options) as stage:
         name = f"{options.name}{SUFFIX[target]}"
         sections = [("What", ABOUT[target].format(spz_version=options.spz_version or SPZ_VERSION))]
         if options.lod:

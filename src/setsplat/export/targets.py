@@ -22,7 +22,7 @@ from setsplat.core.frames import Frame, convert_scene, get_frame
 from setsplat.core.io import read_scene
 from setsplat.core.scene import GaussianScene
 from setsplat.export.lod import LOD_TARGETS, budget_splats
-from setsplat.export.package import Export
+from setsplat.export.package import Export, check_file_name
 from setsplat.export.select import Crop, select
 from setsplat.export.usd_cameras import CameraTrack
 from setsplat.mesh import MeshOptions
@@ -53,6 +53,8 @@ class ExportOptions:
     spz_version: int | None = None  # SPZ files: 2, 3 or 4 (default 4; 2 in the unity package)
     lod: int | None = None          # levels of detail (ply, splat, spz, sog)
     budget: str | None = None       # cap the splats to a device class's budget (export.lod)
+    inputs: Sequence[Path] = ()     # files and folders read: never overwritten
+    force: bool = False             # replace files in --out no export of ours wrote
 
 
 def asset_reference(source: str) -> str | None:
@@ -98,6 +100,7 @@ def export(target: str, scene: GaussianScene, out: str | Path,
     if target not in TARGETS:
         raise SetsplatError(f"unknown export target {target!r}", f"use one of {', '.join(TARGETS)}")
     frame = output_frame(target, options)
+    check_file_name(options.name)
     if len(scene) == 0:
         raise SetsplatError("the scene has no splats", "nothing to export")
     chosen = _selection(target, scene, options)

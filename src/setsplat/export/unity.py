@@ -19,7 +19,7 @@ UNITY_SPZ_VERSION = 2  # UnityGaussianSplatting's SPZ importer reads version 2 o
 def write_target(target: str, source: GaussianScene, converted: GaussianScene, out: Path,
                  options, result: Export) -> None:
     del target
-    with package.staging(out) as stage:
+    with package.staging(out, options) as stage:
         name = options.name
         ply.write(stage / f"{name}.ply", package.engine_ply_scene(converted))
         spz_version = options.spz_version or UNITY_SPZ_VERSION

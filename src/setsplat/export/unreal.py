@@ -54,7 +54,7 @@ def write_target(target: str, source: GaussianScene, converted: GaussianScene, o
     matrix = placement(converted)
     in_unreal = convert_scene(source, "unreal")
     result.details["placement"] = matrix.tolist()
-    with package.staging(out) as stage:
+    with package.staging(out, options) as stage:
         name = options.name
         ply.write(stage / f"{name}.ply", package.engine_ply_scene(converted))
         spz_version = options.spz_version or UNREAL_SPZ_VERSION

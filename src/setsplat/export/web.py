@@ -14,7 +14,7 @@ from setsplat.export.package import Export
 def write_target(target: str, source: GaussianScene, converted: GaussianScene, out: Path,
                  options, result: Export) -> None:
     del target, converted
-    with package.staging(out) as stage:
+    with package.staging(out, options) as stage:
         name = options.name
         spz_version = options.spz_version or spz.VERSION
         spz.write(stage / f"{name}.spz", source, version=spz_version)

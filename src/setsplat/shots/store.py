@@ -110,12 +110,18 @@ def open_catalog(library: Library) -> Catalog:
 
 
 def _shot(row: dict[str, Any]) -> Shot:
-    return Shot(name=row["name"], asset=f"{row['asset_name']}@{row['asset_version']}",
-                path=json.loads(row["path"]), frame_start=row["frame_start"],
-                frame_end=row["frame_end"], fps=row["fps"],
-                lens=Lens(row["focal_mm"], (row["filmback_width_mm"],
-                                            row["filmback_height_mm"])),
-                resolution=(row["width"], row["height"]), notes=row["notes"])
+    """A shot row as a Shot; a damaged row (wrong types, bad JSON) is a one-line error."""
+    try:
+        return Shot(name=row["name"], asset=f"{row['asset_name']}@{row['asset_version']}",
+                    path=json.loads(row["path"]), frame_start=row["frame_start"],
+                    frame_end=row["frame_end"], fps=row["fps"],
+                    lens=Lens(row["focal_mm"], (row["filmback_width_mm"],
+                                                row["filmback_height_mm"])),
+                    resolution=(row["width"], row["height"]), notes=row["notes"])
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise SetsplatError(f"the catalog holds a damaged row for shot {row['name']!r} "
+                            f"({type(exc).__name__})", "make the shot again with "
+                            "`setsplat shots new --replace`") from None
 
 
 def save_shot(catalog: Catalog, shot: Shot, version_id: int, replace: bool = False) -> int:
@@ -174,7 +180,7 @@ def list_shots(catalog: Catalog, episode: str | None = None,
         params.append(version_id)
     sql = f"SELECT {_SHOT_COLUMNS} {_SHOT_FROM}" + (f" WHERE {' AND '.join(where)}"
                                                     if where else "")
-    rows = sorted(catalog.query(sql, params), key=lambda r: natural_key(r["name"]))
+    rows = sorted(catalog.query(sql, params), key=lambda r: natural_key(str(r["name"])))
     return [(_shot(r), r) for r in rows]
 
 

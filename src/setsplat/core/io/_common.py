@@ -4,10 +4,12 @@ activation in both directions and byte rounding."""
 from __future__ import annotations
 
 import os
+import stat
 
 import numpy as np
 
 from setsplat.core.errors import SetsplatError, os_error
+from setsplat.core.limits import check_alloc
 
 # Opacity bytes decode to at least half a step away from 0 and 1, so that the logit
 # stays finite: a byte of 0 or 255 becomes a logit of about ∓6.2.
@@ -23,6 +25,23 @@ def read_bytes(path: str | os.PathLike, fix_hint: str) -> bytes:
         raise os_error(exc, path, "reading") from exc
     if not data:
         raise SetsplatError("file is empty (0 bytes)", fix_hint, path)
+    return data
+
+
+def read_file_bytes(path: str | os.PathLike, limit: int, fix_hint: str) -> bytes:
+    """At most ``limit`` bytes of a regular file (not a device or a pipe, which could
+    never end); a one-line error if it holds fewer."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a pipe must not block
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise SetsplatError("is not a regular file", fix_hint, path)
+            data = f.read(limit)
+    except OSError as exc:
+        raise os_error(exc, path, "reading") from exc
+    if len(data) < limit:
+        raise SetsplatError(f"holds {len(data)} bytes, fewer than the {limit} declared",
+                            fix_hint, path)
     return data
 
 
@@ -56,4 +75,4 @@ def declared_size(count: int, item_bytes: int, path: str | os.PathLike | None, *
                             "more than a file of this size can hold",
                             "the file is damaged or not what its name says; export it again",
                             path)
-    return size
+    return check_alloc(size, f"{count:,} {what}", path)

@@ -351,7 +351,7 @@ def read(path: str | os.PathLike, *, drop_invalid: bool = False) -> GaussianScen
             meta["antialiased"] = antialiased
     n = params["means"].shape[0]
     params["opacity_logits"] = params["opacity_logits"].reshape(n)
-    params["sh"] = params["sh"].reshape(n, -1, 3)
+    params["sh"] = params["sh"].reshape(n, len(groups["sh"]) // 3, 3)  # n may be 0
     if drop_invalid:
         keep = np.ones(n, bool)
         for value in params.values():
@@ -492,7 +492,7 @@ def write(path: str | os.PathLike, scene: GaussianScene) -> None:
                   names.index(f"f_rest_{c * per_channel + k - 1}")
                   for k in range(per_channel + 1) for c in range(3)]
     arrays = [scene.means, scene.quats, scene.log_scales, scene.opacity_logits.reshape(n, 1),
-              scene.sh.reshape(n, -1)]
+              scene.sh.reshape(n, len(sh_columns))]
     groups = [[names.index(c) for c in ("x", "y", "z")],
               [names.index(f"rot_{i}") for i in range(4)],
               [names.index(f"scale_{i}") for i in range(3)],
@@ -503,7 +503,7 @@ def write(path: str | os.PathLike, scene: GaussianScene) -> None:
     all_float = all(code == "f4" for _, code in props)
     with atomic_write(path) as f:
         f.write(header_bytes(scene, props))
-        if all_float:
+        if all_float and n:
             _write_interleaved(f, arrays, groups, len(props))
         else:
             table = np.empty(n, np.dtype([(name, "<" + code) for name, code in props]))

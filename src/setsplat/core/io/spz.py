@@ -310,6 +310,12 @@ def _scene(blocks: list[np.ndarray], n: int, version: int, degree: int, bits: in
     return scene if stored is FRAME else convert_scene(scene, FRAME)
 
 
+def _block_sizes(n: int, version: int, degree: int) -> list[int]:
+    """Bytes of each attribute block: positions, alphas, colors, scales, rotations, SH."""
+    return [n * (6 if version == 1 else 9), n, 3 * n, 3 * n, n * (4 if version >= 3 else 3),
+            n * ((degree + 1) ** 2 - 1) * 3]
+
+
 def decode(data: bytes, path: str | os.PathLike | None = None) -> GaussianScene:
     """A scene (in the SPZ frame) from the uncompressed inside of a gzip SPZ (1–3)."""
     if len(data) < LEGACY_HEADER.size:
