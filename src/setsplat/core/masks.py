@@ -47,11 +47,13 @@ def find_masks(folder: str | Path, names: list[str]) -> dict[str, Path]:
 
 def read_mask(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarray:
     """A mask as a bool array (H, W), True = keep; ``size`` (width, height) is checked."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
+
+    from setsplat.core.limits import open_image
 
     path = Path(path)
     try:
-        with Image.open(path) as image:
+        with open_image(path) as image:
             if size is not None and image.size != tuple(size):
                 raise SetsplatError(f"mask is {image.width}x{image.height} but its photo is "
                                     f"{size[0]}x{size[1]}",

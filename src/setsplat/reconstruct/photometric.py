@@ -28,12 +28,12 @@ MIN_OBSERVATIONS = 20  # a photo with fewer usable observations gets no offset
 
 def exposure_offsets(model: ColmapModel, image_dir: Path) -> dict[str, list[float]]:
     """Per photo (by name), its R, G, B offset in stops against the tracks' means."""
-    from PIL import Image
+    from setsplat.core.limits import open_image
 
     names = {image_id: image.name for image_id, image in model.images.items()}
     colors: dict[int, np.ndarray] = {}
     for image_id, image in model.images.items():
-        with Image.open(image_dir / image.name) as photo:
+        with open_image(image_dir / image.name) as photo:
             pixels = np.asarray(photo.convert("RGB"), np.float32) / 255
         xy = np.clip(np.floor(image.xy).astype(np.int64), 0,
                      [pixels.shape[1] - 1, pixels.shape[0] - 1])

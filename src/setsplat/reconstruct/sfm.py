@@ -38,6 +38,7 @@ from setsplat.core.camera import Camera, write_cameras
 from setsplat.core.errors import SetsplatError, StageFailed, os_error
 from setsplat.core.fsutil import staged_folder
 from setsplat.core.jsonio import write_json
+from setsplat.core.limits import inside
 from setsplat.core.masks import read_mask
 from setsplat.reconstruct import align
 from setsplat.reconstruct.colmap_io import (
@@ -302,7 +303,7 @@ def import_poses(source: str | Path, out: str | Path, images: str | Path | None 
     options.check()
     source = Path(source)
     if source.is_file() or source.suffix == ".json":
-        cameras, paths = read_transforms(source)
+        cameras, paths = read_transforms(source, images)
         image_dir = Path(images) if images else _common_folder(paths, source)
         names = [str(p.relative_to(image_dir)) if p.is_relative_to(image_dir) else p.name
                  for p in paths]
@@ -314,6 +315,11 @@ def import_poses(source: str | Path, out: str | Path, images: str | Path | None 
         model = read_model(source)
         image_dir = Path(images) if images else _images_beside(source)
         kind = "colmap"
+    for image in model.images.values():  # names come from the file: keep them inside
+        inside(image_dir, image.name, "image name", source)
+        if os.path.isabs(image.name) or os.path.normpath(image.name).startswith(".."):
+            raise SetsplatError(f"image name {image.name!r} climbs out of the image folder",
+                                "name images relative to their folder", source)
     missing = [i.name for i in model.images.values() if not (image_dir / i.name).is_file()]
     if missing:
         raise SetsplatError(f"{len(missing)} of the model's {len(model.images)} images are "
@@ -466,10 +472,10 @@ def _undistort(model: ColmapModel, image_dir: Path, stage: Path, options: SfmOpt
     masks = stage / "distorted" / "masks"
     if pinhole or not options.undistort:
         for image in model.images.values():
-            _link_or_copy(image_dir / image.name, stage / "images" / image.name)
+            _copy(image_dir / image.name, stage / "images" / image.name)
             mask = masks / f"{image.name}.png"
             if mask.is_file() and not read_mask(mask).all():  # all white: given none
-                _link_or_copy(mask, stage / "masks" / mask.name)
+                _copy(mask, stage / "masks" / mask.name)
         write_model(stage / "sparse" / "0", model)
         return model
     out = stage / "undistorted"
@@ -486,15 +492,13 @@ def _undistort(model: ColmapModel, image_dir: Path, stage: Path, options: SfmOpt
     return undistorted
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
+def _copy(src: Path, dst: Path) -> None:
+    """A copy, never a hard link: editing the output must not edit the source photo."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     try:
-        os.link(src, dst)
-    except OSError:
-        try:
-            shutil.copy2(src, dst)
-        except OSError as exc:
-            raise os_error(exc, dst, "copying the photos") from exc
+        shutil.copyfile(src, dst)
+    except OSError as exc:
+        raise os_error(exc, dst, "copying the photos") from exc
 
 
 def _write_outputs(model: ColmapModel, stage: Path, meta: dict[str, Any]) -> None:

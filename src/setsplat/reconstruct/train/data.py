@@ -10,6 +10,7 @@ import numpy as np
 
 from setsplat.core.camera import Camera
 from setsplat.core.errors import SetsplatError
+from setsplat.core.limits import inside, open_image
 
 
 @dataclass
@@ -45,9 +46,11 @@ def load_views(cameras: list[Camera], image_dir: Path, downscale: int, every: in
     and its mask (``mask_dir / <camera.name>.png``) where there is one."""
     views = []
     for camera in cameras:
-        view = _load_view(camera, image_dir / camera.name, downscale)
-        if mask_dir is not None and (mask_dir / f"{camera.name}.png").is_file():
-            view.mask = _load_mask(mask_dir / f"{camera.name}.png", camera, view.camera)
+        path = inside(image_dir, camera.name, "camera name", image_dir.parent / "cameras.json")
+        view = _load_view(camera, path, downscale)
+        mask = None if mask_dir is None else inside(mask_dir, f"{camera.name}.png", "mask name")
+        if mask is not None and mask.is_file():
+            view.mask = _load_mask(mask, camera, view.camera)
         views.append(view)
     if not views:
         raise SetsplatError("no cameras to train from", "run sfm first", image_dir)
@@ -73,12 +76,12 @@ def _load_view(camera: Camera, path: Path, downscale: int) -> View:
     from PIL import Image
 
     try:
-        with Image.open(path) as image:
-            image = image.convert("RGB")
+        with open_image(path) as image:
             if (image.width, image.height) != (camera.width, camera.height):
                 raise SetsplatError(
                     f"image is {image.width}x{image.height} but its camera says "
                     f"{camera.width}x{camera.height}", "re-run sfm", path)
+            image = image.convert("RGB")
             scaled = camera.scaled(1 / downscale) if downscale > 1 else camera
             if downscale > 1:
                 image = image.resize((scaled.width, scaled.height), Image.Resampling.BOX)
