@@ -25,11 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from setsplat.core.errors import SetsplatError
 from setsplat.core.fsutil import atomic_write
 from setsplat.reconstruct.train.config import TrainConfig
+
+if TYPE_CHECKING:
+    from setsplat.reconstruct.train import TrainObserver
 
 STAGES = ("ingest", "check", "sfm", "train")
 
@@ -51,14 +54,23 @@ class RunConfig:
 
 
 @dataclass
+class Hooks:
+    """Who else listens to a run, without being part of its fingerprint."""
+
+    train_observers: tuple[TrainObserver, ...] = ()
+
+
+@dataclass
 class Stage:
     name: str
     outputs: tuple[str, ...]  # files that must exist (relative to the run folder)
     options: Callable[[RunConfig], Any]  # the part of the config this stage depends on
-    run: Callable[[Path, Path, RunConfig, bool], dict[str, Any]]  # (src, out, config, resume)
+    # (src, out, config, resume, hooks)
+    run: Callable[[Path, Path, RunConfig, bool, Hooks], dict[str, Any]]
 
 
-def _ingest(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, Any]:
+def _ingest(src: Path, out: Path, config: RunConfig, resume: bool,
+            hooks: Hooks) -> dict[str, Any]:
     from setsplat.capture.ingest import IngestOptions, ingest
 
     result = ingest(src, out / "capture", IngestOptions(max_size=config.max_size,
@@ -66,13 +78,15 @@ def _ingest(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, 
     return {"images": len(result.capture.images), "skipped": len(result.capture.skipped)}
 
 
-def _check(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, Any]:
+def _check(src: Path, out: Path, config: RunConfig, resume: bool,
+           hooks: Hooks) -> dict[str, Any]:
     from setsplat.capture.check import check_capture
 
     return check_capture(out / "capture", keep_all=config.keep_all).summary
 
 
-def _sfm(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, Any]:
+def _sfm(src: Path, out: Path, config: RunConfig, resume: bool,
+         hooks: Hooks) -> dict[str, Any]:
     from setsplat.reconstruct.sfm import SfmOptions, run_sfm
 
     report = run_sfm(out / "capture", out / "sfm",
@@ -81,10 +95,12 @@ def _sfm(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, Any
             "unscaled": report["scale"]["unscaled"]}
 
 
-def _train(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, Any]:
+def _train(src: Path, out: Path, config: RunConfig, resume: bool,
+           hooks: Hooks) -> dict[str, Any]:
     from setsplat.reconstruct.train import train_capture
 
-    metrics = train_capture(out / "sfm", config.train, out / "train", resume=resume)
+    metrics = train_capture(out / "sfm", config.train, out / "train", resume=resume,
+                            observers=hooks.train_observers)
     return {k: metrics.get(k) for k in ("psnr", "ssim", "splats", "wall_seconds")}
 
 
@@ -138,10 +154,12 @@ class RunLog:
 
 
 def run(src: str | Path, out: str | Path, config: RunConfig | None = None,
-        force: tuple[str, ...] = (), report: Callable[[str, str, dict], None] | None = None
-        ) -> dict[str, Any]:
-    """Run every stage that is not up to date; return what each stage did."""
+        force: tuple[str, ...] = (), report: Callable[[str, str, dict], None] | None = None,
+        hooks: Hooks | None = None) -> dict[str, Any]:
+    """Run every stage that is not up to date; return what each stage did. ``hooks``
+    (a live training view) do not change what is computed."""
     config = config or RunConfig()
+    hooks = hooks or Hooks()
     src, out = Path(src), Path(out)
     unknown = sorted(set(force) - set(STAGES))
     if unknown:
@@ -176,7 +194,7 @@ def run(src: str | Path, out: str | Path, config: RunConfig | None = None,
         if report:
             report(stage.name, "running", {})
         began = time.perf_counter()
-        outcome = stage.run(src, out, config, resume)
+        outcome = stage.run(src, out, config, resume, hooks)
         entry.update(finished=fingerprint, result=outcome,
                      seconds=round(time.perf_counter() - began, 2),
                      at=datetime.now(timezone.utc).isoformat(timespec="seconds"))

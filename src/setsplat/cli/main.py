@@ -22,6 +22,7 @@ from setsplat.cli.reconstruct import reconstruct
 from setsplat.cli.render import render
 from setsplat.cli.run import run as run_command
 from setsplat.cli.shots import shots
+from setsplat.cli.view import view
 from setsplat.core.errors import SetsplatError
 
 
@@ -42,7 +43,7 @@ def cli(ctx: click.Context, debug: bool, quiet: bool, as_json: bool) -> None:
     set_quiet(ctx.obj.quiet)
 
 
-for command in (run_command, info, capture, reconstruct, render, assets, export, shots):
+for command in (run_command, info, capture, reconstruct, render, assets, export, shots, view):
     cli.add_command(command)
 
 

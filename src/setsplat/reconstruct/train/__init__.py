@@ -2,5 +2,6 @@
 
 from setsplat.reconstruct.train.config import LearningRates, TrainConfig
 from setsplat.reconstruct.train.run import train_capture
+from setsplat.reconstruct.train.trainer import StepReport, TrainObserver
 
-__all__ = ["LearningRates", "TrainConfig", "train_capture"]
+__all__ = ["LearningRates", "StepReport", "TrainConfig", "TrainObserver", "train_capture"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import resource
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from setsplat.reconstruct.train.data import load_views
 from setsplat.reconstruct.train.evaluate import evaluate, plot_curves
 from setsplat.reconstruct.train.floaters import remove_floaters
 from setsplat.reconstruct.train.init import random_points, splats_from_points
-from setsplat.reconstruct.train.trainer import Trainer
+from setsplat.reconstruct.train.trainer import Trainer, TrainObserver
 
 OUTPUTS = ("scene.ply", "metrics.json", "config.json", "loss.png")
 
@@ -34,10 +35,11 @@ def sfm_folder(path: str | Path) -> Path:
 
 
 def train_capture(capture: str | Path, config: TrainConfig, out: str | Path | None = None,
-                  resume: bool = False) -> dict[str, Any]:
+                  resume: bool = False, observers: Sequence[TrainObserver] = ()
+                  ) -> dict[str, Any]:
     """Train a splat scene from SfM results (``capture/sfm`` or an sfm folder itself);
     write outputs to ``out`` (default: ``train/`` beside the sfm folder) and return the
-    metrics."""
+    metrics. ``observers`` hear about every step (a live viewer, a dashboard)."""
     sfm = sfm_folder(capture)
     out = Path(out) if out else sfm.parent / "train"
     image_dir, points_file = sfm / "images", sfm / "points.ply"
@@ -61,7 +63,7 @@ def train_capture(capture: str | Path, config: TrainConfig, out: str | Path | No
     if resume and (checkpoints / "latest.pt").is_file():
         trainer.load_checkpoint(checkpoints / "latest.pt")
     config.save(out / "config.json")
-    state = trainer.train(checkpoints)
+    state = trainer.train(checkpoints, observers)
 
     scene = trainer.scene()
     floaters = {"outside_bounds": 0, "unseen": 0, "grazed": 0}

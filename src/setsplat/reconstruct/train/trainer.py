@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,24 @@ class TrainState:
     losses: list[float] = field(default_factory=list)
     psnrs: list[float] = field(default_factory=list)
     seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """What an observer of training hears after each step. ``scene`` builds the current
+    splats as a GaussianScene only when called (a copy of every parameter)."""
+
+    step: int
+    steps: int
+    loss: float
+    psnr: float
+    splats: int
+    scene: Callable[[], GaussianScene]
+
+
+# Called after every step, in the training thread: keep it quick (a live viewer pushes
+# the splats every few seconds, not every step).
+TrainObserver = Callable[[StepReport], None]
 
 
 def pick_device(name: str) -> torch.device:
@@ -186,7 +205,8 @@ class Trainer:
         mask[faintest] = True
         remove(self.params, self.optimizers, self.strategy_state, mask)
 
-    def train(self, checkpoint_dir: Path | None = None) -> TrainState:
+    def train(self, checkpoint_dir: Path | None = None,
+              observers: Sequence[TrainObserver] = ()) -> TrainState:
         config = self.config
         started = time.perf_counter() - self.state.seconds
         with progress("training", total=config.steps) as advance:
@@ -200,10 +220,19 @@ class Trainer:
                               "splats": len(self.params["means"])}
                 advance(1, **fields)
                 self.state.seconds = time.perf_counter() - started
+                self._report(observers, loss)
                 if checkpoint_dir and (self.state.step % config.checkpoint_every == 0
                                        or self.state.step == config.steps):
                     self.save_checkpoint(checkpoint_dir / "latest.pt")
         return self.state
+
+    def _report(self, observers: Sequence[TrainObserver], loss: float) -> None:
+        if not observers:
+            return
+        report = StepReport(self.state.step, self.config.steps, loss, self.state.psnrs[-1],
+                            len(self.params["means"]), self.scene)
+        for observer in observers:
+            observer(report)
 
     # ----- results and checkpoints -------------------------------------------------------
     def scene(self) -> GaussianScene:

@@ -1,0 +1,111 @@
+"""The capture in the viewer: each photo's camera as a frustum showing the photo,
+held-out photos marked, a click on a frustum (or a pick in the list) moves the view
+there, and the SfM points on or off."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from setsplat.core.camera import Camera
+from setsplat.view.server import Viewer, move_client
+from setsplat.view.target import ViewTarget
+from setsplat.view.viewer_camera import viewer_pose
+
+TRAIN_COLOR = (40, 120, 255)
+HELD_OUT_COLOR = (255, 120, 0)
+PHOTO_WIDTH = 160  # pixels: enough to recognise the photo on its frustum
+
+
+def add_capture(viewer: Viewer, target: ViewTarget) -> None:
+    """Frusta with photos, a camera list, and the SfM points toggle."""
+    if target.cameras:
+        _add_frusta(viewer, target)
+    if target.points is not None and len(target.points[0]):
+        _add_points(viewer, target.points)
+
+
+def frustum_size(cameras: list[Camera]) -> float:
+    """A frustum a fifth of the typical distance between neighbouring cameras."""
+    centres = np.array([c.center for c in cameras])
+    if len(centres) < 2:
+        return 0.1
+    gaps = np.linalg.norm(centres[:, None] - centres[None], axis=-1)
+    np.fill_diagonal(gaps, np.inf)
+    return float(max(np.median(gaps.min(1)), 1e-6) * 0.6)
+
+
+def _add_frusta(viewer: Viewer, target: ViewTarget) -> None:
+    server = viewer.server
+    size = frustum_size(target.cameras)
+    with server.gui.add_folder("Capture cameras"):
+        held = len(target.held_out)
+        server.gui.add_markdown(
+            f"{len(target.cameras)} photos, {held} held out from training (orange); "
+            "click a camera to look through it.")
+        visible = server.gui.add_checkbox("Show cameras", True)
+        names = [c.name for c in target.cameras]
+        pick = server.gui.add_dropdown("Look through", ["—", *names], initial_value="—")
+    frusta = []
+    for index, camera in enumerate(target.cameras):
+        wxyz, position = viewer_pose(camera)
+        frustum = server.scene.add_camera_frustum(
+            f"/cameras/{index:04d}", fov=float(camera.fov_y),
+            aspect=camera.width / camera.height, scale=size, thickness=2.0,
+            thickness_units="screen", image=_thumbnail(target.photo(camera)),
+            color=HELD_OUT_COLOR if camera.name in target.held_out else TRAIN_COLOR,
+            wxyz=tuple(wxyz), position=tuple(position))
+        frustum.on_click(_look_through(viewer, camera))
+        frusta.append(frustum)
+
+    @visible.on_update
+    def _(_: Any) -> None:
+        for frustum in frusta:
+            frustum.visible = visible.value
+
+    @pick.on_update
+    def _(event: Any) -> None:
+        if pick.value in names and event.client is not None:
+            camera = target.cameras[names.index(pick.value)]
+            move_client(event.client, camera)
+            viewer.announce(f"view: through {camera.name}")
+
+
+def _look_through(viewer: Viewer, camera: Camera):
+    def on_click(event: Any) -> None:
+        move_client(event.client, camera)
+        viewer.announce(f"view: through {camera.name}")
+
+    return on_click
+
+
+def _thumbnail(path: Path | None) -> np.ndarray | None:
+    if path is None:
+        return None
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image = image.convert("RGB")
+            height = max(1, round(image.height * PHOTO_WIDTH / image.width))
+            return np.asarray(image.resize((PHOTO_WIDTH, height)))
+    except OSError:
+        return None
+
+
+def _add_points(viewer: Viewer, points: tuple[np.ndarray, np.ndarray]) -> None:
+    xyz, rgb = points
+    low, high = np.percentile(xyz, [1, 99], axis=0)
+    size = float(np.max(high - low)) / 400
+    cloud = viewer.server.scene.add_point_cloud(
+        "/sfm_points", points=np.asarray(xyz, np.float32),
+        colors=np.clip(np.asarray(rgb) * 255, 0, 255).astype(np.uint8),
+        point_size=size, visible=False)
+    with viewer.server.gui.add_folder("SfM points"):
+        toggle = viewer.server.gui.add_checkbox(f"Show {len(xyz):,} SfM points", False)
+
+    @toggle.on_update
+    def _(_: Any) -> None:
+        cloud.visible = toggle.value
