@@ -54,6 +54,10 @@ def export(target: str, source: str, out: Path, crop: str | None, max_splats: in
         frame=frame, units=units, proxy=mesh is not None,
         name=name or Path(source.split("@")[0]).stem or "scene", mesh=mesh or MeshOptions())
     scene, options.asset_layer = load_source(source, library)
+    if target.lower() == "web":
+        from setsplat.view.page import WebPage
+
+        options.page = WebPage(source, library)
     if with_shots:
         from setsplat.core.errors import SetsplatError
         from setsplat.shots import asset_tracks

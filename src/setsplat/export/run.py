@@ -11,7 +11,7 @@ import dataclasses
 import importlib
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +47,9 @@ class ExportOptions:
     name: str = "scene"             # base name of the files written
     proxy: bool = True              # engine packages include the proxy mesh
     asset_layer: Path | None = None  # the catalog asset's USD the scene came from, if any
+    # web: writes the package's viewer page into the folder it is given, returns the names
+    # of the files it wrote (the view area provides it: setsplat.view.page.WebPage)
+    page: Callable[[Path, GaussianScene], list[str]] | None = None
 
 
 def asset_reference(source: str) -> str | None:

@@ -69,6 +69,16 @@ def provenance_text(record: dict[str, Any]) -> str:
                                f"{whole[:20000]}\n```\n</details>"
 
 
+def add_shot_paths(server: Any, shots: list[ShotPath]) -> None:
+    """Each shot's camera path as a curve through its cameras' centres."""
+    for index, shot in enumerate(shots):
+        centres = np.array([c.center for c in shot.cameras], np.float32)
+        if len(centres) > 1:
+            server.scene.add_spline_catmull_rom(
+                f"/shots/{index:03d}_path", points=centres, color=PATH_COLOR,
+                thickness=2.0, thickness_units="screen")
+
+
 class ShotPlayer:
     """Each shot's path as a curve; a shot picker, a frame slider and play; the view
     (of every browser) follows the shot camera while "Follow" is on."""
@@ -77,12 +87,7 @@ class ShotPlayer:
         self.viewer = viewer
         self.shots = {s.name: s for s in shots}
         server = viewer.server
-        for index, shot in enumerate(shots):
-            centres = np.array([c.center for c in shot.cameras], np.float32)
-            if len(centres) > 1:
-                server.scene.add_spline_catmull_rom(
-                    f"/shots/{index:03d}_path", points=centres, color=PATH_COLOR,
-                    thickness=2.0, thickness_units="screen")
+        add_shot_paths(server, shots)
         first = shots[0]
         with server.gui.add_folder("Shots"):
             self.pick = server.gui.add_dropdown("Shot", tuple(self.shots), first.name)

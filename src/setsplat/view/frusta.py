@@ -28,13 +28,13 @@ def add_capture(viewer: Viewer, target: ViewTarget) -> None:
 
 
 def frustum_size(cameras: list[Camera]) -> float:
-    """A frustum a fifth of the typical distance between neighbouring cameras."""
+    """A frustum a quarter of the typical distance between neighbouring cameras."""
     centres = np.array([c.center for c in cameras])
     if len(centres) < 2:
         return 0.1
     gaps = np.linalg.norm(centres[:, None] - centres[None], axis=-1)
     np.fill_diagonal(gaps, np.inf)
-    return float(max(np.median(gaps.min(1)), 1e-6) * 0.6)
+    return float(max(np.median(gaps.min(1)), 1e-6) * 0.25)
 
 
 def _add_frusta(viewer: Viewer, target: ViewTarget) -> None:
@@ -48,37 +48,56 @@ def _add_frusta(viewer: Viewer, target: ViewTarget) -> None:
         visible = server.gui.add_checkbox("Show cameras", True)
         names = [c.name for c in target.cameras]
         pick = server.gui.add_dropdown("Look through", ["—", *names], initial_value="—")
-    frusta = []
-    for index, camera in enumerate(target.cameras):
-        wxyz, position = viewer_pose(camera)
-        frustum = server.scene.add_camera_frustum(
-            f"/cameras/{index:04d}", fov=float(camera.fov_y),
-            aspect=camera.width / camera.height, scale=size, thickness=2.0,
-            thickness_units="screen", image=_thumbnail(target.photo(camera)),
-            color=HELD_OUT_COLOR if camera.name in target.held_out else TRAIN_COLOR,
-            wxyz=tuple(wxyz), position=tuple(position))
-        frustum.on_click(_look_through(viewer, camera))
-        frusta.append(frustum)
+    frusta = [add_frustum(server, f"/cameras/{index:04d}", camera, size,
+                          HELD_OUT_COLOR if camera.name in target.held_out else TRAIN_COLOR,
+                          _thumbnail(target.photo(camera)))
+              for index, camera in enumerate(target.cameras)]
+    looking = LookThrough(viewer, target.cameras, frusta)
+    looking.show(True)
+    for index, frustum in enumerate(frusta):
+        frustum.on_click(lambda event, i=index: looking.go(event.client, i))
 
     @visible.on_update
     def _(_: Any) -> None:
-        for frustum in frusta:
-            frustum.visible = visible.value
+        looking.show(visible.value)
 
     @pick.on_update
     def _(event: Any) -> None:
         if pick.value in names and event.client is not None:
-            camera = target.cameras[names.index(pick.value)]
-            move_client(event.client, camera)
-            viewer.announce(f"view: through {camera.name}")
+            looking.go(event.client, names.index(pick.value))
 
 
-def _look_through(viewer: Viewer, camera: Camera):
-    def on_click(event: Any) -> None:
-        move_client(event.client, camera)
-        viewer.announce(f"view: through {camera.name}")
+class LookThrough:
+    """Moves a browser's view into a capture camera; that camera's own frustum (its
+    photo would fill the view) is hidden until the view goes elsewhere."""
 
-    return on_click
+    def __init__(self, viewer: Viewer, cameras: list[Camera], frusta: list[Any]):
+        self.viewer, self.cameras, self.frusta = viewer, cameras, frusta
+        self.current = next((i for i, c in enumerate(cameras) if c is viewer.start_camera),
+                            None)
+        self.shown = True
+
+    def go(self, client: Any, index: int) -> None:
+        camera = self.cameras[index]
+        self.current = index
+        self.show(self.shown)
+        move_client(client, camera)
+        self.viewer.announce(f"view: through {camera.name}")
+
+    def show(self, on: bool) -> None:
+        self.shown = on
+        for index, frustum in enumerate(self.frusta):
+            frustum.visible = on and index != self.current
+
+
+def add_frustum(server: Any, name: str, camera: Camera, size: float,
+                color: tuple[int, int, int], image: np.ndarray | None = None) -> Any:
+    """A camera as viser draws one: apex at the centre, the image plane ``size`` ahead."""
+    wxyz, position = viewer_pose(camera)
+    return server.scene.add_camera_frustum(
+        name, fov=float(camera.fov_y), aspect=camera.width / camera.height, scale=size,
+        thickness=2.0, thickness_units="screen", image=image, color=color,
+        wxyz=tuple(wxyz), position=tuple(position))
 
 
 def _thumbnail(path: Path | None) -> np.ndarray | None:

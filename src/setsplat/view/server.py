@@ -34,6 +34,7 @@ class ViewOptions:
     port: int = 8080          # 0: any free port
     max_splats: int | None = DEFAULT_BUDGET  # None: every splat
     crop_file: Path | None = None  # where the crop tool saves its --crop argument
+    floor_helpers: bool = True     # the floor grid and the scale bar
 
 
 def start_server(host: str, port: int) -> Any:
@@ -106,6 +107,8 @@ class Viewer:
     def _place(self, scene: GaussianScene) -> None:
         up = scene.frame.up
         self.server.scene.set_up_direction(tuple(float(v) for v in up))
+        if not self.options.floor_helpers:
+            return
         floor, low, high = floor_and_extent(scene)
         span = float(np.max(high - low))
         plane, axis = _floor_plane(up)
@@ -113,13 +116,18 @@ class Viewer:
         position = centre.copy()
         position[axis] = floor
         cell = nice_length(span / 20)
-        self.server.scene.add_grid("/floor", width=2 * span, height=2 * span, plane=plane,
-                                   cell_size=cell, section_size=10 * cell,
-                                   position=tuple(position), shadow_opacity=0.0)
-        self._scale_bar(scene, position, low, high, axis)
+        grid = self.server.scene.add_grid("/floor", width=2 * span, height=2 * span,
+                                          plane=plane, cell_size=cell, section_size=10 * cell,
+                                          position=tuple(position), shadow_opacity=0.0)
+        bar = self._scale_bar(scene, position, low, high, axis)
+        toggle = self.server.gui.add_checkbox("Show floor grid and scale bar", True)
+
+        @toggle.on_update
+        def _(_: Any) -> None:
+            grid.visible = bar.visible = toggle.value
 
     def _scale_bar(self, scene: GaussianScene, floor_centre: np.ndarray, low: np.ndarray,
-                   high: np.ndarray, axis: int) -> None:
+                   high: np.ndarray, axis: int) -> Any:
         """A bar of a round length lying on the floor at the front edge of the set."""
         length = nice_length((high - low).max() / 4)
         across = next(i for i in range(3) if i != axis)
@@ -129,11 +137,13 @@ class Viewer:
         end[across] += length
         label = (f"{_length_text(length)} (unscaled)" if scene.meta.get("unscaled")
                  else _length_text(length, unit_name(scene)))
+        bar = self.server.scene.add_frame("/scale_bar", show_axes=False)
         self.server.scene.add_line_segments(
             "/scale_bar/bar", points=np.array([[start, end]], np.float32),
             colors=(240, 200, 0), thickness=4.0, thickness_units="screen")
         self.server.scene.add_label("/scale_bar/label", label,
                                     position=tuple((start + end) / 2))
+        return bar
 
     # ----- the browser's camera ------------------------------------------------------
     def set_start(self, camera: Camera) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 from setsplat.core.camera import Camera
 from setsplat.core.scene import GaussianScene
 from setsplat.view.server import Viewer, ViewOptions, floor_and_extent
-from setsplat.view.target import ViewTarget, open_target
+from setsplat.view.target import ShotPath, ViewTarget, open_target
 
 START_WIDTH, START_HEIGHT = 1280, 720  # shape of the overview camera (no capture cameras)
 
@@ -47,13 +47,18 @@ def show_target(viewer: Viewer, target: ViewTarget) -> None:
 
 
 def start_camera(target: ViewTarget) -> Camera:
+    shots = target.asset.shots if target.asset is not None else []
+    return first_view(target.scene, target.cameras, shots)
+
+
+def first_view(scene: GaussianScene, cameras: list[Camera], shots: list[ShotPath]) -> Camera:
     """Where the view opens: the capture's first camera, else a shot's first frame, else
     a view over the set from above one corner."""
-    if target.cameras:
-        return target.cameras[0]
-    if target.asset is not None and target.asset.shots:
-        return target.asset.shots[0].cameras[0]
-    return overview_camera(target.scene)
+    if cameras:
+        return cameras[0]
+    if shots:
+        return shots[0].cameras[0]
+    return overview_camera(scene)
 
 
 def overview_camera(scene: GaussianScene) -> Camera:

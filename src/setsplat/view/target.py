@@ -93,9 +93,34 @@ def open_target(target: str | os.PathLike, library: str | os.PathLike | None = N
         raise SetsplatError(f"cannot view a {path.suffix or 'suffix-less'} file",
                             f"give a scene file ({', '.join(SCENE_SUFFIXES)}), a run or "
                             "training folder, or an asset Name@version", path)
-    scene = read_scene(path)
-    training = path.parent if (path.parent / "config.json").is_file() else None
-    return _with_capture(ViewTarget(path.stem, scene), training)
+    return _with_capture(ViewTarget(path.stem, read_scene(path)), _training_folder(path))
+
+
+def start_views(source: str | os.PathLike, scene: GaussianScene,
+                library: str | os.PathLike | None = None
+                ) -> tuple[list[Camera], list[ShotPath]]:
+    """The capture cameras (in ``scene``'s frame) and shots that came with an export
+    source (a scene file or ``Name@version``), without reading its splats again."""
+    from setsplat.export.run import asset_reference
+
+    text = os.fspath(source)
+    if asset_reference(text):
+        from setsplat.assets import resolve
+
+        record, interface = resolve(text, library)
+        cameras_file = interface.parent / "cameras.json"
+        cameras = read_cameras(cameras_file) if cameras_file.is_file() else []
+        return _cameras_in(cameras, scene), _shots(record, library)
+    training = _training_folder(Path(text))
+    cameras_file = training.parent / "sfm" / "cameras.json" if training else None
+    if cameras_file is None or not cameras_file.is_file():
+        return [], []
+    return _cameras_in(read_cameras(cameras_file), scene), []
+
+
+def _training_folder(scene_file: Path) -> Path | None:
+    """The training output a scene file sits in (it has the training's config.json)."""
+    return scene_file.parent if (scene_file.parent / "config.json").is_file() else None
 
 
 def _folder_target(folder: Path) -> ViewTarget:
