@@ -81,7 +81,7 @@ def main() -> None:
     from setsplat.core.io import ply
     from setsplat.core.progress import set_quiet
     from setsplat.render import render_scene
-    from setsplat.render.scene import activated, camera_matrices
+    from setsplat.render.render_scene import activated, camera_matrices
     from setsplat.shots import RenderOptions, ShotOptions, new_shot, render_shot, shot_cameras
     from setsplat.shots.store import get_shot, open_catalog
 

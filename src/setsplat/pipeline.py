@@ -27,8 +27,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from setsplat.capture.ingest import IngestOptions
 from setsplat.core.errors import SetsplatError
 from setsplat.core.fsutil import atomic_write
+from setsplat.core.settings import setting
+from setsplat.reconstruct.sfm import MATCHERS, SfmOptions
 from setsplat.reconstruct.train.config import TrainConfig
 
 if TYPE_CHECKING:
@@ -41,16 +44,22 @@ STAGES = ("ingest", "check", "sfm", "train")
 class RunConfig:
     """Everything a run depends on; saved into run.json."""
 
-    max_size: int | None = None  # longest image side at ingest
-    frames: int = 150  # frames picked from a video
-    keep_all: bool = False  # QC flags but culls nothing
-    matcher: str = "auto"
-    marker_size: float | None = None  # metres; enables metric scale from ArUco markers
+    max_size: int | None = setting(None, "Shrink photos to this long side at ingest.",
+                                   metavar="PIXELS")
+    frames: int = setting(150, "Frames picked from a video.")
+    keep_all: bool = setting(False, "QC reports problems but culls nothing.")
+    matcher: str = setting("auto", "Which photo pairs SfM matches.", choices=MATCHERS)
+    marker_size: float | None = setting(
+        None, "Side of the ArUco markers in the photos, in metres (metric scale).",
+        metavar="METRES")
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
         if isinstance(self.train, dict):
             self.train = TrainConfig(**self.train)
+        # fail before the long work, with the stages' own checks
+        IngestOptions(max_size=self.max_size, frames=self.frames)
+        SfmOptions(matcher=self.matcher, marker_size=self.marker_size).check()
 
 
 @dataclass

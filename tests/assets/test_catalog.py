@@ -46,7 +46,7 @@ def test_a_catalog_from_before_proxy_meshes_is_upgraded(tmp_path):
     with Catalog(path, create=True, migrations=MIGRATIONS[:2]) as old:
         old.reserve("Set", "host:1", lambda version: None)
     with Catalog(path) as catalog:
-        assert catalog.schema_version() == SCHEMA_VERSION == 3
+        assert catalog.schema_version() == SCHEMA_VERSION == 4
         row = catalog.db.execute("SELECT mesh, mesh_triangles FROM versions").fetchone()
         assert tuple(row) == (None, None)
 

@@ -24,7 +24,7 @@ from setsplat.assets.usd_asset import (
 from setsplat.core.errors import SetsplatError
 from setsplat.core.fsutil import sha256_file
 from setsplat.core.io import ply
-from setsplat.export.mesh import MeshOptions
+from setsplat.mesh import MeshOptions
 from tests.export.conftest import room_corner
 
 pxr = pytest.importorskip("pxr")
@@ -288,9 +288,9 @@ def test_no_mesh_or_no_surface_publishes_the_placeholder(library, small_ply, tmp
 
 
 def test_exports_of_the_asset_reuse_its_proxy(library, tmp_path):
-    from setsplat.export.mesh import read_glb
-    from setsplat.export.run import ExportOptions, export, load_source
     from setsplat.export.select import Crop
+    from setsplat.export.targets import ExportOptions, export, load_source
+    from setsplat.mesh import read_glb
 
     path = tmp_path / "room.ply"
     ply.write(path, room_corner())

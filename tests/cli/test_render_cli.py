@@ -144,7 +144,7 @@ def test_write_view_refuses_unknown_depth_kinds_and_formats(job, tmp_path):
     from setsplat.core.camera import read_cameras
     from setsplat.core.io import read_scene
     from setsplat.render import render_scene
-    from setsplat.render.files import write_view
+    from setsplat.render.image_files import write_view
 
     scene_path, cameras_path, _ = job
     output = render_scene(read_scene(scene_path), read_cameras(cameras_path)[:1])[0]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from setsplat.core.camera import Camera
-from setsplat.export.cameras import CameraTrack, write_camera_track_usd, write_cameras_usd
+from setsplat.export.usd_cameras import CameraTrack, write_camera_track_usd, write_cameras_usd
 
 pytest.importorskip("pxr")
 

@@ -10,7 +10,7 @@ import pytest
 from setsplat.core.camera import Camera
 from setsplat.core.frames import FRAMES
 from setsplat.core.io import read_scene
-from setsplat.export.run import ExportOptions, export
+from setsplat.export.targets import ExportOptions, export
 
 render = pytest.importorskip("setsplat.render")
 

@@ -14,8 +14,8 @@ from setsplat.core.errors import SetsplatError
 from setsplat.core.frames import FRAMES, convert_scene
 from setsplat.core.fsutil import sha256_file
 from setsplat.core.io import read_scene
-from setsplat.export.mesh import MeshOptions, read_glb
-from setsplat.export.run import ExportOptions, export
+from setsplat.export.targets import ExportOptions, export
+from setsplat.mesh import MeshOptions, read_glb
 from tests.gltf_validator import validate
 
 FAST_MESH = MeshOptions(triangles=2000, depth=7)

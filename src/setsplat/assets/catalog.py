@@ -17,10 +17,10 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from setsplat.core.clock import now
 from setsplat.core.errors import SetsplatError
 from setsplat.core.fsutil import on_network_filesystem
 
@@ -80,67 +80,17 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX tags_tag ON tags(tag);
     """,
-    # 1 -> 2: shots in a set asset, their AI takes and their renders (setsplat.shots)
-    """
-    CREATE TABLE shots (
-        id                  INTEGER PRIMARY KEY,
-        name                TEXT NOT NULL UNIQUE COLLATE NOCASE,
-        episode             TEXT NOT NULL COLLATE NOCASE,
-        version_id          INTEGER NOT NULL REFERENCES versions(id),
-        path                TEXT NOT NULL,
-        frame_start         INTEGER NOT NULL,
-        frame_end           INTEGER NOT NULL CHECK (frame_end >= frame_start),
-        fps                 REAL NOT NULL CHECK (fps > 0),
-        focal_mm            REAL NOT NULL CHECK (focal_mm > 0),
-        filmback_width_mm   REAL NOT NULL CHECK (filmback_width_mm > 0),
-        filmback_height_mm  REAL NOT NULL CHECK (filmback_height_mm > 0),
-        width               INTEGER NOT NULL CHECK (width > 0),
-        height              INTEGER NOT NULL CHECK (height > 0),
-        notes               TEXT NOT NULL DEFAULT '',
-        created_at          TEXT NOT NULL,
-        updated_at          TEXT NOT NULL
-    );
-    CREATE INDEX shots_episode ON shots(episode);
-    CREATE TABLE takes (
-        id              INTEGER PRIMARY KEY,
-        shot_id         INTEGER NOT NULL REFERENCES shots(id) ON DELETE CASCADE,
-        take            INTEGER NOT NULL CHECK (take > 0),
-        path            TEXT NOT NULL,
-        original_name   TEXT NOT NULL,
-        source          TEXT NOT NULL DEFAULT '',
-        sha256          TEXT NOT NULL CHECK (length(sha256) = 64),
-        bytes           INTEGER NOT NULL,
-        width           INTEGER NOT NULL,
-        height          INTEGER NOT NULL,
-        fps             REAL NOT NULL,
-        frames          INTEGER NOT NULL,
-        duration_s      REAL NOT NULL,
-        codec           TEXT NOT NULL,
-        selected        INTEGER NOT NULL DEFAULT 0,
-        created_at      TEXT NOT NULL,
-        UNIQUE (shot_id, take)
-    );
-    CREATE UNIQUE INDEX takes_one_selected ON takes(shot_id) WHERE selected = 1;
-    CREATE TABLE renders (
-        id              INTEGER PRIMARY KEY,
-        shot_id         INTEGER NOT NULL REFERENCES shots(id) ON DELETE CASCADE,
-        folder          TEXT NOT NULL,
-        frame_start     INTEGER NOT NULL,
-        frame_end       INTEGER NOT NULL,
-        fps             REAL NOT NULL,
-        width           INTEGER NOT NULL,
-        height          INTEGER NOT NULL,
-        exr             INTEGER NOT NULL,
-        backend         TEXT NOT NULL,
-        seconds         REAL NOT NULL,
-        created_at      TEXT NOT NULL
-    );
-    """,
+    # 1 -> 2 created the shots tables; they now belong to setsplat.shots, which migrates
+    # them on its own (see ``migrate_area``), so a new catalog gets them on first use.
+    "",
     # 2 -> 3: what the mesh representation holds ('proxy' or 'placeholder'; NULL before)
     """
     ALTER TABLE versions ADD COLUMN mesh TEXT;
     ALTER TABLE versions ADD COLUMN mesh_triangles INTEGER;
     """,
+    # 3 -> 4: nothing new; marks catalogs whose shots tables may not exist yet, so an
+    # older setsplat (which expects them from 1 -> 2) refuses the catalog instead.
+    "",
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -157,10 +107,6 @@ _VERSION_COLUMNS = """
     v.deprecated_reason AS deprecated_reason, v.removed_at AS removed_at, v.purged AS purged,
     v.mesh AS mesh, v.mesh_triangles AS mesh_triangles
 """
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class Catalog:
@@ -223,6 +169,33 @@ class Catalog:
             return [dict(row) for row in self.db.execute(sql, params)]
 
     _query = query
+
+    def migrate_area(self, area: str, migrations: Sequence[str]) -> None:
+        """Bring the tables that an area above the assets owns (``shots``) to its latest
+        schema: ``migrations[i]`` goes from version i to i + 1, and the area's version is
+        kept in ``catalog_info`` as ``schema:<area>``. The assets never need those tables,
+        so they do not know their SQL."""
+        key = f"schema:{area}"
+        if self._area_version(key) == len(migrations):
+            return
+        with self.write() as db:
+            version = self._area_version(key)  # again, under the write lock
+            if version > len(migrations):
+                raise SetsplatError(
+                    f"the catalog's {area} tables have schema version {version}, newer "
+                    f"than this setsplat understands ({len(migrations)})", "upgrade setsplat",
+                    self.path)
+            for step in range(version, len(migrations)):
+                for statement in _statements(migrations[step]):
+                    db.execute(statement)
+            db.execute("INSERT OR REPLACE INTO catalog_info VALUES (?, ?)",
+                       (key, str(len(migrations))))
+
+    def _area_version(self, key: str) -> int:
+        with self._guard():
+            row = self.db.execute("SELECT value FROM catalog_info WHERE key = ?",
+                                  (key,)).fetchone()
+        return 0 if row is None else int(row[0])
 
     def _check_and_migrate(self) -> None:
         version = self._stored_version()

@@ -38,7 +38,7 @@ from setsplat.core.fsutil import default_mode, fsync_dir, sha256_file
 from setsplat.core.io import read_scene, usd
 from setsplat.core.progress import progress
 from setsplat.core.scene import GaussianScene
-from setsplat.export.mesh import MeshOptions, build_proxy
+from setsplat.mesh import MeshOptions, build_proxy
 
 from . import provenance, usd_asset
 from .catalog import Catalog, now

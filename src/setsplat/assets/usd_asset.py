@@ -22,7 +22,7 @@ from setsplat.core.errors import SetsplatError
 from setsplat.core.scene import GaussianScene
 
 if TYPE_CHECKING:
-    from setsplat.export.mesh import MeshOptions, ProxyMesh
+    from setsplat.mesh import MeshOptions, ProxyMesh
 
 PAYLOAD_DIR = "payload"
 SPLATS_FULL = f"{PAYLOAD_DIR}/splats.usdc"
@@ -62,7 +62,7 @@ def preview_scene(scene: GaussianScene, config: PreviewConfig = PreviewConfig())
 def write_proxy_mesh(path: str | os.PathLike, mesh: ProxyMesh, options: MeshOptions) -> None:
     """The ``mesh`` payload: the proxy (Y-up metres, like the splats) as the default prim,
     with the options it was built with (exports of the asset reuse it when theirs match)."""
-    from setsplat.export.mesh import write_usd
+    from setsplat.mesh import write_usd
 
     write_usd(path, mesh, f"/{MESH_PRIM}", documentation=(
         f"Proxy of the splats: {len(mesh.faces):,} triangles, "
@@ -76,7 +76,7 @@ def read_proxy_mesh(interface: str | os.PathLike, options: MeshOptions) -> Proxy
     before proxies were published."""
     from pxr import Usd
 
-    from setsplat.export.mesh import read_usd_prim
+    from setsplat.mesh import read_usd_prim
 
     path = Path(interface).parent / MESH
     if not path.is_file():

@@ -12,7 +12,7 @@ import click
 from setsplat.cli.common import console, emit, library_options, mesh_options
 
 if TYPE_CHECKING:
-    from setsplat.export.mesh import MeshOptions
+    from setsplat.mesh import MeshOptions
 
 UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "km": 1000.0, "in": 0.0254, "ft": 0.3048}
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?", re.IGNORECASE)

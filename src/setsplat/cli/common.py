@@ -79,7 +79,7 @@ def mesh_options(no_mesh_help: str) -> Callable[[Callable], Callable]:
         @functools.wraps(command)
         def wrapper(*args: Any, mesh_triangles: int, watertight: bool, mesh_trim: float,
                     mesh_orientation: str, no_mesh: bool, **kwargs: Any) -> Any:
-            from setsplat.export.mesh import MeshOptions
+            from setsplat.mesh import MeshOptions
 
             mesh = None if no_mesh else MeshOptions(
                 triangles=mesh_triangles, watertight=watertight, trim=mesh_trim,

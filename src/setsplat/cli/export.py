@@ -11,7 +11,7 @@ import click
 from setsplat.cli.common import console, emit, mesh_options
 
 if TYPE_CHECKING:
-    from setsplat.export.mesh import MeshOptions
+    from setsplat.mesh import MeshOptions
 
 TARGETS = ("ply", "splat", "spz", "gltf", "usd", "usdz", "mesh", "unreal", "unity", "web")
 
@@ -44,10 +44,10 @@ def export(target: str, source: str, out: Path, crop: str | None, max_splats: in
     """Export SOURCE (a PLY/SPZ/.splat/glTF file or an asset Name@version) as TARGET:
     ply, splat, spz, gltf, usd, usdz, mesh (proxy), or the unreal, unity and web
     packages, in the target's frame and units, with a README.txt and manifest.json."""
-    from setsplat.export.mesh import MeshOptions
-    from setsplat.export.run import ExportOptions, load_source
-    from setsplat.export.run import export as run_export
     from setsplat.export.select import Crop
+    from setsplat.export.targets import ExportOptions, load_source
+    from setsplat.export.targets import export as run_export
+    from setsplat.mesh import MeshOptions
 
     options = ExportOptions(
         crop=Crop.parse(crop) if crop else None, max_splats=max_splats, sh_degree=sh_degree,

@@ -8,6 +8,9 @@ from typing import Any
 import click
 
 from setsplat.cli.common import console, emit
+from setsplat.cli.options import config_options, given_settings
+from setsplat.cli.view import live_view, view_options
+from setsplat.reconstruct.sfm import CAMERA_MODELS, MAPPERS, MATCHERS
 
 
 @click.group()
@@ -43,19 +46,16 @@ def _scale_options(command):
 
 @reconstruct.command()
 @click.argument("capture", type=click.Path(path_type=Path))
-@click.option("--matcher", type=click.Choice(["auto", "exhaustive", "sequential", "spatial",
-                                              "retrieval"]), default="auto",
-              show_default=True,
+@click.option("--matcher", type=click.Choice(MATCHERS), default="auto", show_default=True,
               help="Which pairs to match. auto: exhaustive for a handful of photos, "
                    "retrieval (similar-looking pairs) otherwise, plus neighbours for video "
                    "frames.")
-@click.option("--mapper", type=click.Choice(["incremental", "global"]), default="incremental",
+@click.option("--mapper", type=click.Choice(MAPPERS), default="incremental",
               show_default=True, help="COLMAP's incremental mapper, or GLOMAP's global one.")
 @click.option("--intrinsics", metavar="fx,fy,cx,cy|FILE",
               help="Known intrinsics (pixels), held fixed; or a JSON / cameras.json file.")
 @click.option("--camera-model", default="SIMPLE_RADIAL", show_default=True,
-              type=click.Choice(["SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL", "RADIAL",
-                                 "OPENCV", "OPENCV_FISHEYE"]),
+              type=click.Choice(CAMERA_MODELS),
               help="Lens model to fit when intrinsics are not given.")
 @_scale_options
 def sfm(capture: Path, out: Path | None, matcher: str, mapper: str, intrinsics: str | None,
@@ -164,34 +164,15 @@ def _scale(info: dict[str, Any]) -> str:
     return f"[yellow]unscaled[/]{why} (give --marker-size or --distance)"
 
 
-TRAIN_OPTIONS = (
-    click.option("--config", "config_file", type=click.Path(path_type=Path),
-                 help="Start from a saved training config.json; options here override it."),
-    click.option("--steps", type=click.IntRange(1), help="Optimisation steps [3000]."),
-    click.option("--resolution", "downscale", type=click.IntRange(1),
-                 help="Train on images shrunk by this factor (2 = half size) [1]."),
-    click.option("--eval-every", type=click.IntRange(0), help="Hold out every Nth image [8]."),
-    click.option("--max-splats", type=click.IntRange(1), help="Splat budget [300000]."),
-    click.option("--strategy", type=click.Choice(["default", "mcmc"]),
-                 help="Densification: 3DGS default or MCMC [default]."),
-    click.option("--sh-degree", type=click.IntRange(0, 3), help="Final SH degree [3]."),
-    click.option("--init", type=click.Choice(["sfm", "random"]), help="Initial splats [sfm]."),
-    click.option("--seed", type=int, help="Random seed [0]."),
-    click.option("--backend", type=click.Choice(["auto", "cpu", "cuda"]),
-                 help="Renderer [auto]."),
-    click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Device [auto]."),
-    click.option("--checkpoint-every", type=click.IntRange(1),
-                 help="Steps between checkpoints [500]."),
-)
-TRAIN_KEYS = ("steps", "downscale", "eval_every", "max_splats", "strategy", "sh_degree", "init",
-              "seed", "backend", "device", "checkpoint_every")
-
-
 def train_options(command):
-    """The training options, shared by `reconstruct train` and `run`."""
-    for option in reversed(TRAIN_OPTIONS):
-        command = option(command)
-    return command
+    """The training options, shared by `reconstruct train` and `run`: the settings of
+    TrainConfig, and a saved config.json to start from."""
+    from setsplat.reconstruct.train.config import TrainConfig
+
+    command = config_options(TrainConfig)(command)
+    return click.option(
+        "--config", "config_file", type=click.Path(path_type=Path),
+        help="Start from a saved training config.json; options here override it.")(command)
 
 
 def train_config(options: dict[str, Any]):
@@ -199,10 +180,10 @@ def train_config(options: dict[str, Any]):
     from setsplat.reconstruct.train import TrainConfig
 
     config_file = options.pop("config_file", None)
-    given = {k: options.pop(k) for k in TRAIN_KEYS if k in options}
+    given = given_settings(TrainConfig, options)
     if config_file:
         return TrainConfig.load(config_file, **given)
-    return TrainConfig(**{k: v for k, v in given.items() if v is not None})
+    return TrainConfig(**given)
 
 
 @reconstruct.command()
@@ -211,12 +192,16 @@ def train_config(options: dict[str, Any]):
               help="Output folder [train/ beside the sfm folder].")
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint.")
 @train_options
-def train(capture: Path, out: Path | None, resume: bool, **options: Any) -> None:
+@view_options
+def train(capture: Path, out: Path | None, resume: bool, live: bool, view_port: int,
+          **options: Any) -> None:
     """Train a Gaussian-splat scene from SfM results: CAPTURE is a capture folder with
     sfm/ inside, or an sfm folder."""
     from setsplat.reconstruct.train import train_capture
 
-    metrics = train_capture(capture, train_config(options), out, resume=resume)
+    config = train_config(options)
+    with live_view(live, view_port) as observers:
+        metrics = train_capture(capture, config, out, resume=resume, observers=observers)
     emit(metrics, print_metrics)
 
 

@@ -48,7 +48,7 @@ def render(scene_file: Path, cameras_file: Path, out_dir: Path, depth: str, dept
         raise os_error(exc, out_dir, "creating the output folder") from exc
 
     from setsplat.render import render_scene
-    from setsplat.render.files import view_names, write_view
+    from setsplat.render.image_files import view_names, write_view
 
     units = f"{scene.frame.meters_per_unit:g} m" if not scene.meta.get("unscaled") \
         else "unscaled scene units"

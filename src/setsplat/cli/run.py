@@ -8,7 +8,10 @@ from typing import Any
 import click
 
 from setsplat.cli.common import console, emit, settings
+from setsplat.cli.options import config_options, given_settings
 from setsplat.cli.reconstruct import train_config, train_options
+from setsplat.cli.view import live_view, view_options
+from setsplat.pipeline import RunConfig
 
 
 @click.command()
@@ -17,25 +20,21 @@ from setsplat.cli.reconstruct import train_config, train_options
               help="Run folder [setsplat-out/<name of SRC>].")
 @click.option("--force", multiple=True, metavar="STAGE",
               help="Redo this stage (ingest, check, sfm, train) and all after it; repeatable.")
-@click.option("--max-size", type=click.IntRange(64), help="Shrink photos to this long side.")
-@click.option("--keep-all", is_flag=True, help="QC reports problems but culls nothing.")
-@click.option("--matcher", type=click.Choice(["auto", "exhaustive", "sequential", "spatial",
-                                              "retrieval"]), default="auto", show_default=True)
-@click.option("--marker-size", type=click.FloatRange(0, min_open=True),
-              help="Side of the ArUco markers in the photos, in metres (metric scale).")
+@config_options(RunConfig)
 @train_options
-def run(src: Path, out: Path | None, force: tuple[str, ...], max_size: int | None,
-        keep_all: bool, matcher: str, marker_size: float | None, **options: Any) -> None:
+@view_options
+def run(src: Path, out: Path | None, force: tuple[str, ...], live: bool, view_port: int,
+        **options: Any) -> None:
     """Photos (a folder) or a video in, a trained splat scene out: ingest, check, sfm and
     train, each skipped when it is already up to date (see --force)."""
-    from setsplat.pipeline import RunConfig
+    from setsplat.pipeline import Hooks
     from setsplat.pipeline import run as run_pipeline
 
-    config = RunConfig(max_size=max_size, keep_all=keep_all, matcher=matcher,
-                       marker_size=marker_size, train=train_config(options))
+    config = RunConfig(**given_settings(RunConfig, options), train=train_config(options))
     out = out or Path("setsplat-out") / src.resolve().name
-    results = run_pipeline(src, out, config, force, report=None if settings().quiet
-                           else _say)
+    with live_view(live, view_port) as observers:
+        results = run_pipeline(src, out, config, force, report=None if settings().quiet
+                               else _say, hooks=Hooks(train_observers=observers))
     emit({"out": str(out), "stages": results}, lambda data: _done(data))
 
 

@@ -13,81 +13,31 @@ with the converted camera gives the same image.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from setsplat.core.errors import SetsplatError
-from setsplat.core.rotation import matrix_to_quat, quat_multiply
-from setsplat.core.sh import transform_sh
+from setsplat.core.axes import (
+    ALIASES,
+    FRAMES,
+    RDF,
+    SPZ,
+    UNITY,
+    UNREAL,
+    YUP,
+    Frame,
+    axes_basis,
+    get_frame,
+)
 
 if TYPE_CHECKING:
     from setsplat.core.scene import GaussianScene
 
-# Physical directions in a fixed reference basis (right, up, forward): a left-handed
-# triple, so a frame is right-handed exactly when its basis has determinant -1.
-_DIRECTIONS = {
-    "R": (1, 0, 0), "L": (-1, 0, 0),
-    "U": (0, 1, 0), "D": (0, -1, 0),
-    "F": (0, 0, 1), "B": (0, 0, -1),
-}
-
-
-def axes_basis(axes: str) -> np.ndarray:
-    """Rows: the physical direction of each axis. Coordinates in the frame = basis @ v."""
-    if len(axes) != 3 or any(a not in _DIRECTIONS for a in axes):
-        raise ValueError(f"axes must be three of R/L/U/D/F/B, got {axes!r}")
-    basis = np.array([_DIRECTIONS[a] for a in axes], dtype=np.float64)
-    if abs(np.linalg.det(basis)) != 1:
-        raise ValueError(f"axes {axes!r} name the same direction twice")
-    return basis
-
-
-@dataclass(frozen=True)
-class Frame:
-    name: str
-    axes: str
-    meters_per_unit: float
-    description: str
-
-    @property
-    def basis(self) -> np.ndarray:
-        return axes_basis(self.axes)
-
-    @property
-    def handedness(self) -> str:
-        return "right" if np.linalg.det(self.basis) < 0 else "left"
-
-    @property
-    def up(self) -> np.ndarray:
-        """The frame's up direction, in its own coordinates."""
-        return self.basis @ np.array(_DIRECTIONS["U"], dtype=np.float64)
-
-    def __str__(self) -> str:
-        return self.name
-
-
-RDF = Frame("rdf", "RDF", 1.0, "COLMAP / OpenCV / 3DGS PLY: x right, y down, z forward")
-YUP = Frame("yup", "RUB", 1.0, "glTF / USD / Omniverse: Y up, right-handed, metres")
-UNITY = Frame("unity", "RUF", 1.0, "Unity: Y up, left-handed, metres")
-UNREAL = Frame("unreal", "FRU", 0.01, "Unreal: Z up, X forward, left-handed, centimetres")
-SPZ = Frame("spz", "RUB", 1.0, "SPZ as stored: x right, y up, z back")
-
-FRAMES: dict[str, Frame] = {f.name: f for f in (RDF, YUP, UNITY, UNREAL, SPZ)}
-ALIASES = {"colmap": "rdf", "opencv": "rdf", "3dgs": "rdf", "gltf": "yup", "usd": "yup",
-           "omniverse": "yup", "rub": "spz"}
-
-
-def get_frame(frame: Frame | str) -> Frame:
-    if isinstance(frame, Frame):
-        return frame
-    key = ALIASES.get(frame.lower(), frame.lower())
-    if key not in FRAMES:
-        names = ", ".join(sorted([*FRAMES, *ALIASES]))
-        raise SetsplatError(f"unknown frame {frame!r}", f"use one of: {names}")
-    return FRAMES[key]
-
+# The frames themselves live in core.axes (the scene needs them without the conversions);
+# this module is where they are used.
+__all__ = ["ALIASES", "FRAMES", "RDF", "SPZ", "UNITY", "UNREAL", "YUP", "Frame", "axes_basis",
+           "camera_pose_in_frame", "convert_points", "convert_scene", "convert_world_to_camera",
+           "frame_change", "get_frame", "guess_up"]
 
 def frame_change(src: Frame | str, dst: Frame | str) -> tuple[float, np.ndarray]:
     """(s, Q) such that coordinates in ``dst`` are ``s * Q @ x`` for ``x`` in ``src``."""
@@ -109,7 +59,7 @@ def convert_scene(scene: GaussianScene, dst: Frame | str) -> GaussianScene:
     """The same scene expressed in frame ``dst`` (positions, rotations, scales and SH)."""
     dst = get_frame(dst)
     scale, q = frame_change(scene.frame, dst)
-    return apply_similarity(scene, q, scale, np.zeros(3), frame=dst)
+    return scene.apply_similarity(q, scale, np.zeros(3), frame=dst)
 
 
 def convert_world_to_camera(
@@ -158,48 +108,6 @@ def world_to_camera_from_pose(camera_to_world: np.ndarray, camera_axes: str) -> 
     out[:3, :3] = cam_to_world.T
     out[:3, 3] = -cam_to_world.T @ pose[:3, 3]
     return out
-
-
-def check_similarity(linear: np.ndarray) -> tuple[float, np.ndarray]:
-    """Split a 3x3 linear map into (scale, orthogonal); refuse shear and non-uniform scale."""
-    linear = np.asarray(linear, dtype=np.float64)
-    scale = abs(np.linalg.det(linear)) ** (1 / 3)
-    if not scale > 0:
-        raise SetsplatError("the transform collapses space (determinant 0)",
-                            "give a rotation, uniform scale and translation")
-    q = linear / scale
-    if not np.allclose(q @ q.T, np.eye(3), atol=1e-5):
-        raise SetsplatError("the transform has shear or non-uniform scale",
-                            "Gaussian splats can only take a rotation, uniform scale and "
-                            "translation (reflections are fine)")
-    return scale, q
-
-
-def apply_similarity(
-    scene: GaussianScene,
-    orthogonal: np.ndarray,
-    scale: float,
-    translation: np.ndarray,
-    frame: Frame | None = None,
-) -> GaussianScene:
-    """Map every splat by ``x -> scale * Q @ x + t`` (Q may be a reflection).
-
-    A splat's covariance R S² Rᵀ becomes s² Q R S² Rᵀ Qᵀ. That is quadratic in Q, so
-    with P = ±Q chosen to be a rotation it equals s² (P R) S² (P R)ᵀ: rotations compose
-    with P, scales gain log(s), and only the SH (odd degrees flip) see the reflection.
-    """
-    q = np.asarray(orthogonal, dtype=np.float64)
-    proper = q * np.sign(np.linalg.det(q))
-    quats = quat_multiply(matrix_to_quat(proper), scene.quats.astype(np.float64))
-    means = scale * scene.means.astype(np.float64) @ q.T + np.asarray(translation, np.float64)
-    sh = transform_sh(scene.sh, q)
-    return scene.replace(
-        means=means.astype(np.float32),
-        quats=quats.astype(np.float32),
-        log_scales=(scene.log_scales + np.float32(np.log(scale))).astype(np.float32),
-        sh=sh,
-        frame=scene.frame if frame is None else frame,
-    )
 
 
 def guess_up(points: np.ndarray) -> tuple[np.ndarray, float]:

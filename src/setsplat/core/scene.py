@@ -11,8 +11,9 @@ import numpy as np
 
 from setsplat.core import sh as shlib
 from setsplat.core._unit_quats import unit_quaternions
+from setsplat.core.axes import RDF, Frame, get_frame
 from setsplat.core.errors import SetsplatError
-from setsplat.core.frames import RDF, Frame, apply_similarity, check_similarity, get_frame
+from setsplat.core.rotation import matrix_to_quat, quat_multiply
 
 if TYPE_CHECKING:
     import torch
@@ -186,7 +187,28 @@ class GaussianScene:
             check_similarity(orthogonal)
             if not scale > 0:
                 raise SetsplatError(f"scale must be positive, got {scale}", None)
-        return apply_similarity(self, orthogonal, scale, np.asarray(translation, np.float64))
+        return self.apply_similarity(orthogonal, scale, np.asarray(translation, np.float64))
+
+    def apply_similarity(self, orthogonal: np.ndarray, scale: float, translation: np.ndarray,
+                         frame: Frame | None = None) -> GaussianScene:
+        """Map every splat by ``x -> scale * Q @ x + t`` (Q may be a reflection).
+
+        A splat's covariance R S² Rᵀ becomes s² Q R S² Rᵀ Qᵀ. That is quadratic in Q, so
+        with P = ±Q chosen to be a rotation it equals s² (P R) S² (P R)ᵀ: rotations compose
+        with P, scales gain log(s), and only the SH (odd degrees flip) see the reflection.
+        """
+        q = np.asarray(orthogonal, dtype=np.float64)
+        proper = q * np.sign(np.linalg.det(q))
+        quats = quat_multiply(matrix_to_quat(proper), self.quats.astype(np.float64))
+        means = scale * self.means.astype(np.float64) @ q.T + np.asarray(translation, np.float64)
+        sh = shlib.transform_sh(self.sh, q)
+        return self.replace(
+            means=means.astype(np.float32),
+            quats=quats.astype(np.float32),
+            log_scales=(self.log_scales + np.float32(np.log(scale))).astype(np.float32),
+            sh=sh,
+            frame=self.frame if frame is None else frame,
+        )
 
     # ----- torch ---------------------------------------------------------------------
     def to_torch(self, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
@@ -240,3 +262,18 @@ def _normalized(quats: np.ndarray) -> np.ndarray:
         raise SetsplatError(f"{zeros} splats have a zero rotation quaternion",
                             "the source is corrupt; drop those splats (--drop-invalid)")
     return unit
+
+
+def check_similarity(linear: np.ndarray) -> tuple[float, np.ndarray]:
+    """Split a 3x3 linear map into (scale, orthogonal); refuse shear and non-uniform scale."""
+    linear = np.asarray(linear, dtype=np.float64)
+    scale = abs(np.linalg.det(linear)) ** (1 / 3)
+    if not scale > 0:
+        raise SetsplatError("the transform collapses space (determinant 0)",
+                            "give a rotation, uniform scale and translation")
+    q = linear / scale
+    if not np.allclose(q @ q.T, np.eye(3), atol=1e-5):
+        raise SetsplatError("the transform has shear or non-uniform scale",
+                            "Gaussian splats can only take a rotation, uniform scale and "
+                            "translation (reflections are fine)")
+    return scale, q

@@ -9,8 +9,8 @@ import numpy as np
 from setsplat.core.frames import YUP, convert_scene
 from setsplat.core.scene import GaussianScene
 from setsplat.export import package
-from setsplat.export.mesh import ProxyMesh, build_proxy, write_glb, write_obj, write_usd
 from setsplat.export.package import Export
+from setsplat.mesh import ProxyMesh, build_proxy, write_glb, write_obj, write_usd
 
 
 def write_target(target: str, source: GaussianScene, converted: GaussianScene, out: Path,

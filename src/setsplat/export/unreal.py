@@ -11,9 +11,9 @@ from setsplat.core.frames import convert_scene, frame_change
 from setsplat.core.io import ply
 from setsplat.core.scene import GaussianScene
 from setsplat.export import package
-from setsplat.export.cameras import write_camera_track_usd, write_cameras_usd
 from setsplat.export.package import Export
 from setsplat.export.proxy import package_proxy
+from setsplat.export.usd_cameras import write_camera_track_usd, write_cameras_usd
 
 
 def placement(converted: GaussianScene) -> np.ndarray:

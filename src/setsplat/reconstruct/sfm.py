@@ -49,7 +49,7 @@ REPORT_FILE = "sfm_report.json"
 LOG_FILE = "colmap.log"
 MIN_REGISTERED = 3
 FEW_KEYPOINTS = 100
-STAGES = "setsplat.reconstruct.colmap_stages"
+COLMAP_STAGES_MODULE = "setsplat.reconstruct.colmap_stages"  # run in a child process
 
 
 @dataclass
@@ -64,10 +64,16 @@ class Intrinsics:
     distortion: dict[str, float] = field(default_factory=dict)
 
 
+MATCHERS = ("auto", "exhaustive", "sequential", "spatial", "retrieval")
+MAPPERS = ("incremental", "global")
+CAMERA_MODELS = ("SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV",
+                 "OPENCV_FISHEYE")
+
+
 @dataclass
 class SfmOptions:
-    matcher: str = "auto"  # auto | exhaustive | sequential | spatial | retrieval
-    mapper: str = "incremental"  # incremental | global
+    matcher: str = "auto"  # one of MATCHERS
+    mapper: str = "incremental"  # one of MAPPERS
     camera_model: str = "SIMPLE_RADIAL"
     intrinsics: Intrinsics | None = None
     max_image_size: int = 2000  # long side for feature extraction (big photos shrink)
@@ -93,6 +99,23 @@ class SfmOptions:
         # Fewer global bundle adjustments while the model grows; the final one still runs.
         "ba_global_frames_ratio": 1.4, "ba_global_points_ratio": 1.4,
     })
+
+    def check(self) -> None:
+        """Refuse bad options before the long work, not after it."""
+        if self.mapper not in MAPPERS:
+            raise SetsplatError(f"unknown mapper {self.mapper!r}",
+                                f"use one of {', '.join(MAPPERS)}")
+        if self.matcher not in MATCHERS:
+            raise SetsplatError(f"unknown matcher {self.matcher!r}",
+                                f"use one of {', '.join(MATCHERS)}")
+        if self.marker_size is not None:
+            from setsplat.reconstruct.markers import aruco_dictionary, check_size
+
+            check_size(self.marker_size)
+            aruco_dictionary(self.marker_dict)
+        if self.distance is not None and not self.distance[2] > 0:
+            raise SetsplatError(f"--distance must be positive, got {self.distance[2]}",
+                                "give the metres between the two photos' camera positions")
 
 
 def parse_intrinsics(text: str) -> Intrinsics:
@@ -137,7 +160,7 @@ def run_sfm(capture: str | Path, out: str | Path, options: SfmOptions | None = N
             ) -> dict[str, Any]:
     """Photos -> ``out`` (see the module doc). Returns the report."""
     options = options or SfmOptions()
-    _check_options(options)
+    options.check()
     images = open_capture(capture)
     started = time.monotonic()
     with _staging(Path(out)) as (stage, log):
@@ -163,22 +186,6 @@ def run_sfm(capture: str | Path, out: str | Path, options: SfmOptions | None = N
                              "poses_s": round(time.monotonic() - started, 3)}
         shutil.rmtree(stage / "work", ignore_errors=True)
         return _finish(model, images.image_dir, stage, options, report, log, timeout)
-
-
-def _check_options(options: SfmOptions) -> None:
-    if options.mapper not in ("incremental", "global"):
-        raise SetsplatError(f"unknown mapper {options.mapper!r}", "use incremental or global")
-    if options.matcher not in ("auto", "exhaustive", "sequential", "spatial", "retrieval"):
-        raise SetsplatError(f"unknown matcher {options.matcher!r}",
-                            "use auto, exhaustive, sequential, spatial or retrieval")
-    if options.marker_size is not None:  # fail before the long work, not after it
-        from setsplat.reconstruct.markers import aruco_dictionary, check_size
-
-        check_size(options.marker_size)
-        aruco_dictionary(options.marker_dict)
-    if options.distance is not None and not options.distance[2] > 0:
-        raise SetsplatError(f"--distance must be positive, got {options.distance[2]}",
-                            "give the metres between the two photos' camera positions")
 
 
 def _sfm_job(images: CaptureImages, stage: Path, options: SfmOptions) -> dict[str, Any]:
@@ -267,7 +274,7 @@ def import_poses(source: str | Path, out: str | Path, images: str | Path | None 
     from setsplat.reconstruct.transforms_json import read_transforms
 
     options = options or SfmOptions()
-    _check_options(options)
+    options.check()
     source = Path(source)
     if source.is_file() or source.suffix == ".json":
         cameras, paths = read_transforms(source)
@@ -508,5 +515,5 @@ def _progress_bars():
 
 def _run_stage(function: str, job: dict[str, Any], log: Path, timeout: float) -> Any:
     with _progress_bars() as on_event:
-        return run_isolated(f"{STAGES}:{function}", job, log_path=log, timeout=timeout,
-                            on_event=on_event)
+        return run_isolated(f"{COLMAP_STAGES_MODULE}:{function}", job, log_path=log,
+                            timeout=timeout, on_event=on_event)

@@ -4,7 +4,8 @@
 ``GaussianScene`` and ``Camera`` objects. Importing this package loads torch.
 """
 
-from setsplat.render.api import BACKENDS, RenderOutput, rasterize
-from setsplat.render.scene import render_scene
+from setsplat.render.api import BACKENDS, rasterize
+from setsplat.render.output import RenderOutput
+from setsplat.render.render_scene import render_scene
 
 __all__ = ["BACKENDS", "RenderOutput", "rasterize", "render_scene"]

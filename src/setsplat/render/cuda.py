@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from setsplat.render.api import RenderOutput
+from setsplat.render.output import RenderOutput
 
 
 def rasterize_cuda(means, quats, scales, opacities, colors, viewmats, Ks, width, height, *,

@@ -6,7 +6,7 @@ clips registered per shot, USD shot stages and OpenTimelineIO timelines.
 ``write_timeline("EP01", "EP01.otio")``. Everything lives in the asset library.
 """
 
-from .cameras import camera_record, shot_cameras
+from .camera_data import camera_record, shot_cameras
 from .clips import add_clip
 from .create import ShotOptions, new_shot
 from .model import Lens, Shot

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from setsplat.assets import Library
-from setsplat.assets.catalog import now
+from setsplat.core.clock import now
 from setsplat.core.errors import SetsplatError, os_error
 from setsplat.core.fsutil import default_mode, fsync_dir, sha256_file
 
 from . import store
 from .model import Shot
-from .video import VideoInfo, probe
+from .mp4 import VideoInfo, probe
 
 TAKES_FOLDER = "takes"
 

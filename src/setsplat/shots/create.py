@@ -20,7 +20,7 @@ from setsplat.core.camera import Camera, read_cameras
 from setsplat.core.errors import SetsplatError, os_error
 
 from . import paths, store
-from .cameras import shot_cameras
+from .camera_data import shot_cameras
 from .model import FILMBACK_WIDTH_MM, FOCAL_MM, FPS, FRAME_START, FRAMES, RESOLUTION, Lens, Shot
 from .stage import write_shot_stage
 

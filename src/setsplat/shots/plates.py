@@ -37,11 +37,11 @@ from setsplat.core.progress import progress
 from setsplat.core.scene import GaussianScene
 
 from . import store
-from .cameras import CONVENTIONS, camera_record, shot_cameras
+from .camera_data import CONVENTIONS, camera_record, shot_cameras
 from .model import Shot
+from .mp4 import Mp4Writer
 from .paths import describe
 from .stage import write_shot_stage
-from .video import Mp4Writer
 
 MANIFEST = "render.json"
 DEPTH_META = "depth/depth.json"
@@ -101,7 +101,7 @@ def _render(shot: Shot, scene: GaussianScene, cameras: list, folder: Path,
     import torch
 
     from setsplat.render import render_scene
-    from setsplat.render.files import write_exr
+    from setsplat.render.image_files import write_exr
 
     use_cuda = options.backend != "cpu" and torch.cuda.is_available()
     device = "cuda" if use_cuda else "cpu"

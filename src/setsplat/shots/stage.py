@@ -18,7 +18,7 @@ from setsplat.assets import Library
 from setsplat.core.camera import Camera
 from setsplat.core.errors import SetsplatError
 from setsplat.core.fsutil import atomic_write
-from setsplat.export.cameras import CameraTrack, track_stage
+from setsplat.export.usd_cameras import CameraTrack, track_stage
 
 from .model import Shot
 
@@ -75,7 +75,7 @@ def asset_tracks(ref: str, library: Library | None = None) -> list[CameraTrack]:
     from setsplat.assets import resolve
 
     from . import store
-    from .cameras import shot_cameras
+    from .camera_data import shot_cameras
 
     library = library or Library.resolve()
     record, _ = resolve(ref, library)

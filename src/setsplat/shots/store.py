@@ -1,6 +1,7 @@
 """Shots, their AI takes and their renders in the library's catalog (SQLite).
 
-The tables come with the catalog's schema (migration 1 -> 2 in ``assets.catalog``).
+The shots area owns its tables: ``MIGRATIONS`` brings them up to date the first time a
+catalog is opened here (``Catalog.migrate_area``); the asset catalog never needs them.
 A shot points at one published asset version; its takes are files under
 ``<library>/shots/<Shot>/takes/`` with their SHA-256; renders are folders.
 """
@@ -12,12 +13,73 @@ from pathlib import Path
 from typing import Any
 
 from setsplat.assets import Library
-from setsplat.assets.catalog import Catalog, now
+from setsplat.assets.catalog import Catalog
+from setsplat.core.clock import now
 from setsplat.core.errors import SetsplatError
 
 from .model import Lens, Shot, check_shot_name, natural_key
 
 SHOTS_FOLDER = "shots"
+
+# MIGRATIONS[i] brings the shots tables from version i to i + 1. The first one was the
+# asset catalog's step 1 -> 2 before the tables moved here, hence IF NOT EXISTS.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE IF NOT EXISTS shots (
+        id                  INTEGER PRIMARY KEY,
+        name                TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        episode             TEXT NOT NULL COLLATE NOCASE,
+        version_id          INTEGER NOT NULL REFERENCES versions(id),
+        path                TEXT NOT NULL,
+        frame_start         INTEGER NOT NULL,
+        frame_end           INTEGER NOT NULL CHECK (frame_end >= frame_start),
+        fps                 REAL NOT NULL CHECK (fps > 0),
+        focal_mm            REAL NOT NULL CHECK (focal_mm > 0),
+        filmback_width_mm   REAL NOT NULL CHECK (filmback_width_mm > 0),
+        filmback_height_mm  REAL NOT NULL CHECK (filmback_height_mm > 0),
+        width               INTEGER NOT NULL CHECK (width > 0),
+        height              INTEGER NOT NULL CHECK (height > 0),
+        notes               TEXT NOT NULL DEFAULT '',
+        created_at          TEXT NOT NULL,
+        updated_at          TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS shots_episode ON shots(episode);
+    CREATE TABLE IF NOT EXISTS takes (
+        id              INTEGER PRIMARY KEY,
+        shot_id         INTEGER NOT NULL REFERENCES shots(id) ON DELETE CASCADE,
+        take            INTEGER NOT NULL CHECK (take > 0),
+        path            TEXT NOT NULL,
+        original_name   TEXT NOT NULL,
+        source          TEXT NOT NULL DEFAULT '',
+        sha256          TEXT NOT NULL CHECK (length(sha256) = 64),
+        bytes           INTEGER NOT NULL,
+        width           INTEGER NOT NULL,
+        height          INTEGER NOT NULL,
+        fps             REAL NOT NULL,
+        frames          INTEGER NOT NULL,
+        duration_s      REAL NOT NULL,
+        codec           TEXT NOT NULL,
+        selected        INTEGER NOT NULL DEFAULT 0,
+        created_at      TEXT NOT NULL,
+        UNIQUE (shot_id, take)
+    );
+    CREATE UNIQUE INDEX IF NOT EXISTS takes_one_selected ON takes(shot_id) WHERE selected = 1;
+    CREATE TABLE IF NOT EXISTS renders (
+        id              INTEGER PRIMARY KEY,
+        shot_id         INTEGER NOT NULL REFERENCES shots(id) ON DELETE CASCADE,
+        folder          TEXT NOT NULL,
+        frame_start     INTEGER NOT NULL,
+        frame_end       INTEGER NOT NULL,
+        fps             REAL NOT NULL,
+        width           INTEGER NOT NULL,
+        height          INTEGER NOT NULL,
+        exr             INTEGER NOT NULL,
+        backend         TEXT NOT NULL,
+        seconds         REAL NOT NULL,
+        created_at      TEXT NOT NULL
+    );
+    """,
+]
 
 _SHOT_COLUMNS = """
     s.id AS id, s.name AS name, s.episode AS episode, s.version_id AS version_id,
@@ -37,7 +99,13 @@ def shot_dir(library: Library, name: str) -> Path:
 
 def open_catalog(library: Library) -> Catalog:
     library.require()
-    return Catalog(library.catalog_path)
+    catalog = Catalog(library.catalog_path)
+    try:
+        catalog.migrate_area("shots", MIGRATIONS)
+    except BaseException:
+        catalog.close()
+        raise
+    return catalog
 
 
 def _shot(row: dict[str, Any]) -> Shot:

@@ -15,7 +15,7 @@ import numpy as np
 
 from setsplat.core.rotation import quat_to_matrix
 from setsplat.core.scene import GaussianScene
-from setsplat.export.select import decimate
+from setsplat.export import decimate
 
 DEFAULT_BUDGET = 1_000_000
 

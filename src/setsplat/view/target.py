@@ -78,7 +78,7 @@ class ViewTarget:
 def open_target(target: str | os.PathLike, library: str | os.PathLike | None = None
                 ) -> ViewTarget:
     """Resolve TARGET (scene file, run folder, training folder or ``Name@version``)."""
-    from setsplat.export.run import asset_reference
+    from setsplat.export.targets import asset_reference
 
     text = os.fspath(target)
     if asset_reference(text):
@@ -101,7 +101,7 @@ def start_views(source: str | os.PathLike, scene: GaussianScene,
                 ) -> tuple[list[Camera], list[ShotPath]]:
     """The capture cameras (in ``scene``'s frame) and shots that came with an export
     source (a scene file or ``Name@version``), without reading its splats again."""
-    from setsplat.export.run import asset_reference
+    from setsplat.export.targets import asset_reference
 
     text = os.fspath(source)
     if asset_reference(text):
@@ -210,7 +210,7 @@ def _proxy(interface: Path) -> Any:
     from pxr import Usd
 
     from setsplat.assets import usd_asset
-    from setsplat.export.mesh import read_usd_prim
+    from setsplat.mesh import read_usd_prim
 
     path = interface.parent / usd_asset.MESH
     if not path.is_file():

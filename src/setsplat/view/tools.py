@@ -16,7 +16,7 @@ import numpy as np
 
 from setsplat.core.camera import Camera
 from setsplat.core.fsutil import atomic_write
-from setsplat.export.select import Crop
+from setsplat.export import Crop
 from setsplat.view.server import Viewer, floor_and_extent, unit_name
 
 PICK_PIXELS = 9        # the narrow picking camera's size

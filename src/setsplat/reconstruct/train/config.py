@@ -11,8 +11,11 @@ from typing import Any
 
 from setsplat.core.errors import SetsplatError
 from setsplat.core.fsutil import atomic_write
+from setsplat.core.settings import setting
 
 STRATEGIES = ("default", "mcmc")
+INITS = ("sfm", "random")
+DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass
@@ -31,16 +34,19 @@ class LearningRates:
 
 @dataclass
 class TrainConfig:
-    steps: int = 3000
-    downscale: int = 1  # train on images shrunk by this factor (--resolution)
-    eval_every: int = 8  # every Nth image is held out for evaluation; 0 = none
-    seed: int = 0
-    sh_degree: int = 3
+    steps: int = setting(3000, "Optimisation steps.")
+    downscale: int = setting(1, "Train on images shrunk by this factor (2 = half size).",
+                             flag="--resolution")
+    eval_every: int = setting(8, "Hold out every Nth image for evaluation (0: none).")
+    seed: int = setting(0, "Random seed.")
+    sh_degree: int = setting(3, "Final spherical-harmonics degree (0-3).")
     sh_degree_interval: int | None = None  # steps per SH band; None: steps // 10
     ssim_weight: float = 0.2
-    strategy: str = "default"  # "default" (3DGS densification) or "mcmc"
-    max_splats: int = 300_000
-    init: str = "sfm"  # "sfm": SfM points; "random": uniform in the camera bounds
+    strategy: str = setting("default", "Densification: 3DGS default or MCMC.",
+                            choices=STRATEGIES)
+    max_splats: int = setting(300_000, "Splat budget.")
+    init: str = setting("sfm", "Initial splats: the SfM points, or random in the camera "
+                        "bounds.", choices=INITS)
     init_random_count: int = 20_000
     init_opacity: float = 0.1
     refine_start: int | None = None  # None: derived from steps (see ``schedule``)
@@ -48,11 +54,12 @@ class TrainConfig:
     refine_every: int = 100
     reset_every: int | None = None
     grow_grad2d: float = 0.0002
-    antialiased: bool = False
+    antialiased: bool = setting(False, "Anti-aliased (mip-filtered) splats, for scenes "
+                                "viewed at many distances.")
     random_background: bool = False
-    checkpoint_every: int = 500
-    backend: str = "auto"  # renderer backend: auto | cpu | cuda
-    device: str = "auto"  # auto | cpu | cuda
+    checkpoint_every: int = setting(500, "Steps between checkpoints.")
+    backend: str = setting("auto", "Renderer backend.", choices=DEVICES)
+    device: str = setting("auto", "Device to train on.", choices=DEVICES)
     remove_floaters: bool = True
     # share of the box of the SfM points (1-99%) and the cameras added on each side; 0.1
     # cut opaque background splats that held-out views show (-0.5 dB on the stage scan),
@@ -76,8 +83,10 @@ class TrainConfig:
             problems.append("sh_degree must be 0..3")
         if self.strategy not in STRATEGIES:
             problems.append(f"strategy must be one of {', '.join(STRATEGIES)}")
-        if self.init not in ("sfm", "random"):
-            problems.append("init must be 'sfm' or 'random'")
+        if self.init not in INITS:
+            problems.append(f"init must be one of {', '.join(INITS)}")
+        if self.backend not in DEVICES or self.device not in DEVICES:
+            problems.append(f"backend and device must be one of {', '.join(DEVICES)}")
         if self.max_splats < 1:
             problems.append("max_splats must be positive")
         if self.graze_share <= 0:

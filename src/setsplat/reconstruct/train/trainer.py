@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from setsplat.core.scene import GaussianScene
 from setsplat.reconstruct.train.config import TrainConfig
 from setsplat.reconstruct.train.data import View, Views
 from setsplat.reconstruct.train.losses import photometric_loss, psnr
+from setsplat.reconstruct.train.observers import StepReport, TrainObserver
 
 PARAMS = ("means", "scales", "quats", "opacities", "sh0", "shN")
 
@@ -29,24 +30,6 @@ class TrainState:
     losses: list[float] = field(default_factory=list)
     psnrs: list[float] = field(default_factory=list)
     seconds: float = 0.0
-
-
-@dataclass(frozen=True)
-class StepReport:
-    """What an observer of training hears after each step. ``scene`` builds the current
-    splats as a GaussianScene only when called (a copy of every parameter)."""
-
-    step: int
-    steps: int
-    loss: float
-    psnr: float
-    splats: int
-    scene: Callable[[], GaussianScene]
-
-
-# Called after every step, in the training thread: keep it quick (a live viewer pushes
-# the splats every few seconds, not every step).
-TrainObserver = Callable[[StepReport], None]
 
 
 def pick_device(name: str) -> torch.device:

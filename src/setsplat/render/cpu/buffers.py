@@ -2,11 +2,11 @@
 
 A training step needs tens of MB of scratch (per-pair splat records, per-contribution
 records, per-thread gradients). Freshly allocated, every page of it faults on first
-touch, every step: at 100k splats 512x512 the forward pass took 60+ ms instead of 37
-with fresh records. The pool
-hands a released buffer out again instead. A buffer goes back to the pool only when its
-owner is gone (``weakref.finalize``), so two renders whose backward passes are still to
-come never share one.
+touch, every step, and the forward pass paid for those faults
+(docs/decisions/0006-scratch-memory.md). The pool hands a released buffer out again
+instead. A buffer goes back to the pool only when its owner is gone
+(``weakref.finalize``), so two renders whose backward passes are still to come never
+share one.
 """
 
 from __future__ import annotations

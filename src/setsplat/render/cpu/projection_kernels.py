@@ -10,12 +10,11 @@ hand, so nothing per (camera, splat) is kept between the two.
 
 Both passes take the splats BLOCK at a time into a scratch table with one splat per
 column and one quantity per row, and run each step as a loop over the columns that
-touches that table only: LLVM vectorises such loops (20k splats, SH degree 3, 2
-threads: forward 0.92 -> 0.59 ms, backward 1.86 -> 1.34 ms against the same arithmetic
-done splat by splat; benchmarks/README). Only the footprint radius, the culling, the
-scatter of results and the SH colour sums go splat by splat: the sums read the
-coefficients where they lie, (N, K, 3), which costs less than copying them into the
-table and back (20k splats: backward 1.27 -> 0.96 ms).
+touches that table only: LLVM vectorises such loops, and left the same arithmetic done
+splat by splat scalar (docs/decisions/0005-projection-kernels.md). Only the footprint
+radius, the culling, the scatter of results and the SH color sums go splat by splat:
+the sums read the coefficients where they lie, (N, K, 3), which costs less than copying
+them into the table and back.
 The kernels are compiled without fast-math: vectorising these loops needs none of it,
 and with it a kernel freshly compiled and the same kernel loaded from numba's cache
 formed different fused multiply-adds (quaternion gradients differed in the last bits,

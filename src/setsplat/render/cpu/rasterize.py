@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from setsplat.render.api import RenderOutput
 from setsplat.render.conventions import TILE_SIZE
 from setsplat.render.cpu.functions import ProjectGaussians, ProjectionSettings, RasterizeTiles
+from setsplat.render.output import RenderOutput
 
 
 def rasterize_cpu(means, quats, scales, opacities, colors, viewmats, Ks, width, height, *,

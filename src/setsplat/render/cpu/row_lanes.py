@@ -5,16 +5,16 @@ cost ~35 instructions and the loop's exit was a mispredicted branch; LLVM does n
 vectorise that loop, because every pixel reads and writes its own state under
 conditions, and numba has no vector types. Written here as branch-free operations on
 vectors of LANES pixels, a row takes one pass or two: masked lanes leave their pixel as
-it was. LLVM splits the vectors into what the machine has. Kernels alone at 20k splats
-256x256 on this AVX-512 machine, against the pixel loop: forward 5.2 -> 3.2 ms,
-backward 3.75 -> 2.2 ms with 8 lanes; 16 lanes (a whole row in one AVX-512 register)
-gave 3.4 and 3.2 ms, 4 lanes 3.8 and 2.5 ms.
+it was. LLVM splits the vectors into what the machine has. 8 lanes beat 16 (a whole
+row in one AVX-512 register, but most rows are shorter than 9 pixels and a 512-bit
+operation costs two 256-bit ones on Zen 4) and 4 (docs/decisions/0004-simd-row-lanes.md).
 
 The tile's state sits in one array of planes of PLANE values, so that the lanes past a
 row's end (up to LANES - 1 past the tile's last pixel) stay in bounds.
 
 numba's on-disk cache keys a kernel on its own file only: after changing this one,
-delete ``render/cpu/__pycache__``, or the kernels that call it keep the old code.
+clear the cache (see ``setsplat.render.cpu``), or the kernels that call it keep the old
+code.
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ def sh_colour(table, basis, lane, sh, i, terms):
     """Splat i's colour, 0.5 + its first ``terms`` coefficients weighted by the basis
     (rows basis + k of column ``lane``), unclamped. The coefficients are read where they
     lie, three channels to a term: copying them into the table's rows first cost more
-    than vectorising their sums over the columns saved (20k splats, 2 threads)."""
+    than vectorising their sums over the columns saved."""
     r = g = b = 0.5
     for k in range(terms):
         y = table[basis + k, lane]

@@ -19,7 +19,8 @@ from setsplat.reconstruct.train.data import load_views
 from setsplat.reconstruct.train.evaluate import evaluate, plot_curves
 from setsplat.reconstruct.train.floaters import remove_floaters
 from setsplat.reconstruct.train.init import random_points, splats_from_points
-from setsplat.reconstruct.train.trainer import Trainer, TrainObserver
+from setsplat.reconstruct.train.observers import TrainObserver
+from setsplat.reconstruct.train.trainer import Trainer
 
 OUTPUTS = ("scene.ply", "metrics.json", "config.json", "loss.png")
 

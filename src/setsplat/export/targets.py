@@ -20,10 +20,10 @@ from setsplat.core.errors import SetsplatError
 from setsplat.core.frames import Frame, convert_scene, get_frame
 from setsplat.core.io import read_scene
 from setsplat.core.scene import GaussianScene
-from setsplat.export.cameras import CameraTrack
-from setsplat.export.mesh import MeshOptions
 from setsplat.export.package import Export
 from setsplat.export.select import Crop, select
+from setsplat.export.usd_cameras import CameraTrack
+from setsplat.mesh import MeshOptions
 
 TARGETS = ("ply", "splat", "spz", "gltf", "usd", "usdz", "mesh", "unreal", "unity", "web")
 UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "ft": 0.3048, "in": 0.0254}
@@ -116,6 +116,6 @@ def _unit_symbol(frame: Frame) -> str:
     return next((k for k, v in UNITS.items() if v == frame.meters_per_unit), "m")
 
 
-_MODULES = {"ply": "files", "splat": "files", "spz": "files", "gltf": "files", "usd": "files",
-            "usdz": "files", "mesh": "proxy", "unreal": "unreal", "unity": "unity",
-            "web": "web"}
+_MODULES = {"ply": "scene_files", "splat": "scene_files", "spz": "scene_files",
+            "gltf": "scene_files", "usd": "scene_files", "usdz": "scene_files", "mesh": "proxy",
+            "unreal": "unreal", "unity": "unity", "web": "web"}

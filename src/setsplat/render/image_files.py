@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from setsplat.core.fsutil import atomic_write
-from setsplat.render.api import RenderOutput
+from setsplat.render.output import RenderOutput
 
 DEPTH_KINDS = ("expected", "median", "none")
 DEPTH_FORMATS = ("png16", "exr")

@@ -10,7 +10,8 @@ import torch
 from setsplat.core.camera import Camera
 from setsplat.core.frames import convert_world_to_camera
 from setsplat.core.scene import GaussianScene
-from setsplat.render.api import RenderOutput, rasterize
+from setsplat.render.api import rasterize
+from setsplat.render.output import RenderOutput
 
 
 def activated(scene: GaussianScene, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
