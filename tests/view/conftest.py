@@ -1,83 +1,31 @@
-"""A trained sample scan whose truth we know, for the viewer tests.
-
-``sample_scans/tiny`` trained once per session: its photos with their true cameras (from
-``truth.json``: metres, floor at y = 0) in place of SfM, and surface points cast from the
-synthetic set (``setsplat.capture.synth`` made the photos) in place of SfM's sparse
-points. Training is ours, for a few hundred steps; the scene lands in the truth's own
-frame, so its marker corners are known points of the scene.
-"""
+"""The viewer tests' trained scene: the tiny sample scan, trained once per session (see
+``scan.py``: true cameras and surface points in place of SfM's)."""
 
 from __future__ import annotations
 
-import json
-import shutil
-import socket
+import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-TINY = Path(__file__).resolve().parents[2] / "sample_scans" / "tiny"
+from .scan import make_truth_capture
+
 TRAIN_STEPS = 100
-POINT_STEP = 4  # cast a surface point every 4th photo pixel
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def truth() -> dict:
-    return json.loads((TINY / "truth.json").read_text())
-
-
-def surface_points(stage, camera, step: int) -> tuple[np.ndarray, np.ndarray]:
-    """The set's surface seen by ``camera`` on a grid of every ``step``-th pixel: points
-    and their colours, by the synthetic scan's own ray caster."""
-    from setsplat.capture.raycast import View, render
-
-    view = View(camera.rotation.tolist(), tuple(camera.center.tolist()), camera.fx / step,
-                camera.fy / step, camera.cx / step, camera.cy / step, camera.width // step,
-                camera.height // step, 1)
-    colors = render(stage.boxes, view).reshape(-1, 3)
-    depth = np.full((view.height, view.width), np.inf, np.float32)
-    for box in stage.boxes:
-        rows, cols = view.window(box.seen_through or box.corners())
-        if rows.start == rows.stop or cols.start == cols.stop:
-            continue
-        hit = box.intersect(view.center, view.directions(rows, cols))
-        np.minimum(depth[rows, cols], hit, out=depth[rows, cols])
-    directions = np.stack(view.directions(slice(None), slice(None)), -1).reshape(-1, 3)
-    depth = depth.reshape(-1)
-    seen = np.isfinite(depth)
-    return camera.center + directions[seen] * depth[seen, None], colors[seen]
-
-
-def make_truth_capture(root: Path) -> Path:
-    """``root/sfm`` laid out as `reconstruct sfm` leaves it, from the scan's truth."""
-    from setsplat.capture.stage_set import build_stage
-    from setsplat.core.camera import Camera, write_cameras
-    from setsplat.core.io.ply import write_points
-
-    options = json.loads((TINY / "synth.json").read_text())["options"]
-    stage = build_stage(options["seed"], options["markers"], options["marker_size"])
-    cameras = [Camera.from_dict(c) for c in truth()["cameras"]]
-    sfm = root / "sfm"
-    shutil.copytree(TINY / "images", sfm / "images")
-    write_cameras(sfm / "cameras.json", cameras,
-                  {"unscaled": False, "upright": "floor", "frame": "rdf", "source": "truth"})
-    points, colors = zip(*(surface_points(stage, c, POINT_STEP) for c in cameras))
-    write_points(sfm / "points.ply", np.concatenate(points),
-                 np.round(np.clip(np.concatenate(colors), 0, 1) * 255))
-    return root
 
 
 @pytest.fixture(scope="session")
-def trained_scan(tmp_path_factory) -> Path:
+def truth_capture(tmp_path_factory) -> Path:
+    """A capture folder of the tiny sample scan whose ``sfm/`` is the truth."""
+    return make_truth_capture(tmp_path_factory.mktemp("scan") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def trained_scan(truth_capture) -> Path:
     """A training folder (``train/``, beside ``sfm/``) of the tiny sample scan."""
     from setsplat.reconstruct.train import TrainConfig, train_capture
 
-    root = make_truth_capture(tmp_path_factory.mktemp("scan") / "tiny")
-    train_capture(root, TrainConfig(steps=TRAIN_STEPS, init_opacity=0.5), root / "train")
-    return root / "train"
+    if os.environ.get("SETSPLAT_VIEW_TEST_SCAN"):  # TEMPORARY: iterate on a trained scan
+        return Path(os.environ["SETSPLAT_VIEW_TEST_SCAN"])
+    out = truth_capture / "train"
+    train_capture(truth_capture, TrainConfig(steps=TRAIN_STEPS, init_opacity=0.5), out)
+    return out

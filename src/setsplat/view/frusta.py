@@ -10,13 +10,14 @@ from typing import Any
 import numpy as np
 
 from setsplat.core.camera import Camera
-from setsplat.view.server import Viewer, move_client
+from setsplat.view.server import Viewer, move_client, overview_camera
 from setsplat.view.target import ViewTarget
 from setsplat.view.viewer_camera import viewer_pose
 
 TRAIN_COLOR = (40, 120, 255)
 HELD_OUT_COLOR = (255, 120, 0)
 PHOTO_WIDTH = 160  # pixels: enough to recognise the photo on its frustum
+NONE, OVERVIEW = "—", "Overview (from above)"
 
 
 def add_capture(viewer: Viewer, target: ViewTarget) -> None:
@@ -47,7 +48,8 @@ def _add_frusta(viewer: Viewer, target: ViewTarget) -> None:
             "click a camera to look through it.")
         visible = server.gui.add_checkbox("Show cameras", True)
         names = [c.name for c in target.cameras]
-        pick = server.gui.add_dropdown("Look through", ["—", *names], initial_value="—")
+        pick = server.gui.add_dropdown("Look through", [NONE, OVERVIEW, *names],
+                                       initial_value=NONE)
     frusta = [add_frustum(server, f"/cameras/{index:04d}", camera, size,
                           HELD_OUT_COLOR if camera.name in target.held_out else TRAIN_COLOR,
                           _thumbnail(target.photo(camera)))
@@ -63,8 +65,10 @@ def _add_frusta(viewer: Viewer, target: ViewTarget) -> None:
 
     @pick.on_update
     def _(event: Any) -> None:
-        if pick.value in names and event.client is not None:
-            looking.go(event.client, names.index(pick.value))
+        if pick.value == NONE or event.client is None:
+            return
+        looking.go(event.client, names.index(pick.value) if pick.value in names else None)
+        pick.value = NONE  # picking the same camera again works too
 
 
 class LookThrough:
@@ -77,10 +81,15 @@ class LookThrough:
                             None)
         self.shown = True
 
-    def go(self, client: Any, index: int) -> None:
-        camera = self.cameras[index]
+    def go(self, client: Any, index: int | None) -> None:
+        """Into camera ``index``, or to the overview (None)."""
         self.current = index
         self.show(self.shown)
+        if index is None:
+            move_client(client, overview_camera(self.viewer.scene, self.cameras))
+            self.viewer.announce("view: overview")
+            return
+        camera = self.cameras[index]
         move_client(client, camera)
         self.viewer.announce(f"view: through {camera.name}")
 
@@ -92,12 +101,13 @@ class LookThrough:
 
 def add_frustum(server: Any, name: str, camera: Camera, size: float,
                 color: tuple[int, int, int], image: np.ndarray | None = None) -> Any:
-    """A camera as viser draws one: apex at the centre, the image plane ``size`` ahead."""
+    """A camera as viser draws one: apex at the centre, the image plane ``size`` ahead,
+    its faces filled (so the whole pyramid takes a click)."""
     wxyz, position = viewer_pose(camera)
     return server.scene.add_camera_frustum(
         name, fov=float(camera.fov_y), aspect=camera.width / camera.height, scale=size,
         thickness=2.0, thickness_units="screen", image=image, color=color,
-        wxyz=tuple(wxyz), position=tuple(position))
+        variant="filled", wxyz=tuple(wxyz), position=tuple(position))
 
 
 def _thumbnail(path: Path | None) -> np.ndarray | None:

@@ -12,7 +12,7 @@ import contextlib
 import io
 import math
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from setsplat.view.splats import DEFAULT_BUDGET, SplatArrays, splat_arrays
 from setsplat.view.viewer_camera import VIEWER_CAMERA_AXES, viewer_pose
 
 SPLATS_NODE = "/splats"
+OVERVIEW_SIZE = (1280, 720)  # the overview camera's image shape (its aspect)
 
 
 @dataclass
@@ -53,7 +54,7 @@ def start_server(host: str, port: int) -> Any:
         raise SetsplatError(f"port {port} on {host} is in use",
                             "give another --port (0 picks a free one) or stop what uses it")
     server.gui.configure_theme(show_logo=False, show_share_button=False,
-                               control_layout="floating", control_width="medium")
+                               control_layout="fixed", control_width="medium")
     return server
 
 
@@ -208,6 +209,22 @@ def floor_and_extent(scene: GaussianScene) -> tuple[float, np.ndarray, np.ndarra
     if scene.meta.get("upright") == "floor":
         return 0.0, low, high
     return float(low[axis] if up[axis] > 0 else high[axis]), low, high
+
+
+def overview_camera(scene: GaussianScene, cameras: Sequence[Camera] = ()) -> Camera:
+    """The set (and the capture's cameras) from high above its middle, tilted a little:
+    scanned sets seldom have a ceiling to block the view."""
+    _, low, high = floor_and_extent(scene)
+    if cameras:
+        centres = np.array([c.center for c in cameras])
+        low, high = np.minimum(low, centres.min(0)), np.maximum(high, centres.max(0))
+    centre = (low + high) / 2
+    up = scene.frame.up
+    span = float(np.max(high - low))
+    aside = np.roll(np.abs(up), 1)  # a horizontal axis
+    eye = centre + 0.8 * span * up - 0.3 * span * aside
+    return Camera.look_at(eye, centre, width=OVERVIEW_SIZE[0], height=OVERVIEW_SIZE[1],
+                          fov_x_deg=70.0, frame=scene.frame)
 
 
 def _floor_plane(up: np.ndarray) -> tuple[str, int]:

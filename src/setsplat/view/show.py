@@ -7,14 +7,10 @@ import os
 import time
 from collections.abc import Callable
 
-import numpy as np
-
 from setsplat.core.camera import Camera
 from setsplat.core.scene import GaussianScene
-from setsplat.view.server import Viewer, ViewOptions, floor_and_extent
+from setsplat.view.server import Viewer, ViewOptions, overview_camera
 from setsplat.view.target import ShotPath, ViewTarget, open_target
-
-START_WIDTH, START_HEIGHT = 1280, 720  # shape of the overview camera (no capture cameras)
 
 
 def view(target: str | os.PathLike, options: ViewOptions | None = None,
@@ -59,16 +55,6 @@ def first_view(scene: GaussianScene, cameras: list[Camera], shots: list[ShotPath
     if shots:
         return shots[0].cameras[0]
     return overview_camera(scene)
-
-
-def overview_camera(scene: GaussianScene) -> Camera:
-    _, low, high = floor_and_extent(scene)
-    centre = (low + high) / 2
-    up = scene.frame.up
-    horizontal = np.array([1.0, 1.0, 1.0]) - np.abs(up)
-    eye = centre + 0.9 * (high - low) * horizontal + 0.6 * float(np.max(high - low)) * up
-    return Camera.look_at(eye, centre, width=START_WIDTH, height=START_HEIGHT,
-                          fov_x_deg=70.0, frame=scene.frame)
 
 
 def serve_forever(viewer: Viewer) -> None:

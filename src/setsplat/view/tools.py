@@ -182,11 +182,13 @@ def pick(viewer: Viewer, origin: np.ndarray, direction: np.ndarray) -> np.ndarra
     direction = direction / np.linalg.norm(direction)
     camera = _ray_camera(origin, direction, scene.frame)
     output = render_scene(scene, [camera], sh_degree=0)[0]
-    centre = PICK_PIXELS // 2
-    depth = float(output.median_depth[0, centre, centre, 0])
-    if not depth > 0:
+    middle = slice(PICK_PIXELS // 2 - 1, PICK_PIXELS // 2 + 2)
+    depths = output.median_depth[0, middle, middle, 0].numpy().ravel()
+    if np.count_nonzero(depths > 0) < depths.size // 2 + 1:
         return None
-    return origin + direction * depth  # the centre pixel's ray is the axis: z = distance
+    # the middle 3 x 3 pixels' median (one stray splat does not move it); their rays are
+    # within a few hundredths of a degree of the axis, so z is the distance along it
+    return origin + direction * float(np.median(depths[depths > 0]))
 
 
 def _ray_camera(origin: np.ndarray, direction: np.ndarray, frame: Any) -> Camera:
