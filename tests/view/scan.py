@@ -38,17 +38,11 @@ def stage_set():
     return build_stage(options["seed"], options["markers"], options["marker_size"])
 
 
-def in_plain_view(stage, eye: np.ndarray, point: np.ndarray, margin: float = 0.1) -> bool:
-    """Nothing of the set stands between ``eye`` and ``point``, nor between ``eye`` and
-    the floor ``margin`` around it (the point is no edge's neighbour)."""
-    around = [np.zeros(3)] + [np.array(v) * margin for v in
-                              ((1, 0, 0), (-1, 0, 0), (0, 0, 1), (0, 0, -1))]
-    for offset in around:
-        ray = [np.array([v]) for v in point + offset - eye]  # the point at parameter 1
-        nearest = min(float(box.intersect(eye, ray)[0]) for box in stage.boxes)
-        if nearest < 1 - 1e-3:
-            return False
-    return True
+def first_hit(stage, eye: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    """Where the ray from ``eye`` along ``direction`` first meets the set (the truth)."""
+    ray = [np.array([v]) for v in direction]
+    nearest = min(float(box.intersect(eye, ray)[0]) for box in stage.boxes)
+    return eye + nearest * np.asarray(direction)
 
 
 def surface_points(stage, camera, step: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,7 +1,7 @@
 """`setsplat view` in a real browser (headless Chromium, software WebGL): the view through
 a capture camera matches `setsplat render` of that camera, clicking a camera's frustum
 moves the view into it, the crop box prints a --crop that `export` accepts, and the tape
-measure reads the known distance between two marker centres of the synthetic scan."""
+measure reads the distance between two floor points the synthetic scan's truth knows."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from .browser import chromium, open_page, page_background, psnr, settled, view_box
-from .scan import free_port, in_plain_view, stage_set, truth
+from .scan import first_hit, free_port, stage_set
 
 PAGE_SIZE = (724, 300)  # viser's panel takes 324 pixels beside a view of about 400 x 300
 MATCH_DB = 25.0
@@ -186,27 +186,46 @@ def test_clicking_a_frustum_moves_the_view_there(cli, trained_scan, viewer, page
     assert psnr(shot, before) < MATCH_DB - 5
 
 
-def test_tape_measure_reads_the_distance_between_two_markers(trained_scan, viewer, page):
-    markers = truth()["markers"]["markers"]
-    centres = [np.mean(m["corners_world"], axis=0) for m in markers]
-    stage = stage_set()
-    # the two markers furthest apart that one capture camera sees both of, in plain view
-    seen = [(np.linalg.norm(centres[i] - centres[j]), i, j, c)
-            for c in capture_cameras(trained_scan)
-            for i in range(len(centres)) for j in range(i + 1, len(centres))
-            if all(pixel_of(c, centres[k], page) and in_plain_view(stage, c.center, centres[k])
-                   for k in (i, j))]
-    _, a, b, camera = max(seen, key=lambda entry: entry[0])
+def floor_in_view(camera, page, stage, grid: int = 7, margin_px: float = 8.0,
+                  least_elevation_deg: float = 25.0):
+    """Pixels of the page (view through ``camera``) where the true set shows open floor
+    (floor there and a few pixels around) seen from above, not grazing, with the floor
+    point each shows."""
+    view = browser_camera(camera, page)
+    left, top, width, height = view_box(page)
+    found = []
+    for u in np.linspace(0.15, 0.85, grid) * width:
+        for v in np.linspace(0.3, 0.85, grid) * height:
+            rays = [view.rotation.T @ np.array([(u + du - view.cx) / view.fx,
+                                                (v + dv - view.cy) / view.fy, 1.0])
+                    for du, dv in ((0, 0), (margin_px, 0), (-margin_px, 0), (0, margin_px),
+                                   (0, -margin_px))]
+            hits = [first_hit(stage, view.center, ray) for ray in rays]
+            steep = abs(rays[0][1]) / np.linalg.norm(rays[0]) > np.sin(
+                np.radians(least_elevation_deg))
+            if steep and all(abs(hit[1]) < 1e-4 for hit in hits):  # the floor is y = 0
+                found.append(((left + u, top + v), hits[0]))
+    return found
+
+
+def test_tape_measure_reads_a_known_distance(trained_scan, viewer, page):
+    camera = capture_cameras(trained_scan)[0]
+    floor = floor_in_view(camera, page, stage_set())
+    # the two points of open floor furthest apart in this view
+    (pixel_a, a), (pixel_b, b) = max(
+        ((p, q) for i, p in enumerate(floor) for q in floor[i + 1:]),
+        key=lambda pq: np.linalg.norm(pq[0][1] - pq[1][1]))
     look_through(page, viewer, camera.name)
     toggle(page, "Show cameras", False)
     page.get_by_text("Measure", exact=True).click()  # open the folder
     toggle(page, "Measure (click two points)", True)
     settled(page)
-    for point in (centres[a], centres[b]):
-        page.mouse.click(*pixel_of(camera, point, page))
+    for pixel in (pixel_a, pixel_b):
+        page.mouse.click(*pixel)
         time.sleep(0.5)
     measured = float(viewer.wait_for(r"measure: ([0-9.]+) m between").group(1))
-    known = float(np.linalg.norm(centres[b] - centres[a]))
+    known = float(np.linalg.norm(b - a))
+    assert known > 1.5
     assert abs(measured - known) / known < 0.02
     toggle(page, "Measure (click two points)", False)
 

@@ -172,23 +172,48 @@ class MeasureTool:
 
 
 def pick(viewer: Viewer, origin: np.ndarray, direction: np.ndarray) -> np.ndarray | None:
-    """Where the ray from ``origin`` along ``direction`` meets the splats: the median
-    depth of a narrow camera aimed along it; None when it meets nothing."""
-    from setsplat.render import render_scene
-
+    """Where the ray from ``origin`` along ``direction`` meets the splats; None when it
+    meets nothing."""
     scene = viewer.scene
     if scene is None:
         return None
-    direction = direction / np.linalg.norm(direction)
+    direction = np.asarray(direction, np.float64) / np.linalg.norm(direction)
+    depth = _median_depth(scene, origin, direction)
+    if depth is None:
+        return None
+    return origin + direction * _surface_depth(scene, origin, direction, depth)
+
+
+def _median_depth(scene: Any, origin: np.ndarray, direction: np.ndarray) -> float | None:
+    """The depth where the splats along the ray become opaque: our renderer's median depth
+    (transmittance 0.5) through a narrow camera aimed along it, the median over its
+    middle 3 x 3 pixels (one stray splat does not move it; their rays are within a few
+    hundredths of a degree of the axis, so z is the distance along it)."""
+    from setsplat.render import render_scene
+
     camera = _ray_camera(origin, direction, scene.frame)
     output = render_scene(scene, [camera], sh_degree=0)[0]
     middle = slice(PICK_PIXELS // 2 - 1, PICK_PIXELS // 2 + 2)
     depths = output.median_depth[0, middle, middle, 0].numpy().ravel()
     if np.count_nonzero(depths > 0) < depths.size // 2 + 1:
         return None
-    # the middle 3 x 3 pixels' median (one stray splat does not move it); their rays are
-    # within a few hundredths of a degree of the axis, so z is the distance along it
-    return origin + direction * float(np.median(depths[depths > 0]))
+    return float(np.median(depths[depths > 0]))
+
+
+def _surface_depth(scene: Any, origin: np.ndarray, direction: np.ndarray,
+                   depth: float) -> float:
+    """The surface the ray meets near ``depth``: the splat centres there, weighted by
+    opacity and by how close the ray passes (in their own size). Opacity crosses 0.5
+    in front of a surface, further in front the more obliquely the ray meets it; the
+    centres are where training put the surface."""
+    relative = scene.means.astype(np.float64) - origin
+    along = relative @ direction
+    across = np.linalg.norm(relative - along[:, None] * direction, axis=1)
+    size = scene.scales.max(axis=1).astype(np.float64)
+    near = (np.abs(along - depth) < 3 * size) & (across < 2 * size)
+    weights = scene.opacities[near] * np.exp(-0.5 * (across[near] / size[near]) ** 2)
+    total = float(weights.sum())
+    return float(weights @ along[near]) / total if total > 0 else depth
 
 
 def _ray_camera(origin: np.ndarray, direction: np.ndarray, frame: Any) -> Camera:
