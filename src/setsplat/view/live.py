@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from setsplat.view.server import Viewer
+from setsplat.view.server import Viewer, overview_camera
 
 if TYPE_CHECKING:
     from setsplat.reconstruct.train import StepReport
@@ -58,7 +58,10 @@ class LiveTraining:
         self._psnrs.append(report.psnr)
 
     def _push(self, report: StepReport) -> None:
-        self.viewer.show_splats(report.scene(), note=f"Training step {report.step:,}")
+        scene = report.scene()
+        self.viewer.show_splats(scene, note=f"Training step {report.step:,}")
+        if self.viewer.start_camera is None:  # the first splats: look at them from above
+            self.viewer.set_start(overview_camera(scene))
         self.progress.content = (f"**Step** {report.step:,} / {report.steps:,}  \n"
                                  f"**Loss** {report.loss:.4f} · **PSNR** {report.psnr:.2f} dB"
                                  f" · **Splats** {report.splats:,}")

@@ -53,8 +53,8 @@ def start_server(host: str, port: int) -> Any:
         stop_server(server)
         raise SetsplatError(f"port {port} on {host} is in use",
                             "give another --port (0 picks a free one) or stop what uses it")
-    server.gui.configure_theme(show_logo=False, show_share_button=False,
-                               control_layout="fixed", control_width="medium")
+    server.gui.configure_theme(show_logo=False, show_share_button=False)
+    server.gui.main_panel.dock_right()  # beside the view, not over it
     return server
 
 
@@ -160,6 +160,8 @@ class Viewer:
         initial.position = tuple(position)
         initial.look_at = tuple(position + distance * forward)
         initial.up = tuple(-down)
+        for client in self.server.get_clients().values():
+            move_client(client, camera)
 
     def _on_connect(self, client: Any) -> None:
         if self.start_camera is not None:
