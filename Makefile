@@ -21,6 +21,11 @@ GLTF_VALIDATOR := .tools/node_modules/gltf-validator/package.json
 $(GLTF_VALIDATOR):
 	npm install -s --prefix .tools --no-audit --no-fund gltf-validator@2.0.0-dev.3.10
 
+# @playcanvas/splat-transform (npm): the peer HTML splat viewer of benchmarks/view.py.
+SPLAT_TRANSFORM := .tools/node_modules/@playcanvas/splat-transform/package.json
+$(SPLAT_TRANSFORM):
+	npm install -s --prefix .tools --no-audit --no-fund @playcanvas/splat-transform@3.10.2
+
 # Debian packages the tests drive: Chromium (the viewer in a real browser) and the
 # PostgreSQL server (the shared catalog). CI runs as root on a clean machine; elsewhere
 # sudo is used when it is there.
@@ -35,12 +40,13 @@ $(DEBIAN_PACKAGES): Makefile
 	fi
 	mkdir -p .tools && touch $@
 
-install: $(VENV)/.installed $(GLTF_VALIDATOR) $(DEBIAN_PACKAGES)
+install: $(VENV)/.installed $(GLTF_VALIDATOR) $(SPLAT_TRANSFORM) $(DEBIAN_PACKAGES)
 
 # The main job on the bundled sample scan (its floor markers are 20 cm).
 demo: install
 	$(BIN)/setsplat run sample_scans/stage --out demo-out --marker-size 0.2 --resolution 2
 	$(BIN)/setsplat info demo-out/train/scene.ply
+	@echo "Look at it in your browser: $(BIN)/setsplat view demo-out"
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -31,6 +31,7 @@ def chromium() -> Iterator[object]:
         context = playwright.chromium.launch_persistent_context(
             profile, executable_path=str(CHROMIUM), headless=True, args=FLAGS,
             viewport={"width": 640, "height": 480})
+        context.profile_dir = profile  # finds the browser's processes (benchmarks/view.py)
         try:
             yield context
         finally:

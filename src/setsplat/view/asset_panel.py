@@ -24,7 +24,7 @@ def add_asset(viewer: Viewer, asset: AssetExtras) -> None:
     with server.gui.add_folder(f"Asset {asset.ref}"):
         lod = server.gui.add_dropdown("Level of detail", ("full", "preview"),
                                       initial_value="full")
-        proxy = server.gui.add_checkbox("Show proxy mesh", False,
+        proxy = server.gui.add_checkbox("Show proxy mesh", initial_value=False,
                                         disabled=asset.proxy is None,
                                         hint=None if asset.proxy is not None else
                                         "this version holds a placeholder box, no proxy")
@@ -90,11 +90,13 @@ class ShotPlayer:
         add_shot_paths(server, shots)
         first = shots[0]
         with server.gui.add_folder("Shots"):
-            self.pick = server.gui.add_dropdown("Shot", tuple(self.shots), first.name)
+            self.pick = server.gui.add_dropdown("Shot", tuple(self.shots),
+                                                initial_value=first.name)
             self.frame = server.gui.add_slider("Frame", first.frames[0], first.frames[-1],
                                                step=1, initial_value=first.frames[0])
-            self.follow = server.gui.add_checkbox("View follows the shot camera", True)
-            self.playing = server.gui.add_checkbox("Play", False)
+            self.follow = server.gui.add_checkbox("View follows the shot camera",
+                                                  initial_value=True)
+            self.playing = server.gui.add_checkbox("Play", initial_value=False)
         self.pick.on_update(lambda _: self._picked())
         self.frame.on_update(lambda _: self._show_frame())
         self.playing.on_update(lambda _: self._play())

@@ -46,7 +46,7 @@ def _add_frusta(viewer: Viewer, target: ViewTarget) -> None:
         server.gui.add_markdown(
             f"{len(target.cameras)} photos, {held} held out from training (orange); "
             "click a camera to look through it.")
-        visible = server.gui.add_checkbox("Show cameras", True)
+        visible = server.gui.add_checkbox("Show cameras", initial_value=True)
         names = [c.name for c in target.cameras]
         pick = server.gui.add_dropdown("Look through", [NONE, OVERVIEW, *names],
                                        initial_value=NONE)

@@ -121,7 +121,7 @@ class Viewer:
                                           plane=plane, cell_size=cell, section_size=10 * cell,
                                           position=tuple(position), shadow_opacity=0.0)
         bar = self._scale_bar(scene, position, low, high, axis)
-        toggle = self.server.gui.add_checkbox("Show floor grid and scale bar", True)
+        toggle = self.server.gui.add_checkbox("Show floor grid and scale bar", initial_value=True)
 
         @toggle.on_update
         def _(_: Any) -> None:

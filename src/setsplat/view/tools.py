@@ -36,10 +36,13 @@ class CropTool:
         self.low, self.high = low.astype(float), high.astype(float)
         step = float(np.max(high - low)) / 1000
         with server.gui.add_folder("Crop box", expand_by_default=False):
-            self.enabled = server.gui.add_checkbox("Show crop box", False)
-            self.min_input = server.gui.add_vector3("Min", tuple(self.low), step=step)
-            self.max_input = server.gui.add_vector3("Max", tuple(self.high), step=step)
-            self.argument = server.gui.add_text("--crop", self.text(), disabled=True)
+            self.enabled = server.gui.add_checkbox("Show crop box", initial_value=False)
+            self.min_input = server.gui.add_vector3("Min", initial_value=tuple(self.low),
+                                                   step=step)
+            self.max_input = server.gui.add_vector3("Max", initial_value=tuple(self.high),
+                                                   step=step)
+            self.argument = server.gui.add_text("--crop", initial_value=self.text(),
+                                                disabled=True)
             print_button = server.gui.add_button("Print --crop")
             save_button = server.gui.add_button("Save --crop")
         self.box = server.scene.add_box("/crop/box", color=(255, 200, 0), wireframe=True,
@@ -117,7 +120,8 @@ class MeasureTool:
         self.points: list[np.ndarray] = []
         server = viewer.server
         with server.gui.add_folder("Measure", expand_by_default=False):
-            self.enabled = server.gui.add_checkbox("Measure (click two points)", False)
+            self.enabled = server.gui.add_checkbox("Measure (click two points)",
+                                                   initial_value=False)
             self.result = server.gui.add_markdown("")
             clear = server.gui.add_button("Clear")
         self.enabled.on_update(lambda _: self._toggle())
