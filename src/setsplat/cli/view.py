@@ -14,7 +14,7 @@ import click
 
 from setsplat.cli.common import settings
 
-DEFAULT_BUDGET = 1_000_000  # setsplat.view.splats.DEFAULT_BUDGET, without importing it
+DEFAULT_BUDGET = 500_000  # setsplat.view.splats.DEFAULT_BUDGET, without importing it
 
 
 @click.command()

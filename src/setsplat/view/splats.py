@@ -17,7 +17,7 @@ from setsplat.core.rotation import quat_to_matrix
 from setsplat.core.scene import GaussianScene
 from setsplat.export import decimate
 
-DEFAULT_BUDGET = 1_000_000
+DEFAULT_BUDGET = 500_000
 
 
 @dataclass(frozen=True)
