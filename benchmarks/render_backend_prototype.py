@@ -13,7 +13,7 @@ The C++ steps along each row pixel by pixel, with the polynomial exp of the numb
 kernels before they moved to SIMD lanes: the loop on which the choice was made. The
 numba kernels (the ones setsplat ships) now composite and replay each row in vectors
 of 8 written as LLVM IR (``row_lanes``), which is numba's to do as much as a C++
-compiler's. The numba kernels also turn the sums into the finished images (colour
+compiler's. The numba kernels also turn the sums into the finished images (color
 over a background, alpha, expected depth) and start the backward from those images'
 gradients; the C++ stops at the sums. The C++ version is compiled here with
 ``torch.utils.cpp_extension.load_inline`` (-O3 -march=native -fopenmp): its build time is
@@ -243,7 +243,7 @@ def main() -> None:
         m2, con, dep, opa, rgb, radii = ProjectGaussians.apply(*params, viewmats, ks, settings)
     m2, con, dep, opa, rgb, radii = (t.numpy() for t in (m2, con, dep, opa, rgb, radii))
     bins = bin_splats(m2, radii, dep, size, size)
-    channels = rk.channel_slots(rgb.shape[-1] + 1, np.float32)  # colour, then depth
+    channels = rk.channel_slots(rgb.shape[-1] + 1, np.float32)  # color, then depth
     table = np.empty((*dep.shape, rk.SPLAT_FIELDS + len(channels)), np.float32)
     rk.splat_table(m2, con, opa, radii, rgb, dep, table)
     pairs = np.empty((len(bins.ids), table.shape[-1]), np.float32)
@@ -280,7 +280,7 @@ def main() -> None:
     image_grads = []  # the image gradients that make the same sums' gradients as the C++'s
 
     fields = [np.empty((1, args.splats, *tail), np.float32)  # means2d, conics, opacities,
-              for tail in ((2,), (3,), (), (3,), ())]  # colours, depths: sum_pairs's outputs
+              for tail in ((2,), (3,), (), (3,), ())]  # colors, depths: sum_pairs's outputs
 
     def numba_bwd():
         with rk.tiles_in_small_chunks():

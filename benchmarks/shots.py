@@ -36,7 +36,7 @@ os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))
 
 def make_room(n: int, seed: int = 0):
     """A 5 x 3 x 5 m room of ``n`` splats in Y-up metres, as a trained scan roughly is:
-    surfaces of small flattened splats with a spread of sizes and colours."""
+    surfaces of small flattened splats with a spread of sizes and colors."""
     import numpy as np
 
     from setsplat.core.scene import GaussianScene

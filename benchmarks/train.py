@@ -90,8 +90,8 @@ views = load_views(read_cameras(sfm / "cameras.json"), sfm / "images", downscale
 if {scene!r}:
     start = ply.read({scene!r})
 else:
-    points, colours = ply.read_points(sfm / "points.ply")
-    start = splats_from_points(points, colours, 3, 0.1, np.random.default_rng(0))
+    points, colors = ply.read_points(sfm / "points.ply")
+    start = splats_from_points(points, colors, 3, 0.1, np.random.default_rng(0))
 trainer = (PeerTrainer if peer else Trainer)(config, views, start)
 if {scene!r}:  # a trained scene: time the steps after densification, at SH degree 3
     trainer.state.step = config.schedule["refine_stop"] + 1

@@ -38,6 +38,7 @@ def test_run_then_resume(cli, photos, tmp_path):
     again = _stages(cli("--json", "run", photos, "--out", out, *FAST))
     assert {s["status"] for s in again.values()} == {"up to date"}
     assert scene.stat().st_mtime_ns == stamp
+    _publish_and_export(cli, photos, out, tmp_path / "library", first["train"]["splats"])
 
     longer = _stages(cli("--json", "run", photos, "--out", out, "--steps", "25",
                          *FAST[2:]))
@@ -58,6 +59,35 @@ def test_run_then_resume(cli, photos, tmp_path):
     assert [s["status"] for s in redone.values()] == ["up to date"] * 2 + ["done"] * 2
 
 
+def _publish_and_export(cli, photos, out, library, splats):
+    """--publish and --export carry the run on into the catalog and the packages, each
+    a stage that is skipped when up to date; the packages come from the published
+    version."""
+    asked = ["--publish", "Tiny_Set", "--export", "unreal,web", "--library", library]
+    first = _stages(cli("--json", "run", photos, "--out", out, *FAST, *asked))
+    assert list(first) == ["ingest", "check", "sfm", "train", "publish", "export"]
+    assert [s["status"] for s in first.values()] == ["up to date"] * 4 + ["done"] * 2
+    assert first["publish"]["ref"] == "Tiny_Set@1"
+    record = json.loads(cli("--json", "assets", "show", "Tiny_Set@1", "--library",
+                            library).out)
+    assert record["splats"] == splats
+    for target in ("unreal", "web"):
+        manifest = json.loads((out / "export" / target / "manifest.json").read_text())
+        assert manifest["splats"] == splats
+    assert (out / "export" / "web" / "Tiny_Set.spz").is_file()
+
+    again = _stages(cli("--json", "run", photos, "--out", out, *FAST, *asked))
+    assert {s["status"] for s in again.values()} == {"up to date"}
+    more = _stages(cli("--json", "run", photos, "--out", out, *FAST, *asked,
+                       "--export", "ply"))
+    assert [s["status"] for s in more.values()] == ["up to date"] * 5 + ["done"]
+    assert {"ply", "unreal", "web"} <= set(more["export"])
+    republished = _stages(cli("--json", "run", photos, "--out", out, *FAST, *asked,
+                              "--force", "publish"))
+    assert republished["publish"]["ref"] == "Tiny_Set@2"
+    assert republished["export"]["status"] == "done"
+
+
 def test_a_changed_photo_redoes_everything(cli, photos, tmp_path):
     source = tmp_path / "photos"
     shutil.copytree(photos, source)
@@ -75,6 +105,13 @@ def test_bad_input(cli, tmp_path, photos):
     assert "no such file or folder" in result.err
     result = cli("run", photos, "--out", tmp_path / "o", "--force", "paint")
     assert result.code == 2 and "unknown stage paint for --force" in result.err
+    result = cli("run", photos, "--out", tmp_path / "o", "--export", "unreal")
+    assert result.code == 2 and "add --publish NAME" in result.err
+    result = cli("run", photos, "--out", tmp_path / "o", "--publish", "A", "--export",
+                 "unreal,paint")
+    assert result.code == 2 and "paint" in result.err
+    result = cli("run", photos, "--out", tmp_path / "o", "--publish", "../A")
+    assert result.code == 2 and "asset name '../A' is not allowed" in result.err
     result = cli("run", photos, "--out", photos / "inside")
     assert result.code == 2 and "the output folder is inside the source" in result.err
     empty = tmp_path / "empty"

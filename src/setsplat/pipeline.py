@@ -6,13 +6,17 @@ Layout of a run folder::
     OUT/capture/      ingest + check (images, capture.json, qc.json, contact sheet)
     OUT/sfm/          poses, sparse points, undistorted images
     OUT/train/        scene.ply, metrics, previews, checkpoints
+    OUT/publish.json  with ``publish``: the asset version made in the library
+    OUT/export/T/     with ``exports``: each target's package, made from that version
 
 A stage is skipped when its outputs are all there and its fingerprint — a hash of its
 options and of the previous stage's fingerprint (the first stage: of the source files'
 names, sizes and times) — is the one recorded when it last finished. So changing an
 option or a source photo redoes that stage and everything after it; ``force`` does the
 same on request. A stage that fails leaves the earlier ones intact; training resumes
-from its last checkpoint when it is run again with the same fingerprint.
+from its last checkpoint when it is run again with the same fingerprint. Publishing and
+exporting run only when asked for; a publish that is redone adds a new version (versions
+are immutable), and the packages follow it.
 """
 
 from __future__ import annotations
@@ -29,15 +33,17 @@ from typing import TYPE_CHECKING, Any
 
 from setsplat.capture.ingest import IngestOptions
 from setsplat.core.errors import SetsplatError
-from setsplat.core.fsutil import atomic_write
+from setsplat.core.jsonio import write_json
 from setsplat.core.settings import setting
+from setsplat.export import TARGETS
 from setsplat.reconstruct.sfm import MATCHERS, SfmOptions
 from setsplat.reconstruct.train.config import TrainConfig
 
 if TYPE_CHECKING:
     from setsplat.reconstruct.train import TrainObserver
 
-STAGES = ("ingest", "check", "sfm", "train")
+STAGES = ("ingest", "check", "sfm", "train", "publish", "export")
+PUBLISHED = "publish.json"
 
 
 @dataclass
@@ -52,14 +58,36 @@ class RunConfig:
     marker_size: float | None = setting(
         None, "Side of the ArUco markers in the photos, in metres (metric scale).",
         metavar="METRES")
+    publish: str | None = setting(
+        None, "Publish the trained scene as the next version of this asset in the library.",
+        metavar="NAME")
+    exports: tuple[str, ...] = setting(
+        (), "Export the published version to these targets, comma-separated (e.g. "
+        "unreal,unity,web), each into OUT/export/TARGET.", flag="--export", choices=TARGETS,
+        metavar="TARGETS")
+    library: str | None = setting(
+        None, "Asset library folder for --publish (default: $SETSPLAT_LIBRARY or "
+        "./setsplat-library).", metavar="FOLDER")
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
         if isinstance(self.train, dict):
             self.train = TrainConfig(**self.train)
+        self.exports = tuple(dict.fromkeys(self.exports))
         # fail before the long work, with the stages' own checks
         IngestOptions(max_size=self.max_size, frames=self.frames)
         SfmOptions(matcher=self.matcher, marker_size=self.marker_size).check()
+        if self.publish is not None:
+            from setsplat.assets.library import check_name
+
+            check_name(self.publish)
+        unknown = [t for t in self.exports if t not in TARGETS]
+        if unknown:
+            raise SetsplatError(f"unknown export target {', '.join(unknown)}",
+                                f"use some of {', '.join(TARGETS)}")
+        if self.exports and self.publish is None:
+            raise SetsplatError("--export makes the packages from the published asset",
+                                "add --publish NAME")
 
 
 @dataclass
@@ -72,10 +100,11 @@ class Hooks:
 @dataclass
 class Stage:
     name: str
-    outputs: tuple[str, ...]  # files that must exist (relative to the run folder)
+    outputs: Callable[[RunConfig], tuple[str, ...]]  # files that must exist (in the run folder)
     options: Callable[[RunConfig], Any]  # the part of the config this stage depends on
     # (src, out, config, resume, hooks)
     run: Callable[[Path, Path, RunConfig, bool, Hooks], dict[str, Any]]
+    wanted: Callable[[RunConfig], bool] = lambda config: True
 
 
 def _ingest(src: Path, out: Path, config: RunConfig, resume: bool,
@@ -113,15 +142,63 @@ def _train(src: Path, out: Path, config: RunConfig, resume: bool,
     return {k: metrics.get(k) for k in ("psnr", "ssim", "splats", "wall_seconds")}
 
 
+def _publish(src: Path, out: Path, config: RunConfig, resume: bool,
+             hooks: Hooks) -> dict[str, Any]:
+    from setsplat.assets import Library, PublishOptions, publish
+
+    library = Library.resolve(config.library)
+    record = publish(out / "train", PublishOptions(name=config.publish,
+                                                   description=f"setsplat run of {src.name}"),
+                     library)
+    published = {"ref": record["ref"], "library": str(library.root),
+                 "interface": str(library.version_dir(record["name"], record["version"])
+                                  / record["interface"]), "mesh": record["mesh"],
+                 "warnings": record["warnings"]}
+    write_json(out / PUBLISHED, published)
+    return published
+
+
+def _export(src: Path, out: Path, config: RunConfig, resume: bool,
+            hooks: Hooks) -> dict[str, Any]:
+    """Every package from the published version: the engines get the stage's own proxy
+    mesh (no second Poisson run; none when the version holds a placeholder box, which
+    the publish warned about) and the asset's name."""
+    from setsplat.export import ExportOptions, export, load_source
+
+    published = json.loads((out / PUBLISHED).read_text())
+    scene, layer = load_source(published["ref"], published["library"])
+    done = {}
+    for target in config.exports:
+        result = export(target, scene, out / "export" / target,
+                        ExportOptions(name=config.publish, asset_layer=layer,
+                                      proxy=published["mesh"] == "proxy"))
+        done[target] = {"out": str(result.out), "files": len(result.files)}
+    return done
+
+
 PIPELINE = (
-    Stage("ingest", ("capture/capture.json",),
+    Stage("ingest", lambda c: ("capture/capture.json",),
           lambda c: {"max_size": c.max_size, "frames": c.frames}, _ingest),
-    Stage("check", ("capture/qc.json",), lambda c: {"keep_all": c.keep_all}, _check),
-    Stage("sfm", ("sfm/cameras.json", "sfm/points.ply"),
+    Stage("check", lambda c: ("capture/qc.json",), lambda c: {"keep_all": c.keep_all},
+          _check),
+    Stage("sfm", lambda c: ("sfm/cameras.json", "sfm/points.ply"),
           lambda c: {"matcher": c.matcher, "marker_size": c.marker_size}, _sfm),
-    Stage("train", ("train/scene.ply", "train/metrics.json"),
+    Stage("train", lambda c: ("train/scene.ply", "train/metrics.json"),
           lambda c: c.train.to_dict(), _train),
+    Stage("publish", lambda c: (PUBLISHED,),
+          lambda c: {"name": c.publish, "library": _library_root(c)}, _publish,
+          wanted=lambda c: c.publish is not None),
+    Stage("export", lambda c: tuple(f"export/{t}/manifest.json" for t in c.exports),
+          lambda c: {"targets": list(c.exports)}, _export, wanted=lambda c: bool(c.exports)),
 )
+
+
+def _library_root(config: RunConfig) -> str:
+    """The library a publish goes into, resolved now: a changed $SETSPLAT_LIBRARY is a
+    changed input."""
+    from setsplat.assets import Library
+
+    return str(Library.resolve(config.library).root)
 
 
 def source_fingerprint(src: Path) -> str:
@@ -158,8 +235,7 @@ class RunLog:
         return self.data["stages"].setdefault(name, {})
 
     def save(self) -> None:
-        with atomic_write(self.path) as f:
-            f.write(json.dumps(self.data, indent=2, default=str).encode())
+        write_json(self.path, self.data)
 
 
 def run(src: str | Path, out: str | Path, config: RunConfig | None = None,
@@ -185,10 +261,12 @@ def run(src: str | Path, out: str | Path, config: RunConfig | None = None,
     forcing = False
     results: dict[str, Any] = {}
     for stage in PIPELINE:
+        if not stage.wanted(config):
+            continue
         fingerprint = _fingerprint(fingerprint, stage.options(config))
         entry = log.stage(stage.name)
         forcing = forcing or stage.name in force
-        complete = all((out / name).is_file() for name in stage.outputs)
+        complete = all((out / name).is_file() for name in stage.outputs(config))
         if not forcing and complete and entry.get("finished") == fingerprint:
             results[stage.name] = {"status": "up to date", **entry.get("result", {})}
             if report:

@@ -196,10 +196,10 @@ def test_thumbnails_show_the_scene_upright(library, tmp_path):
     n, m = 4000, 1000
     floor = np.c_[rng.uniform(-2, 2, n), np.full(n, 1.5), rng.uniform(-2, 2, n)]
     post = np.c_[rng.uniform(-0.2, 0.2, m), rng.uniform(-1.0, 1.5, m), rng.uniform(-0.2, 0.2, m)]
-    colours = np.r_[np.tile([1.0, 0, 0], (n, 1)), np.tile([0, 1.0, 0], (m, 1))]
+    colors = np.r_[np.tile([1.0, 0, 0], (n, 1)), np.tile([0, 1.0, 0], (m, 1))]
     scene = GaussianScene(np.r_[floor, post], np.tile([1.0, 0, 0, 0], (n + m, 1)),
                           np.full((n + m, 3), np.log(0.08)), np.full(n + m, 4.0),
-                          rgb_to_dc(colours)[:, None, :])
+                          rgb_to_dc(colors)[:, None, :])
     path = tmp_path / "floor.ply"
     ply.write(path, scene)
     publish(path, PublishOptions(name="Floor"), library)
@@ -302,7 +302,8 @@ def test_exports_of_the_asset_reuse_its_proxy(library, tmp_path):
     def proxy(out: str, **options) -> np.ndarray:
         export("unreal", scene, tmp_path / out, ExportOptions(
             name="set", asset_layer=layer, **{"mesh": mesh, **options}))
-        return read_glb(tmp_path / out / "set_proxy.glb").vertices
+        # the package's GLB is in the axes Unreal's importers read; back to the asset's
+        return read_glb(tmp_path / out / "set_proxy.glb").in_frame("yup").vertices
 
     assert np.array_equal(proxy("same"), published)  # the asset's own mesh
     other = proxy("other", mesh=MeshOptions(triangles=1000, depth=7, orientation="outward"))

@@ -142,3 +142,36 @@ def test_corrupt_and_foreign_catalogs(cli, tmp_path, source):
     assert "corrupt or not a SQLite database" in _one_error_line(
         cli("assets", "list", "--library", corrupt))
     assert "is a file" in _one_error_line(cli("assets", "list", "--library", source))
+
+
+def _undeletable(folder):
+    """Make a file in ``folder`` that this user cannot delete: immutable as root (root
+    ignores permissions), a read-only folder otherwise. Returns how to undo it."""
+    import os
+    import shutil
+    import subprocess
+
+    blocker = folder / "payload" / "splats.usdc"
+    if os.geteuid() == 0:
+        subprocess.run([shutil.which("chattr") or "chattr", "+i", str(blocker)], check=True)
+        return lambda: subprocess.run(["chattr", "-i", str(blocker)], check=True)
+    blocker.parent.chmod(0o500)
+    return lambda: blocker.parent.chmod(0o755)
+
+
+def test_a_purge_that_cannot_delete_says_so_and_can_be_repeated(cli, lib, source):
+    cli("-q", "assets", "publish", source, "--name", "Set_Office", "--no-mesh")
+    folder = lib / "assets" / "Set_Office" / "v001"
+    undo = _undeletable(folder)
+    try:
+        line = _one_error_line(cli("assets", "remove", "Set_Office@1", "--purge"), code=1)
+    finally:
+        undo()
+    assert "removed from listings, but its files could not be deleted" in line
+    assert str(folder) in line
+    row = json.loads(cli("assets", "list", "Set_Office", "--removed", "--json").out)[0]
+    assert row["state"] == "removed" and not row["purged"]
+    assert cli("assets", "remove", "Set_Office@1", "--purge").code == 0
+    assert not folder.exists()
+    row = json.loads(cli("assets", "list", "Set_Office", "--removed", "--json").out)[0]
+    assert row["purged"]

@@ -1,4 +1,4 @@
-"""setsplat render: PNG colour and 16-bit depth per view, and one-line errors."""
+"""setsplat render: PNG color and 16-bit depth per view, and one-line errors."""
 
 from __future__ import annotations
 

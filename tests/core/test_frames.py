@@ -72,7 +72,7 @@ def test_round_trip_is_identity(seed, pair):
 
 @settings(max_examples=25, deadline=None)
 @given(seed=seeds, pair=st.sampled_from(PAIRS))
-def test_conversion_moves_geometry_and_colour_together(seed, pair):
+def test_conversion_moves_geometry_and_color_together(seed, pair):
     """Covariances transform as s²QΣQᵀ, and SH seen along d equals SH seen along Q d."""
     src, dst = pair
     scene = _scene(seed, src)
@@ -124,7 +124,7 @@ def test_degree_one_rotation_matches_the_closed_form():
 
 @pytest.mark.parametrize(("src", "dst"), PAIRS)
 def test_converted_camera_sees_the_same_image_geometry(src, dst):
-    """Projected centres, 2D footprints and view-dependent colour survive conversion."""
+    """Projected centres, 2D footprints and view-dependent color survive conversion."""
     scene = _scene(7, src, n=40)
     scene = scene.replace(means=scene.means * 0.2)
     camera = Camera.look_at([0.5, 0.3, -6.0], [0, 0, 0], width=64, height=48, frame="rdf")
@@ -166,3 +166,29 @@ def test_guess_up_finds_a_floor():
     up, confidence = frames.guess_up(np.r_[floor, stuff])
     np.testing.assert_array_equal(up, [0, -1, 0])  # floor at +y: RDF up is -y
     assert confidence > 2
+
+
+def test_guess_up_finds_a_sharp_floor_among_fuzzy_walls():
+    """A trained set in RDF (metres, floor at y = 0, up is -y), shaped like the trained
+    stage scan: the floor a sheet about 1 cm thick; the back and side walls hold more
+    splats, spread a few centimetres deep; faint fuzz in front of the back wall and
+    faint floaters under the floor. Counting every splat in the bottom 5 % of each
+    axis picked the back wall (-z)."""
+    rng = np.random.default_rng(7)
+
+    def spread(count, axis, centre, sigma, low=(-3, -2.4, -3), high=(4, 0, 3)):
+        points = rng.uniform(low, high, (count, 3))
+        points[:, axis] = rng.normal(centre, sigma, count)
+        return points
+
+    floor = np.r_[spread(2300, 1, 0.005, 0.003), spread(1600, 1, 0.005, 0.03)]
+    walls = np.r_[spread(9000, 2, 3.12, 0.04), spread(6000, 0, 2.24, 0.04)]
+    props = rng.uniform([-2, -2, -2], [2, 0, 2], (3000, 3))
+    fuzz = rng.uniform([-3, -2.4, 2.8], [4, 0, 3.1], (3000, 3))
+    below = rng.uniform([-3, 0.02, -3], [4, 0.5, 3], (300, 3))
+    points = np.concatenate([floor, walls, props, fuzz, below])
+    opacities = np.r_[np.full(len(floor) + len(walls) + len(props), 0.9),
+                      np.full(len(fuzz) + len(below), 0.2)]
+    up, confidence = frames.guess_up(points, opacities)
+    np.testing.assert_array_equal(up, [0, -1, 0])
+    assert confidence >= 1.5

@@ -9,6 +9,8 @@ import numpy as np
 import pygltflib
 import pytest
 
+from setsplat.core import sh as shlib
+from setsplat.core.color import srgb_to_linear
 from setsplat.core.errors import SetsplatError
 from setsplat.core.frames import convert_scene
 from setsplat.core.io import gltf, read_scene, write_scene
@@ -65,6 +67,36 @@ def test_spec_conventions(tmp_path, scene_factory):
                                       for i in range(3)])
 
 
+def test_color_0_is_linear(tmp_path, scene_factory):
+    """COLOR_0 is a core glTF attribute, linear by glTF's definition; the splats' display
+    sRGB DC color is decoded into it (sRGB 0.5 is linear 0.2140), and a file with only
+    COLOR_0 reads back as the display color."""
+    scene = convert_scene(scene_factory(3, degree=0), "yup")
+    display = np.array([[0.5, 0.04, 1.0], [0.2, 0.8, 0.0], [0.735357, 0.1, 0.3]])
+    scene = scene.replace(sh=shlib.rgb_to_dc(display)[:, None].astype(np.float32))
+    path = tmp_path / "s.glb"
+    gltf.write(path, scene)
+    document = pygltflib.GLTF2().load(str(path))
+    accessor = document.accessors[document.meshes[0].primitives[0].attributes.COLOR_0]
+    view = document.bufferViews[accessor.bufferView]
+    color = np.frombuffer(document.binary_blob(), "<f4", 12, view.byteOffset).reshape(3, 4)
+    expected = [[0.2140411, 0.04 / 12.92, 1.0], [0.0331048, 0.6038273, 0.0],
+                [0.5, 0.0100228, 0.0732390]]
+    np.testing.assert_allclose(color[:, :3], expected, atol=2e-6)
+    np.testing.assert_allclose(color[:, 3], scene.opacities, atol=1e-7)
+    # without SH the reader takes the color from COLOR_0: back to display sRGB
+    builder = gltf.GltfBuilder()
+    builder.mesh({"POSITION": builder.accessor(scene.means, bounds=True),
+                  "COLOR_0": builder.accessor(color),
+                  gltf.ROTATION: builder.accessor(np.roll(scene.quats, -1, axis=1)),
+                  gltf.SCALE: builder.accessor(scene.scales.astype(np.float32)),
+                  gltf.OPACITY: builder.accessor(color[:, 3].copy())},
+                 mode=gltf.POINTS, extensions={gltf.EXTENSION: dict(gltf.EXTENSION_OBJECT)})
+    builder.save(tmp_path / "colors_only.glb")
+    np.testing.assert_allclose(read_scene(tmp_path / "colors_only.glb").colors, display,
+                               atol=2e-6)
+
+
 def test_node_transform_and_quantised_attributes(tmp_path, scene_factory):
     """A foreign file: splats under a translated, scaled node, rotation as normalised
     int16 and opacity as normalised uint8, no SH (COLOR_0 only)."""
@@ -73,7 +105,8 @@ def test_node_transform_and_quantised_attributes(tmp_path, scene_factory):
     quats = np.roll(scene.quats, -1, axis=1)
     attributes = {
         "POSITION": builder.accessor(scene.means, bounds=True),
-        "COLOR_0": builder.accessor(np.concatenate([scene.colors, scene.opacities[:, None]],
+        "COLOR_0": builder.accessor(np.concatenate([srgb_to_linear(scene.colors),
+                                                    scene.opacities[:, None]],
                                                    1).astype(np.float32)),
         gltf.ROTATION: builder.accessor(np.round(quats * 32767).astype(np.int16),
                                         normalized=True),

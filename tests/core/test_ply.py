@@ -142,9 +142,9 @@ def test_point_clouds(tmp_path):
               "property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n")
     path = tmp_path / "points.ply"
     path.write_bytes(header.encode() + table.tobytes())
-    points, colours = ply.read_points(path)
+    points, colors = ply.read_points(path)
     np.testing.assert_array_equal(points, xyz)
-    np.testing.assert_allclose(colours, rgb / 255, atol=1e-7)
+    np.testing.assert_allclose(colors, rgb / 255, atol=1e-7)
     with pytest.raises(SetsplatError, match="point cloud, not Gaussian splats"):
         ply.read(path)
 

@@ -60,7 +60,7 @@ def test_header_and_layout(scene_factory):
     data = spz.encode(scene)
     magic, version, n, degree, bits, flags, reserved = struct.unpack_from("<IIIBBBB", data)
     assert (magic, version, n, degree, bits, flags, reserved) == (0x5053474E, 3, 10, 1, 12, 1, 0)
-    # positions 9, alpha 1, colour 3, scale 3, rotation 4, SH 9 bytes per splat
+    # positions 9, alpha 1, color 3, scale 3, rotation 4, SH 9 bytes per splat
     assert len(data) == 16 + 10 * (9 + 1 + 3 + 3 + 4 + 9)
 
 
@@ -81,7 +81,7 @@ def test_reads_versions_1_and_2(scene_factory):
     xyz = np.clip(np.floor(q[:, :3] * 127.5 + 127.5 + 0.5), 0, 255).astype(np.uint8)
     v3 = spz.encode(scene)
     start, alphas, rotations = np.cumsum([16, 9 * n, 7 * n])
-    middle = v3[alphas:rotations]  # alphas (n), colours (3n), scales (3n)
+    middle = v3[alphas:rotations]  # alphas (n), colors (3n), scales (3n)
     for version, positions in ((2, v3[start:alphas]),
                                (1, scene.means.astype("<f2").tobytes())):
         header = struct.pack("<IIIBBBB", 0x5053474E, version, n, 0, 12, 0, 0)

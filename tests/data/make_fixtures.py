@@ -1,7 +1,7 @@
 """Regenerate the tiny fixtures in tests/data (deterministic): python tests/data/make_fixtures.py
 
 room_corner.ply: 3000 splats, SH degree 1, in RDF metres: a 4 x 4 m floor at y = +1.5
-(y points down) and two walls, coloured by position so renders are easy to read.
+(y points down) and two walls, colored by position so renders are easy to read.
 """
 
 from pathlib import Path
@@ -24,9 +24,9 @@ def room_corner(seed: int = 0) -> GaussianScene:
     normal_axis = np.repeat([1, 0, 2], n)
     log_scales = np.full((3 * n, 3), np.log(0.06))
     log_scales[np.arange(3 * n), normal_axis] = np.log(0.005)  # flat splats on surfaces
-    colour = (means - means.min(0)) / np.ptp(means, 0)
+    color = (means - means.min(0)) / np.ptp(means, 0)
     sh = np.zeros((3 * n, 4, 3))
-    sh[:, 0] = rgb_to_dc(0.2 + 0.6 * colour)
+    sh[:, 0] = rgb_to_dc(0.2 + 0.6 * color)
     sh[:, 1:] = rng.normal(scale=0.05, size=(3 * n, 3, 3))
     quats = np.tile([1.0, 0, 0, 0], (3 * n, 1))
     return GaussianScene(means, quats, log_scales, np.full(3 * n, 2.0), sh,

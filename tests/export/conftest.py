@@ -13,8 +13,8 @@ from setsplat.core.scene import GaussianScene
 
 def room_corner(n_per_plane: int = 1500, seed: int = 0, degree: int = 1) -> GaussianScene:
     rng = np.random.default_rng(seed)
-    means, normals, colours = [], [], []
-    for axis, level, colour in ((1, 1.0, (0.6, 0.5, 0.4)),    # floor at y = +1 (down)
+    means, normals, colors = [], [], []
+    for axis, level, color in ((1, 1.0, (0.6, 0.5, 0.4)),    # floor at y = +1 (down)
                                 (0, -1.0, (0.8, 0.8, 0.75)),  # wall at x = -1
                                 (2, 2.0, (0.3, 0.4, 0.7))):   # wall at z = +2
         p = rng.uniform([-1, -1, 0], [1, 1, 2], (n_per_plane, 3))
@@ -24,15 +24,15 @@ def room_corner(n_per_plane: int = 1500, seed: int = 0, degree: int = 1) -> Gaus
         stripes = 0.15 * np.sign(np.sin(6 * p.sum(1)))[:, None]
         means.append(p)
         normals.append(n)
-        colours.append(np.clip(np.array(colour) + stripes, 0, 1))
-    means, normals, colours = map(np.concatenate, (means, normals, colours))
+        colors.append(np.clip(np.array(color) + stripes, 0, 1))
+    means, normals, colors = map(np.concatenate, (means, normals, colors))
     helper = np.where(np.abs(normals[:, :1]) > 0.5, [[0, 1, 0]], [[1, 0, 0]])
     x = np.cross(helper, normals)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     rotation = np.stack([x, np.cross(normals, x), normals], 2)
     count = len(means)
     sh = np.zeros((count, (degree + 1) ** 2, 3))
-    sh[:, 0] = shlib.rgb_to_dc(colours)
+    sh[:, 0] = shlib.rgb_to_dc(colors)
     sh[:, 1:] = rng.normal(scale=0.05, size=sh[:, 1:].shape)
     return GaussianScene(
         means=means, quats=matrix_to_quat(rotation),

@@ -52,7 +52,7 @@ def test_ply_in_every_frame_renders_the_same(tmp_path, original, frame):
     ("unity", "s.ply", 50.0),  # the engine PLY, in Unity's frame
     ("unreal", "s.ply", 50.0),
     ("spz", "s.spz", 35.0),    # quantised
-    ("splat", "s.splat", 25.0),  # SH degree 0 only and 8-bit colour
+    ("splat", "s.splat", 25.0),  # SH degree 0 only and 8-bit color
 ])
 def test_targets_render_the_same(tmp_path, original, target, file, floor):
     scene, reference = original

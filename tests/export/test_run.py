@@ -19,15 +19,20 @@ from setsplat.mesh import MeshOptions, read_glb
 from tests.gltf_validator import validate
 
 FAST_MESH = MeshOptions(triangles=2000, depth=7)
+# Each importer's documented mapping into Unreal (cm): Unreal's glTF importers read glTF
+# (x, y, z) as 100·(x, z, y) (GLTFCore: right-handed Y-up metres to left-handed Z-up
+# centimetres); the package README maps the PLY's (x, y, z) to 100·(z, x, -y).
+GLTF_TO_UNREAL = 100.0 * np.array([[1, 0, 0], [0, 0, 1], [0, 1, 0]])
+PLY_TO_UNREAL = 100.0 * np.array([[0, 0, 1], [1, 0, 0], [0, -1, 0]])
 
 
-def _colour_along(scene, directions):
+def _color_along(scene, directions):
     return shlib.eval_sh(scene.sh.astype(np.float64), directions)
 
 
-def assert_same_scene(back, original, *, atol_pos=1e-5, atol_colour=1e-5):
+def assert_same_scene(back, original, *, atol_pos=1e-5, atol_color=1e-5):
     """``back`` (any frame) describes the same splats as ``original``: positions,
-    covariances and view-dependent colour along matched directions."""
+    covariances and view-dependent color along matched directions."""
     back = convert_scene(back, original.frame)
     np.testing.assert_allclose(back.means, original.means, atol=atol_pos)
     from setsplat.core.rotation import quat_to_matrix
@@ -40,8 +45,8 @@ def assert_same_scene(back, original, *, atol_pos=1e-5, atol_colour=1e-5):
     rng = np.random.default_rng(0)
     d = rng.normal(size=(len(original), 3))
     d /= np.linalg.norm(d, axis=1, keepdims=True)
-    np.testing.assert_allclose(_colour_along(back, d), _colour_along(original, d),
-                               atol=atol_colour)
+    np.testing.assert_allclose(_color_along(back, d), _color_along(original, d),
+                               atol=atol_color)
 
 
 @pytest.mark.parametrize("frame", sorted(FRAMES))
@@ -62,19 +67,19 @@ def test_ply_units(tmp_path, room):
     assert_same_scene(convert_scene(back, "rdf"), room, atol_pos=1e-6)
 
 
-@pytest.mark.parametrize("target, name, atol_pos, atol_colour", [
+@pytest.mark.parametrize("target, name, atol_pos, atol_color", [
     ("gltf", "set.glb", 1e-6, 1e-5),
     ("spz", "set.spz", 1 / 8192 + 1e-6, 0.2),
 ])
-def test_compact_targets_read_back(tmp_path, room, target, name, atol_pos, atol_colour):
+def test_compact_targets_read_back(tmp_path, room, target, name, atol_pos, atol_color):
     export(target, room, tmp_path, ExportOptions(name=name.split(".")[0]))
     back = read_scene(tmp_path / name)
-    if target == "spz":  # quantised: check positions and DC colour only
+    if target == "spz":  # quantised: check positions and DC color only
         back = convert_scene(back, "rdf")
         np.testing.assert_allclose(back.means, room.means, atol=atol_pos)
         np.testing.assert_allclose(back.colors, room.colors, atol=0.5 / (0.15 * 255) * 0.29)
     else:
-        assert_same_scene(back, room, atol_pos=atol_pos, atol_colour=atol_colour)
+        assert_same_scene(back, room, atol_pos=atol_pos, atol_color=atol_color)
 
 
 def test_manifest_and_readme(tmp_path, room):
@@ -93,8 +98,8 @@ def test_unreal_package(tmp_path, room):
     camera = Camera.look_at([0, -0.5, -2], [0, 0.5, 1], width=64, height=48, fov_x_deg=60)
     result = export("unreal", room, tmp_path, ExportOptions(name="set", mesh=FAST_MESH,
                                                             cameras=[camera]))
-    assert sorted(result.files) == sorted(["README.txt", "set.ply", "set_proxy.glb",
-                                           "cameras.usda", "manifest.json"])
+    assert sorted(result.files) == sorted(["README.txt", "set.ply", "set.spz",
+                                           "set_proxy.glb", "cameras.usda", "manifest.json"])
     splats = read_scene(tmp_path / "set.ply")
     assert splats.frame.name == "rdf" and splats.sh_degree == 3
     assert {"nx", "ny", "nz"} <= set(splats.extras)
@@ -105,9 +110,15 @@ def test_unreal_package(tmp_path, room):
     np.testing.assert_allclose(room.means @ matrix[:3, :3].T, in_unreal.means, atol=1e-3)
     readme = (tmp_path / "README.txt").read_text()
     assert "X = 100·z, Y = 100·x" in readme and "Z = -100·y" in readme
+    for importer in ("UEFN", "XV3DGS", "GaussianSplattingRenderer", "Cesium for Unreal"):
+        assert importer in readme
+    compact = convert_scene(read_scene(tmp_path / "set.spz"), "rdf")
+    np.testing.assert_allclose(compact.means, room.means, atol=1 / 8192 + 1e-6)
     assert validate(tmp_path / "set_proxy.glb") == []
-    _assert_proxy_on_surfaces(read_glb(tmp_path / "set_proxy.glb").vertices,
-                              convert_scene(room, "yup"))
+    # imported with each importer's own mapping, the proxy lies on the opaque splats
+    opaque = splats.means[splats.opacities > 0.5]
+    proxy = read_glb(tmp_path / "set_proxy.glb").vertices
+    assert _median_distance(proxy @ GLTF_TO_UNREAL.T, opaque @ PLY_TO_UNREAL.T) < 5.0
     from pxr import Usd, UsdGeom
 
     stage = Usd.Stage.Open(str(tmp_path / "cameras.usda"))
@@ -125,12 +136,16 @@ def test_unreal_package(tmp_path, room):
     assert usd_camera.GetHorizontalApertureAttr().Get() == pytest.approx(0.36)
 
 
+def _median_distance(vertices, points) -> float:
+    """Median distance from (a sample of) the vertices to the nearest point."""
+    sample = vertices[:: max(1, len(vertices) // 400)].astype(np.float64)
+    points = np.asarray(points, np.float64)
+    return float(np.median(np.sqrt(((sample[:, None] - points[None]) ** 2).sum(-1).min(1))))
+
+
 def _assert_proxy_on_surfaces(vertices, scene_yup):
     """Most proxy vertices lie near a splat (within 5 cm)."""
-    points = scene_yup.means.astype(np.float64)
-    sample = vertices[:: max(1, len(vertices) // 400)].astype(np.float64)
-    nearest = np.sqrt(((sample[:, None] - points[None]) ** 2).sum(-1).min(1))
-    assert np.median(nearest) < 0.05
+    assert _median_distance(vertices, scene_yup.means) < 0.05
 
 
 def test_unity_package(tmp_path, room):

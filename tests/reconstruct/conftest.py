@@ -13,13 +13,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 from make_fixtures import room_corner
 
 
-def write_point_cloud(path: Path, points: np.ndarray, colours: np.ndarray) -> None:
+def write_point_cloud(path: Path, points: np.ndarray, colors: np.ndarray) -> None:
     table = np.zeros(len(points), [("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("red", "u1"),
                                    ("green", "u1"), ("blue", "u1")])
     for i, name in enumerate("xyz"):
         table[name] = points[:, i]
     for i, name in enumerate(("red", "green", "blue")):
-        table[name] = np.round(colours[:, i] * 255)
+        table[name] = np.round(colors[:, i] * 255)
     header = (f"ply\nformat binary_little_endian 1.0\nelement vertex {len(points)}\n"
               + "".join(f"property float {c}\n" for c in "xyz")
               + "".join(f"property uchar {c}\n" for c in ("red", "green", "blue"))

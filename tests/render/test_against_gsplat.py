@@ -36,7 +36,7 @@ def test_projection_matches_gsplat_torch_impl():
     assert (out.radii[ours] >= radii[ours] - 1).all()  # 3.33 vs sqrt(2 ln 255) = 3.329
 
 
-def test_sh_colours_match_gsplat():
+def test_sh_colors_match_gsplat():
     for degree in range(4):
         p = splats(n=300, seed=12 + degree)
         viewmats, ks = views(), intrinsics(3)

@@ -54,12 +54,12 @@ def test_pair_gradients_add_up_per_splat_in_pair_order():
     expected = np.zeros((cameras * n, 10), np.float32)
     np.add.at(expected, camera_of_pair * n + bins.ids, pair_grads)  # one by one, in order
     for parts in (1, 2, 3):  # splat ranges summed in parallel
-        # means2d, conics, opacities, colours (3 channels), depths
+        # means2d, conics, opacities, colors (3 channels), depths
         got = [np.full((cameras, n, *tail), np.nan, np.float32)
                for tail in ((2,), (3,), (), (3,), ())]
         sum_pairs(pair_grads, bins.offsets, bins.ids, tiles, parts, *got)
-        means2d, conics, opacities, colours, depths = (g.reshape(cameras * n, -1) for g in got)
-        fields = np.concatenate([means2d, conics, opacities, colours, depths], axis=1)
+        means2d, conics, opacities, colors, depths = (g.reshape(cameras * n, -1) for g in got)
+        fields = np.concatenate([means2d, conics, opacities, colors, depths], axis=1)
         np.testing.assert_array_equal(fields.view(np.uint32), expected.view(np.uint32))
 
 

@@ -63,7 +63,7 @@ def test_three_cameras_one_mirrored_with_backgrounds_and_antialiasing():
              antialiased=True)
 
 
-def test_plain_colours_with_more_channels():
+def test_plain_colors_with_more_channels():
     params = splats(seed=4)
     params["colors"] = torch.rand(300, 5, dtype=torch.float64)
     _compare(params, views()[:2], intrinsics(2))

@@ -38,7 +38,7 @@ keys:
 
 
 def make_clip(path: Path, frames: int, fps: int, size=(64, 36)) -> Path:
-    """An 'AI clip': frames of changing colour, H.264, made with PyAV directly."""
+    """An 'AI clip': frames of changing color, H.264, made with PyAV directly."""
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"

@@ -357,8 +357,9 @@ class Catalog:
             db.execute("DELETE FROM versions WHERE id = ? AND state = 'pending'", (version_id,))
 
     # ----- reading -------------------------------------------------------------------
-    def resolve(self, ref: Ref) -> dict[str, Any]:
-        """The published version a reference names (``@latest``: newest not deprecated)."""
+    def resolve(self, ref: Ref, *, removed_too: bool = False) -> dict[str, Any]:
+        """The published version a reference names (``@latest``: newest not deprecated);
+        ``removed_too`` also finds a removed version by its number (to purge it)."""
         asset = self._query("SELECT id, name FROM assets WHERE name = ?", (ref.name,))
         if not asset:
             raise SetsplatError(f"no asset named {ref.name!r} in the catalog",
@@ -375,7 +376,7 @@ class Catalog:
             known = ", ".join(str(r["version"]) for r in rows if r["state"] == "published")
             raise SetsplatError(f"{ref.name} has no version {ref.version}",
                                 f"published versions: {known or 'none'}")
-        if match[0]["state"] == "removed":
+        if match[0]["state"] == "removed" and not removed_too:
             raise SetsplatError(f"{ref.name}@{ref.version} was removed on "
                                 f"{match[0]['removed_at'][:10]}", "use another version")
         return match[0]

@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import socket
-import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -34,8 +33,9 @@ import numpy as np
 from setsplat.core.camera import Camera, read_cameras, write_cameras
 from setsplat.core.errors import SetsplatError, os_error
 from setsplat.core.frames import YUP, convert_points
-from setsplat.core.fsutil import default_mode, fsync_dir, sha256_file
+from setsplat.core.fsutil import fsync_dir, sha256_file, staging_folder
 from setsplat.core.io import read_scene, usd
+from setsplat.core.jsonio import write_json
 from setsplat.core.progress import progress
 from setsplat.core.scene import GaussianScene
 from setsplat.mesh import MeshOptions, build_proxy
@@ -99,8 +99,8 @@ def _publish(found: provenance.Source, scene: GaussianScene, name: str, tags: tu
             fields.update(source=os.fspath(found.scene), source_sha256=source_hash.result())
             record = {"name": name, "version": version, "published_at": now(),
                       "options": _options_record(options)}
-            _write_json(tmp / "provenance.json", provenance.collect(
-                found, fields["source_sha256"], scene.meta, record))
+            write_json(tmp / "provenance.json", provenance.collect(
+                found, fields["source_sha256"], scene.meta, record), sort_keys=True)
             sealer.add("provenance.json")
             files = sealer.finish()
             fields["bytes"] = sum(f["bytes"] for f in files)
@@ -222,10 +222,6 @@ def _options_record(options: PublishOptions) -> dict[str, Any]:
     return record
 
 
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-
-
 def _role(relative: str) -> str:
     if relative.startswith(usd_asset.PAYLOAD_DIR + "/"):
         return "payload"
@@ -334,8 +330,7 @@ def _reservation(library: Library, catalog: Catalog,
     final = library.version_dir(name, version)
     tmp = final.parent / "(not made yet)"
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
-        os.chmod(tmp, default_mode(folder=True))  # mkdtemp makes 0700; the library is shared
+        tmp = staging_folder(final, label="tmp")
         yield version_id, version, tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

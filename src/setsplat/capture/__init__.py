@@ -6,3 +6,11 @@
   of images to use, and a contact sheet.
 - ``synth``: our own deterministic renderer of a small film-set room, with truth.
 """
+
+from setsplat.capture.check import CheckResult, check_capture
+from setsplat.capture.ingest import IngestOptions, IngestResult, ingest
+from setsplat.capture.manifest import Capture, CaptureImage, read_capture
+from setsplat.capture.synth import SynthConfig, synthesize
+
+__all__ = ["Capture", "CaptureImage", "CheckResult", "IngestOptions", "IngestResult",
+           "SynthConfig", "check_capture", "ingest", "read_capture", "synthesize"]

@@ -9,7 +9,6 @@ culled images stay in the folder but get ``use: false``, so SfM leaves them out;
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import numpy as np
 from setsplat.capture import qc
 from setsplat.capture.manifest import Capture, read_capture
 from setsplat.core.fsutil import atomic_write
+from setsplat.core.jsonio import write_json
 from setsplat.core.progress import track
 
 QC_FILE = "qc.json"
@@ -92,8 +92,7 @@ def check_capture(folder: str | Path, thresholds: qc.Thresholds | None = None,
     }
     with atomic_write(root / CONTACT_SHEET) as f:
         draw_contact_sheet(capture, thumbs, verdicts, summary).save(f, "PNG", compress_level=1)
-    with atomic_write(root / QC_FILE) as f:
-        f.write(json.dumps(report, indent=1).encode() + b"\n")
+    write_json(root / QC_FILE, report, indent=1)
     capture.save()
     return CheckResult(capture, verdicts, summary, root / QC_FILE, root / CONTACT_SHEET)
 

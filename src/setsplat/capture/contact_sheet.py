@@ -1,6 +1,6 @@
-"""The QC contact sheet: every image as a thumbnail, problems drawn on in colour.
+"""The QC contact sheet: every image as a thumbnail, problems drawn on in color.
 
-Culled images are dimmed and crossed out; each flag is a coloured frame and a labelled
+Culled images are dimmed and crossed out; each flag is a colored frame and a labelled
 badge; a legend and the counts sit on top, skipped files at the bottom.
 """
 

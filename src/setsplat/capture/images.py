@@ -18,7 +18,6 @@ from setsplat.capture.exif import CameraInfo, read_camera_info
 # Pillow's transposes that undo EXIF orientations 2..8
 _TRANSPOSE = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE",
               6: "ROTATE_270", 7: "TRANSVERSE", 8: "ROTATE_90"}
-JPEG_FORMATS = {"JPEG", "MPO"}
 
 
 class BadImage(Exception):
@@ -38,11 +37,6 @@ class LoadedImage:
     def rotated(self) -> bool:
         """The image's x axis is the sensor's y axis (EXIF orientations 5..8)."""
         return self.camera.orientation >= 5
-
-    @property
-    def needs_reencode(self) -> bool:
-        return self.format not in JPEG_FORMATS or self.camera.orientation != 1 or \
-            self.bit_depth != 8
 
 
 def load_image(path: str | Path) -> LoadedImage:

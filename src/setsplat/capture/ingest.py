@@ -9,10 +9,8 @@ Images that cannot be used (empty, truncated, not an image) are listed in
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,7 +25,7 @@ from setsplat.capture.images import BadImage, LoadedImage, load_image
 from setsplat.capture.manifest import Capture, CaptureImage
 from setsplat.capture.video import is_video, pick_frames, probe
 from setsplat.core.errors import SetsplatError, os_error
-from setsplat.core.fsutil import sha256_file
+from setsplat.core.fsutil import sha256_file, staged_folder
 from setsplat.core.progress import progress
 
 JPEG_QUALITY = 95
@@ -63,8 +61,7 @@ def ingest(src: str | Path, out: str | Path, options: IngestOptions = IngestOpti
     if not src.exists():
         raise SetsplatError("no such file or folder", "check the path", src)
     _check_out(src, out, options.overwrite)
-    staging = _staging(out)
-    try:
+    with staged_folder(out, doing="writing the capture folder") as staging:
         (staging / "images").mkdir()
         if src.is_dir():
             capture, seen = _ingest_folder(src, staging, options)
@@ -73,10 +70,6 @@ def ingest(src: str | Path, out: str | Path, options: IngestOptions = IngestOpti
         else:
             raise SetsplatError("is a single image", "give the folder of photos it is in", src)
         capture.save()
-        _replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     capture.root = out
     return IngestResult(capture, time.perf_counter() - start, seen)
 
@@ -267,20 +260,4 @@ def _check_out(src: Path, out: Path, overwrite: bool) -> None:
                             "choose another --out, or pass --overwrite to replace it", out)
 
 
-def _staging(out: Path) -> Path:
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".{out.name}.ingest-", dir=out.parent))
-    except OSError as exc:
-        raise os_error(exc, out, "creating the capture folder") from exc
 
-
-def _replace(staging: Path, out: Path) -> None:
-    """Move the finished capture into place; an old one (--overwrite) goes only after."""
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-        os.replace(out, old / "capture")
-    os.replace(staging, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

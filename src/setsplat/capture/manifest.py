@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from setsplat.core.errors import SetsplatError
-from setsplat.core.fsutil import atomic_write
+from setsplat.core.jsonio import write_json
 
 MANIFEST = "capture.json"
 FORMAT_VERSION = 1
@@ -84,8 +84,7 @@ class Capture:
         }
 
     def save(self) -> None:
-        with atomic_write(self.root / MANIFEST) as f:
-            f.write(json.dumps(self.to_dict(), indent=1).encode() + b"\n")
+        write_json(self.root / MANIFEST, self.to_dict(), indent=1)
 
 
 def read_capture(folder: str | Path) -> Capture:

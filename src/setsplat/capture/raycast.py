@@ -16,9 +16,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# face id = 2 * axis + (0 for the -half side, 1 for the +half side)
-FACES = range(6)
-
 
 class MipTexture:
     """A texture and its box-filtered pyramid; texel (0, 0) at the face's u=0, v=0."""
@@ -35,7 +32,7 @@ class MipTexture:
         self.levels = levels
 
     def sample(self, u: np.ndarray, v: np.ndarray, footprint: np.ndarray) -> np.ndarray:
-        """Colours (N, 3) at face coordinates u, v (metres); ``footprint`` is the size of
+        """Colors (N, 3) at face coordinates u, v (metres); ``footprint`` is the size of
         the area a sample stands for, in metres."""
         level = np.clip(_log2(footprint * np.float32(self.density)), 0, len(self.levels) - 1)
         low = np.floor(level).astype(np.int64)
@@ -101,6 +98,7 @@ class Box:
         return c * d[0] - s * d[2], d[1], s * d[0] + c * d[2]
 
     def normal_world(self, face: int) -> tuple[float, float, float]:
+        """``face`` = 2 * axis + (0 for the -half side, 1 for the +half side)."""
         axis, sign = divmod(face, 2)
         n = [0.0, 0.0, 0.0]
         n[axis] = 1.0 if sign else -1.0
@@ -248,7 +246,7 @@ class View:
 
 
 def render(boxes: Sequence[Box], view: View, background: float = 0.0) -> np.ndarray:
-    """Colours (H*ss, W*ss, 3) of the nearest hit along each sample ray."""
+    """Colors (H*ss, W*ss, 3) of the nearest hit along each sample ray."""
     shape = (view.height * view.supersample, view.width * view.supersample)
     best_t = np.full(shape, np.inf, np.float32)
     best_box = np.full(shape, -1, np.int16)
@@ -278,7 +276,7 @@ def render(boxes: Sequence[Box], view: View, background: float = 0.0) -> np.ndar
 
 
 def _shade(box: Box, face: int, origin, d, t, sample_size) -> np.ndarray:
-    """Texture colour times lighting at the hits of rays ``d`` on one face."""
+    """Texture color times lighting at the hits of rays ``d`` on one face."""
     world = [np.float32(origin[k]) + d[k] * t for k in range(3)]
     u, v = box.face_uv(face, box.to_local(world))
     nx, ny, nz = (np.float32(c) for c in box.normal_world(face))

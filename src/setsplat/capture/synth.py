@@ -24,6 +24,7 @@ from setsplat.capture.stage_set import MARKER_STEP
 from setsplat.core.camera import Camera
 from setsplat.core.errors import SetsplatError
 from setsplat.core.fsutil import atomic_write, sha256_file
+from setsplat.core.jsonio import write_json
 
 GENERATOR = "setsplat capture synth"
 FORMAT_VERSION = 1
@@ -263,14 +264,12 @@ def synthesize(config: SynthConfig, out: str | Path, indices: Sequence[int] | No
             with atomic_write(out / name) as f:
                 f.write(data)
             files[name] = sha256_file(out / name)
-    with atomic_write(out / "truth.json") as f:
-        f.write(json.dumps(truth(config, stage, cams), indent=1).encode() + b"\n")
+    write_json(out / "truth.json", truth(config, stage, cams), indent=1)
     files["truth.json"] = sha256_file(out / "truth.json")
     record = {"generator": GENERATOR, "version": FORMAT_VERSION, "options": asdict(config),
               "environment": _environment(), "files": files}
     if indices is None:
-        with atomic_write(out / "synth.json") as f:
-            f.write(json.dumps(record, indent=1).encode() + b"\n")
+        write_json(out / "synth.json", record, indent=1)
     return record
 
 

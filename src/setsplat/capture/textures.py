@@ -54,7 +54,7 @@ def fbm(rng: np.random.Generator, height: int, width: int, cell: float,
 
 
 def mix(t: np.ndarray, low: Color, high: Color) -> np.ndarray:
-    """Colour ramp: t (H, W) in [0, 1] -> (H, W, 3) between two colours."""
+    """Color ramp: t (H, W) in [0, 1] -> (H, W, 3) between two colors."""
     low, high = np.asarray(low, np.float32), np.asarray(high, np.float32)
     return low + t[..., None] * (high - low)
 
@@ -62,17 +62,6 @@ def mix(t: np.ndarray, low: Color, high: Color) -> np.ndarray:
 def contrast(t: np.ndarray, amount: float) -> np.ndarray:
     """Stretch noise around 0.5 and clip, for crisper blobs."""
     return np.clip(0.5 + (t - 0.5) * np.float32(amount), 0, 1)
-
-
-def soften(texture: np.ndarray) -> np.ndarray:
-    """A [1 2 1] binomial blur: no edge thinner than about two texels survives."""
-    out = texture
-    for axis in (0, 1):
-        padded = np.concatenate([out.take([0], axis), out, out.take([-1], axis)], axis)
-        n = out.shape[axis]
-        a, b, c = (padded.take(range(i, i + n), axis) for i in range(3))
-        out = (a + b + b + c) * np.float32(0.25)
-    return out
 
 
 def random_color(rng: np.random.Generator, low: float = 0.15, high: float = 0.85) -> tuple:
@@ -200,7 +189,7 @@ def planks(rng: np.random.Generator, shape: tuple[int, int], density: float,
 
 def bricks(rng: np.random.Generator, shape: tuple[int, int], density: float,
            tint: Color) -> np.ndarray:
-    """Running-bond brickwork: each brick its own colour, mortar joints, surface noise."""
+    """Running-bond brickwork: each brick its own color, mortar joints, surface noise."""
     h, w = shape
     bh, bw, mortar = 0.075 * density, 0.225 * density, max(2.0, 0.012 * density)
     y = np.arange(h, dtype=np.float32)[:, None]
@@ -247,7 +236,7 @@ def cardboard(rng: np.random.Generator, shape: tuple[int, int], density: float) 
 # ----- decorations painted on top --------------------------------------------------------
 def poster(sheet: Sheet, rng: np.random.Generator, x: float, y: float, w: float,
            h: float) -> None:
-    """A poster: a coloured panel, a few bold shapes, a title and small print."""
+    """A poster: a colored panel, a few bold shapes, a title and small print."""
     sheet.rect(x, y, w, h, random_color(rng, 0.55, 0.95))
     for _ in range(int(rng.integers(3, 7))):
         sx, sy = x + rng.uniform(0.05, 0.7) * w, y + rng.uniform(0.25, 0.75) * h
@@ -269,7 +258,7 @@ def poster(sheet: Sheet, rng: np.random.Generator, x: float, y: float, w: float,
 
 def scatter(sheet: Sheet, rng: np.random.Generator, per_m2: float, size: tuple[float, float],
             region: tuple[float, float, float, float] | None = None) -> None:
-    """Confetti of small circles, squares and triangles in random colours (no repeats)."""
+    """Confetti of small circles, squares and triangles in random colors (no repeats)."""
     x0, y0, w, h = region or (0.0, 0.0, *sheet.size_m)
     for _ in range(int(w * h * per_m2)):
         x, y, s = x0 + rng.uniform(0, w), y0 + rng.uniform(0, h), rng.uniform(*size)
@@ -305,7 +294,7 @@ def sign(sheet: Sheet, x: float, y: float, text: str, height: float, paper: Colo
 
 def spike_marks(sheet: Sheet, rng: np.random.Generator, count: int,
                 avoid: Sequence[tuple[float, float, float, float]] = ()) -> None:
-    """Coloured tape crosses and Ts with numbers, as on a stage floor."""
+    """Colored tape crosses and Ts with numbers, as on a stage floor."""
     wm, hm = sheet.size_m
     tape = 0.025
     placed = 0

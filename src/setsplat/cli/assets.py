@@ -196,17 +196,9 @@ def tag(name: str, tags: tuple[str, ...], remove: bool, library: Any) -> None:
 def deprecate(ref: str, reason: str, undo: bool, library: Any) -> None:
     """Mark a version (Name@3) or every version of an asset (Name) deprecated: still
     loadable by number, skipped by @latest."""
-    from setsplat.assets.library import parse_ref
-    from setsplat.core.errors import SetsplatError
+    from setsplat.assets import deprecate as deprecate_versions
 
-    parsed = parse_ref(ref)
-    with _catalog(library) as catalog:
-        targets = [catalog.resolve(parsed)] if "@" in ref else catalog.versions(parsed.name)
-        if not targets:
-            raise SetsplatError(f"no published version of {parsed.name!r}",
-                                "see `setsplat assets list`")
-        catalog.deprecate([t["id"] for t in targets], reason, undo)
-    refs = [t["ref"] for t in targets]
+    refs = deprecate_versions(ref, library, reason=reason, undo=undo)
     emit({"deprecated": not undo, "refs": refs, "reason": reason},
          lambda d: click.echo(f"{'deprecated' if d['deprecated'] else 'current again'}: "
                               f"{', '.join(d['refs']) or '(none)'}"))
@@ -218,22 +210,9 @@ def deprecate(ref: str, reason: str, undo: bool, library: Any) -> None:
 @library_options
 def remove(ref: str, purge: bool, library: Any) -> None:
     """Remove one version (Name@3) from listings; its files stay unless --purge."""
-    import shutil
+    from setsplat.assets import remove as remove_version
 
-    from setsplat.assets.library import parse_ref
-    from setsplat.core.errors import SetsplatError
-
-    parsed = parse_ref(ref)
-    if parsed.version is None:
-        raise SetsplatError(f"remove needs a version number, not {ref!r}",
-                            f"e.g. `setsplat assets remove {parsed.name}@3`")
-    with _catalog(library) as catalog:
-        record = catalog.resolve(parsed)
-        catalog.remove(record["id"], purge)
-    folder = library.version_dir(record["name"], record["version"])
-    if purge:
-        shutil.rmtree(folder, ignore_errors=True)
-    emit({"ref": record["ref"], "purged": purge, "path": str(folder)},
+    emit(remove_version(ref, library, purge=purge),
          lambda d: click.echo(f"removed {d['ref']}" + (" and deleted its files" if d["purged"]
                                                        else f"; files kept in {d['path']}")))
 

@@ -1,8 +1,7 @@
-"""setsplat render: views of a scene from a cameras file, as PNG colour and PNG/EXR depth."""
+"""setsplat render: views of a scene from a cameras file, as PNG color and PNG/EXR depth."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from setsplat.cli.common import console, emit
               show_default=True, help="16-bit PNG, or float32 EXR (channel Z) for compositing.")
 @click.option("--alpha", is_flag=True, help="Write RGBA instead of RGB.")
 @click.option("--background", default="0,0,0", show_default=True,
-              help="Background colour r,g,b in 0..1.")
+              help="Background color r,g,b in 0..1.")
 @click.option("--sh-degree", type=click.IntRange(0, 3), default=None,
               help="Use SH bands up to this degree (default: all in the scene).")
 @click.option("--backend", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
@@ -32,44 +31,21 @@ def render(scene_file: Path, cameras_file: Path, out_dir: Path, depth: str, dept
            alpha: bool, background: str, sh_degree: int | None, backend: str) -> None:
     """Render SCENE from every camera in --cameras into --out (PNG per view)."""
     from setsplat.core.camera import read_cameras
-    from setsplat.core.errors import SetsplatError, os_error
+    from setsplat.core.errors import SetsplatError
     from setsplat.core.io import read_scene
-    from setsplat.core.progress import progress
+    from setsplat.render.image_files import ViewOptions, render_views
 
-    bg = _colour(background)
+    options = ViewOptions(depth=depth, depth_format=depth_format, alpha=alpha,
+                          background=_color(background), sh_degree=sh_degree, backend=backend)
     scene = read_scene(scene_file)
     cameras = read_cameras(cameras_file)
     if not cameras:
         raise SetsplatError("the cameras file lists no cameras", "add at least one camera",
                             cameras_file)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise os_error(exc, out_dir, "creating the output folder") from exc
-
-    from setsplat.render import render_scene
-    from setsplat.render.image_files import view_names, write_view
-
-    units = f"{scene.frame.meters_per_unit:g} m" if not scene.meta.get("unscaled") \
-        else "unscaled scene units"
-    started = time.perf_counter()
-    views = []
-    with progress("rendering", total=len(cameras)) as advance:
-        for camera, stem in zip(cameras, view_names([c.name for c in cameras])):
-            t0 = time.perf_counter()
-            output = render_scene(scene, [camera], sh_degree=sh_degree, background=bg,
-                                  backend=backend)[0]
-            written = write_view(output, out_dir, stem, depth=depth, depth_format=depth_format,
-                                 alpha=alpha, units=units)
-            views.append({"camera": camera.name, **written, "width": camera.width,
-                          "height": camera.height, "seconds": time.perf_counter() - t0})
-            advance(1)
-    emit({"scene": str(scene_file), "splats": len(scene), "out": str(out_dir),
-          "backend": output.backend, "views": views,
-          "seconds": round(time.perf_counter() - started, 3)}, _print)
+    emit({"scene": str(scene_file), **render_views(scene, cameras, out_dir, options)}, _print)
 
 
-def _colour(text: str) -> tuple[float, float, float]:
+def _color(text: str) -> tuple[float, float, float]:
     try:
         values = tuple(float(v) for v in text.split(","))
     except ValueError:

@@ -19,14 +19,16 @@ from setsplat.pipeline import RunConfig
 @click.option("--out", type=click.Path(path_type=Path),
               help="Run folder [setsplat-out/<name of SRC>].")
 @click.option("--force", multiple=True, metavar="STAGE",
-              help="Redo this stage (ingest, check, sfm, train) and all after it; repeatable.")
+              help="Redo this stage (ingest, check, sfm, train, publish, export) and all after "
+                   "it; repeatable.")
 @config_options(RunConfig)
 @train_options
 @view_options
 def run(src: Path, out: Path | None, force: tuple[str, ...], live: bool, view_port: int,
         **options: Any) -> None:
     """Photos (a folder) or a video in, a trained splat scene out: ingest, check, sfm and
-    train, each skipped when it is already up to date (see --force)."""
+    train, then with --publish a new asset version in the library and with --export its
+    engine packages; each stage is skipped when it is already up to date (see --force)."""
     from setsplat.pipeline import Hooks
     from setsplat.pipeline import run as run_pipeline
 
@@ -54,3 +56,8 @@ def _done(data: dict[str, Any]) -> None:
                         f"{train['psnr']:.2f} dB, {train['splats']:,} splats)")
     else:
         console().print(f"scene: {data['out']}/train/scene.ply")
+    if "publish" in data["stages"]:
+        console().print(f"asset: {data['stages']['publish']['ref']}")
+    for target, package in data["stages"].get("export", {}).items():
+        if isinstance(package, dict):
+            console().print(f"{target}: {package['out']}")

@@ -154,7 +154,7 @@ def _print_show(r: dict[str, Any]) -> None:
               help="Folder for the render (default: <library>/shots/NAME/render); replaced "
                    "whole when the render succeeds.")
 @click.option("--resolution", help="Render at WIDTHxHEIGHT instead (same shape as the shot).")
-@click.option("--exr", is_flag=True, help="Colour and depth as float EXR (linear RGBA, Z in "
+@click.option("--exr", is_flag=True, help="Color and depth as float EXR (linear RGBA, Z in "
               "metres) instead of PNG.")
 @click.option("--lod", type=click.Choice(["full", "preview"]), default="full",
               show_default=True, help="Which of the set's splat LODs to render.")

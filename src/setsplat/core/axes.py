@@ -65,6 +65,16 @@ UNREAL = Frame("unreal", "FRU", 0.01, "Unreal: Z up, X forward, left-handed, cen
 SPZ = Frame("spz", "RUB", 1.0, "SPZ as stored: x right, y up, z back")
 
 FRAMES: dict[str, Frame] = {f.name: f for f in (RDF, YUP, UNITY, UNREAL, SPZ)}
+
+# A glTF file meant for one engine's glTF importers: each importer reads glTF's x, y, z
+# as fixed axes of its engine (Unreal's as X, Z, Y, scaled to centimetres; Unity's
+# glTFast and UnityGLTF as -X, Y, Z), so a mesh stored in these axes lands in the
+# engine's own frame, on splats converted to that frame.
+UNREAL_GLTF = Frame("unreal_gltf", "FUR", 1.0,
+                    "glTF for Unreal's glTF importers: x forward, y up, z right, metres")
+UNITY_GLTF = Frame("unity_gltf", "LUF", 1.0,
+                   "glTF for Unity's glTF importers: x left, y up, z forward, metres")
+GLTF_FRAMES: dict[str, Frame] = {f.name: f for f in (YUP, UNREAL_GLTF, UNITY_GLTF)}
 ALIASES = {"colmap": "rdf", "opencv": "rdf", "3dgs": "rdf", "gltf": "yup", "usd": "yup",
            "omniverse": "yup", "rub": "spz"}
 

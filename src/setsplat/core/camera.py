@@ -20,7 +20,7 @@ import numpy as np
 
 from setsplat.core.errors import SetsplatError
 from setsplat.core.frames import RDF, Frame, camera_pose_in_frame, get_frame
-from setsplat.core.fsutil import atomic_write
+from setsplat.core.jsonio import write_json
 
 # COLMAP camera models and the names of their distortion parameters, in COLMAP order.
 DISTORTION_PARAMS: dict[str, tuple[str, ...]] = {
@@ -193,9 +193,7 @@ def write_cameras(path: str | Path, cameras: Sequence[Camera],
     data: dict[str, Any] = {"version": 1, "cameras": [c.to_dict() for c in cameras]}
     if meta:
         data["meta"] = meta
-    text = json.dumps(data, indent=1)
-    with atomic_write(path) as f:
-        f.write(text.encode())
+    write_json(path, data, indent=1)
 
 
 def read_cameras(path: str | Path) -> list[Camera]:

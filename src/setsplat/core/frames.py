@@ -20,10 +20,13 @@ import numpy as np
 from setsplat.core.axes import (
     ALIASES,
     FRAMES,
+    GLTF_FRAMES,
     RDF,
     SPZ,
     UNITY,
+    UNITY_GLTF,
     UNREAL,
+    UNREAL_GLTF,
     YUP,
     Frame,
     axes_basis,
@@ -35,8 +38,9 @@ if TYPE_CHECKING:
 
 # The frames themselves live in core.axes (the scene needs them without the conversions);
 # this module is where they are used.
-__all__ = ["ALIASES", "FRAMES", "RDF", "SPZ", "UNITY", "UNREAL", "YUP", "Frame", "axes_basis",
-           "camera_pose_in_frame", "convert_points", "convert_scene", "convert_world_to_camera",
+__all__ = ["ALIASES", "FRAMES", "GLTF_FRAMES", "RDF", "SPZ", "UNITY", "UNITY_GLTF", "UNREAL",
+           "UNREAL_GLTF", "YUP", "Frame", "axes_basis", "camera_pose_in_frame",
+           "convert_directions", "convert_points", "convert_scene", "convert_world_to_camera",
            "frame_change", "get_frame", "guess_up"]
 
 def frame_change(src: Frame | str, dst: Frame | str) -> tuple[float, np.ndarray]:
@@ -50,9 +54,11 @@ def convert_points(points: np.ndarray, src: Frame | str, dst: Frame | str) -> np
     return (scale * np.asarray(points, dtype=np.float64) @ q.T).astype(np.asarray(points).dtype)
 
 
-def convert_directions(dirs: np.ndarray, src: Frame | str, dst: Frame | str) -> np.ndarray:
+def convert_directions(directions: np.ndarray, src: Frame | str, dst: Frame | str
+                       ) -> np.ndarray:
+    """Directions (normals) in ``dst``: turned or mirrored like points, not scaled."""
     _, q = frame_change(src, dst)
-    return np.asarray(dirs) @ q.T
+    return np.asarray(directions, dtype=np.float64) @ q.T
 
 
 def convert_scene(scene: GaussianScene, dst: Frame | str) -> GaussianScene:
@@ -110,25 +116,39 @@ def world_to_camera_from_pose(camera_to_world: np.ndarray, camera_axes: str) -> 
     return out
 
 
-def guess_up(points: np.ndarray) -> tuple[np.ndarray, float]:
-    """Guess the up direction of a scene from where its points pile up.
+def guess_up(points: np.ndarray, opacities: np.ndarray | None = None
+             ) -> tuple[np.ndarray, float]:
+    """Guess the up direction of a scene from its floor.
 
-    Scanned sets have a floor: a dense slab at the bottom of the up axis. For each of
-    the six axis directions we measure the share of points in the lowest 5% of the
-    robust extent; the best direction wins, and the ratio to the runner-up is returned
-    as a confidence (about 1 means no clear floor).
+    A scanned set's floor is its flattest, sharpest layer of surface: a wall can hold as
+    many splats, but training spreads them a few centimetres deep, while the floor
+    comes out as one thin sheet. Only opaque splats count as surface (without
+    ``opacities`` every point does). Along each axis, every layer 1/800 of the set's
+    size thick is scored by how many splats it holds beyond the background around it
+    (the layers 2.5 to 5 thicknesses away); the axis of the best layer is up, pointing
+    to the side that holds more of the set. The confidence is its score over the
+    other axes' best (about 1 means no clear floor).
     """
     points = np.asarray(points, dtype=np.float64)
+    if opacities is not None and np.count_nonzero(np.asarray(opacities) >= 0.5) >= 100:
+        points = points[np.asarray(opacities) >= 0.5]
     if len(points) < 100:
         return np.array([0.0, -1.0, 0.0]), 1.0
-    scores = []
+    low, high = np.percentile(points, [1, 99], axis=0)
+    step = max(float((high - low).max()) / 1600, 1e-12)  # half a layer
+    around = np.r_[np.ones(6), np.zeros(9), np.ones(6)] / 12  # per half-layer, both sides
+    scores, layers = [], []
     for axis in range(3):
-        for sign in (1.0, -1.0):
-            heights = sign * points[:, axis]
-            low, high = np.percentile(heights, [1, 99])
-            scores.append(float(np.mean(heights < low + 0.05 * max(high - low, 1e-12))))
+        edges = np.arange(low[axis] - 12 * step, high[axis] + 14 * step, step)
+        counts = np.histogram(points[:, axis], bins=edges)[0].astype(np.float64)
+        pairs = counts[:-1] + counts[1:]
+        prominence = pairs - np.convolve(pairs, around, mode="same")
+        best = int(np.argmax(prominence))
+        scores.append(float(prominence[best]))
+        layers.append((edges[best], edges[best + 2]))
     order = np.argsort(scores)[::-1]
-    best = int(order[0])
+    axis = int(order[0])
+    bottom, top = layers[axis]
     up = np.zeros(3)
-    up[best // 2] = 1.0 if best % 2 == 0 else -1.0
-    return up, scores[best] / max(scores[int(order[1])], 1e-12)
+    up[axis] = 1.0 if np.sum(points[:, axis] > top) > np.sum(points[:, axis] < bottom) else -1.0
+    return up, scores[axis] / max(scores[int(order[1])], 1e-12)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
+import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,18 +65,134 @@ def atomic_write(path: str | os.PathLike, *, fsync: bool = False) -> Iterator[Bi
         raise
 
 
-def replace_folder(staged: str | os.PathLike, out: str | os.PathLike) -> None:
-    """Put the finished folder ``staged`` where ``out`` is (both in one parent folder):
-    the old ``out`` moves aside first and goes only once the new one is in place."""
-    import shutil
+# Folders built aside are named ``.<name>.<label>-<host>.<pid>-<random>`` beside their
+# target, so that the next run on this host can tell a dead process's leftovers (its pid
+# is gone) from a live one's, and never touches another host's on a shared disk.
+_HOST = socket.gethostname()
 
+
+def staging_folder(out: str | os.PathLike, label: str = "part") -> Path:
+    """A fresh folder beside ``out`` with the permissions mkdir would give (mkdtemp's
+    0700 would make a run's folders private on a shared disk)."""
+    out = Path(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.{label}-{_HOST}.{os.getpid()}-",
+                                       dir=out.parent))
+        os.chmod(folder, default_mode(folder=True))
+    except OSError as exc:
+        raise os_error(exc, out, "creating the output folder") from exc
+    return folder
+
+
+def remove_stale_staging(out: str | os.PathLike) -> list[Path]:
+    """Remove what processes of this host that are gone (killed, crashed) left beside
+    ``out``; returns the folders removed."""
+    out = Path(out)
+    pattern = re.compile(rf"^\.{re.escape(out.name)}\.[a-z]+-{re.escape(_HOST)}\.(\d+)-")
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in out.parent.iterdir():
+            found = pattern.match(entry.name)
+            if found and not _alive(int(found.group(1))):
+                _remove(entry)
+                removed.append(entry)
+    return removed
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+@contextlib.contextmanager
+def staged_folder(out: str | os.PathLike, *, merge: bool = False,
+                  doing: str = "writing the output") -> Iterator[Path]:
+    """Build a folder aside, then put it in place; all or nothing.
+
+    Yields a fresh folder beside ``out``. When the block finishes it replaces ``out``
+    whole, or with ``merge`` its files move into ``out`` one by one (files already there
+    and not written now stay). When the block fails or is interrupted, the folder goes;
+    leftovers of killed runs go at the next call. OS errors become one-line errors that
+    name ``out`` and say what was being done.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise SetsplatError("exists and is not a folder", "give the path of a folder", out)
+    remove_stale_staging(out)
+    folder = staging_folder(out)
+    try:
+        yield folder
+        if merge:
+            _merge_into(folder, out)
+        else:
+            replace_folder(folder, out)
+    except OSError as exc:
+        raise os_error(exc, out, doing) from exc
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, doing: str = "writing") -> Iterator[Path]:
+    """A name beside ``path``, for writers that take a path rather than a file object
+    (USD's ``Export``, OpenTimelineIO's adapters): what they write there, a file or a
+    folder, replaces ``path`` when the block finishes, and goes when it fails. The name
+    keeps ``path``'s suffix (writers choose their format by it) and its folder (relative
+    references resolve the same)."""
+    import secrets
+
+    path = Path(path)
+    remove_stale_staging(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise os_error(exc, path, "creating the output folder") from exc
+    aside = path.with_name(f".{path.name}.part-{_HOST}.{os.getpid()}-{secrets.token_hex(4)}"
+                           f"{path.suffix}")
+    try:
+        yield aside
+        replace_folder(aside, path)
+    except OSError as exc:
+        raise os_error(exc, path, doing) from exc
+    finally:
+        _remove(aside)
+
+
+def _merge_into(folder: Path, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for item in sorted(folder.rglob("*")):
+        if item.is_file():
+            target = out / item.relative_to(folder)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(item, target)
+
+
+def replace_folder(staged: str | os.PathLike, out: str | os.PathLike) -> None:
+    """Put the finished folder (or file) ``staged`` where ``out`` is (both in one parent
+    folder): an old folder ``out`` moves aside first and goes only once the new one is in
+    place."""
     staged, out = Path(staged), Path(out)
-    old = out.with_name(f".{out.name}.old-{os.getpid()}")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
+    old = None
+    if out.is_dir() or (out.exists() and staged.is_dir()):
+        old = out.with_name(f".{out.name}.old-{_HOST}.{os.getpid()}-{staged.name[-8:]}")
         os.replace(out, old)
-    os.replace(staged, out)
-    shutil.rmtree(old, ignore_errors=True)
+    os.replace(staged, out)  # a file replaces a file in one step
+    if old is not None:
+        _remove(old)
 
 
 def fsync_dir(folder: str | os.PathLike) -> None:

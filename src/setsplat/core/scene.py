@@ -96,7 +96,7 @@ class GaussianScene:
 
     @property
     def colors(self) -> np.ndarray:
-        """View-independent colour (the DC term) in 0..1, clipped."""
+        """View-independent color (the DC term) in 0..1, clipped."""
         return np.clip(shlib.dc_to_rgb(self.sh[:, 0]), 0.0, 1.0)
 
     @property

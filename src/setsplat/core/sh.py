@@ -1,7 +1,7 @@
 """Real spherical harmonics as 3DGS uses them (degrees 0–3), and their rotation.
 
 The basis and its signs are the ones of the original 3DGS code (and gsplat): the DC
-coefficient maps to colour by ``rgb = SH_C0 * dc + 0.5`` and a splat's colour seen
+coefficient maps to color by ``rgb = SH_C0 * dc + 0.5`` and a splat's color seen
 along unit direction ``d`` (from the camera to the splat) is ``sum_k sh[k] * Y_k(d) + 0.5``.
 """
 
@@ -62,7 +62,7 @@ def sh_basis(degree: int, dirs: np.ndarray) -> np.ndarray:
 
 
 def eval_sh(sh: np.ndarray, dirs: np.ndarray) -> np.ndarray:
-    """Colour (N, 3) of splats with coefficients (N, K, 3) seen along unit ``dirs`` (N, 3).
+    """Color (N, 3) of splats with coefficients (N, K, 3) seen along unit ``dirs`` (N, 3).
 
     Not clamped, so that it stays linear in the coefficients (the renderer clamps).
     """
@@ -88,7 +88,7 @@ def _sample_directions(count: int = 64) -> np.ndarray:
 
 
 def sh_transform_matrix(orthogonal: np.ndarray, degree: int) -> np.ndarray:
-    """Matrix M (K, K) so that coefficients ``M @ c`` describe the same colour field
+    """Matrix M (K, K) so that coefficients ``M @ c`` describe the same color field
     after the world is transformed by ``orthogonal`` (a rotation or a reflection).
 
     Real SH of each degree span a space that O(3) maps onto itself, so M is exact and

@@ -45,7 +45,7 @@ def summarize(scene: GaussianScene) -> dict[str, Any]:
     robust_low, robust_high = scene.bounds(percentile=1)
     info["bounds"] = {"min": low.tolist(), "max": high.tolist(), "size": (high - low).tolist(),
                       "robust_min": robust_low.tolist(), "robust_max": robust_high.tolist()}
-    up, confidence = guess_up(scene.means)
+    up, confidence = guess_up(scene.means, scene.opacities)
     expected = scene.frame.up
     info["up_guess"] = {
         "axis": _axis_name(up),

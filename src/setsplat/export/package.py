@@ -5,10 +5,6 @@ SHA-256, frame, units, transform) and, for packages, a README.txt for the artist
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from setsplat.core.errors import SetsplatError, os_error
 from setsplat.core.frames import Frame
-from setsplat.core.fsutil import sha256_file
+from setsplat.core.fsutil import sha256_file, staged_folder
+from setsplat.core.jsonio import write_json
 from setsplat.core.scene import GaussianScene
 
 UNSCALED_NOTE = ("WARNING: this scene is UNSCALED. Its units come from structure-from-motion "
@@ -50,26 +46,8 @@ class Export:
 @contextlib.contextmanager
 def staging(out: Path) -> Iterator[Path]:
     """A fresh folder beside ``out``; on success its files replace those in ``out``."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise SetsplatError("exists and is not a folder", "give --out a folder path", out)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
-    except OSError as exc:
-        raise os_error(exc, out, "creating the output folder") from exc
-    try:
+    with staged_folder(out, merge=True, doing="writing the export") as stage:
         yield stage
-        out.mkdir(exist_ok=True)
-        for item in sorted(stage.rglob("*")):
-            if item.is_file():
-                target = out / item.relative_to(stage)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(item, target)
-    except OSError as exc:
-        raise os_error(exc, out, "writing the export") from exc
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
 
 
 def units_name(frame: Frame, unscaled: bool = False) -> str:
@@ -92,7 +70,7 @@ def write_manifest(stage: Path, export: Export) -> None:
     record = export.as_dict()
     record["sha256"] = {str(p.relative_to(stage)): sha256_file(p) for p in files}
     record.pop("out")
-    (stage / "manifest.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    write_json(stage / "manifest.json", record)
     export.files.append("manifest.json")
 
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from setsplat.core.frames import YUP, convert_scene
+from setsplat.core.frames import YUP, Frame, convert_scene
 from setsplat.core.scene import GaussianScene
 from setsplat.export import package
 from setsplat.export.package import Export
@@ -24,7 +22,7 @@ def write_target(target: str, source: GaussianScene, converted: GaussianScene, o
         write_usd(stage / f"{base}.usda", mesh)
         package.write_readme(stage, f"{base} — proxy mesh exported by setsplat", [
             ("What", f"A {len(mesh.faces):,}-triangle proxy of the splat scene (Poisson "
-                     "surface of the splat centres, vertex colours from the splats), for "
+                     "surface of the splat centres, vertex colors from the splats), for "
                      "collision, layout and shadow casting. "
                      + ("It is watertight (closed), usable as a collision mesh."
                         if mesh.watertight else "It is open where the scan had no surface.")),
@@ -35,17 +33,14 @@ def write_target(target: str, source: GaussianScene, converted: GaussianScene, o
         package.write_manifest(stage, result)
 
 
-def package_proxy(stage: Path, scene: GaussianScene, options, result: Export, *,
-                  turn_y_180: bool = False) -> ProxyMesh | None:
-    """The proxy GLB of an engine package (None when ``options.proxy`` is off).
-
-    ``turn_y_180`` pre-turns the mesh half a turn about Y: Unity's glTF importers mirror
-    glTF's X axis into Unity, which together with the turn gives Unity's own axes."""
+def package_proxy(stage: Path, scene: GaussianScene, options, result: Export,
+                  importer_frame: Frame) -> ProxyMesh | None:
+    """The proxy GLB of an engine package (None when ``options.proxy`` is off), in the
+    axes the engine's glTF importers read (``UNREAL_GLTF``, ``UNITY_GLTF``), so that
+    imported at the origin it lies on the splats."""
     if not options.proxy:
         return None
-    mesh = proxy_mesh(scene, options, result)
-    if turn_y_180:
-        mesh = mesh.rotated(np.diag([-1.0, 1.0, -1.0]))
+    mesh = proxy_mesh(scene, options, result).in_frame(importer_frame)
     write_glb(stage / f"{options.name}_proxy.glb", mesh)
     return mesh
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from setsplat.core.frames import UNITY_GLTF
 from setsplat.core.io import ply
 from setsplat.core.scene import GaussianScene
 from setsplat.export import package
@@ -18,7 +19,7 @@ def write_target(target: str, source: GaussianScene, converted: GaussianScene, o
     with package.staging(out) as stage:
         name = options.name
         ply.write(stage / f"{name}.ply", package.engine_ply_scene(converted))
-        mesh = package_proxy(stage, source, options, result, turn_y_180=True)
+        mesh = package_proxy(stage, source, options, result, UNITY_GLTF)
         units = package.units_name(converted.frame, result.unscaled)
         sections = [
             ("Files", f"{name}.ply  the splats (INRIA PLY layout, SH degree 3) in Unity's "
@@ -38,7 +39,7 @@ The PLY is already in Unity's frame: x right, y up, z forward, left-handed, leng
 in {units}. setsplat converted positions, rotations and spherical harmonics from
 the training frame (a mirror of y: no rotation or negative scale is needed in Unity,
 unlike raw training PLYs, which need Rotation X 180 and Scale Z -1 and then have
-mirrored view-dependent colour).
+mirrored view-dependent color).
 Check: in Unity the set should span (1-99 % of splats)
 {package.bounds_text(converted)}."""),
         ]
@@ -48,7 +49,7 @@ Check: in Unity the set should span (1-99 % of splats)
 1. Import {name}_proxy.glb with glTFast or UnityGLTF (drop it into Assets).
 2. Drag it into the scene at Position 0,0,0 / Rotation 0,0,0 / Scale 1,1,1.
    Both importers mirror glTF's X axis into Unity; the mesh was written turned 180°
-   about Y to compensate, so it lands on the splats.
+   about Y (x left, y up, z forward) to compensate, so it lands on the splats.
 3. For collision add a Mesh Collider{convex}; hide its renderer if it is for
    collision only."""))
         title = f"{name} — Unity package exported by setsplat"

@@ -1,7 +1,10 @@
 """The proxy mesh in files: GLB, OBJ and USD writers, GLB and USD readers.
 
 glTF and our USD stages are Y-up metres, so the writers take a mesh in the ``yup``
-frame; OBJ records its frame in a comment.
+frame, or for GLB in the axes an engine's glTF importer reads (``GLTF_FRAMES``; the
+frame is named in the file's extras); OBJ records its frame in a comment. glTF's
+``COLOR_0`` and USD's ``displayColor`` are linear, so the splats' display-sRGB colors
+are decoded into them; OBJ's vertex colors stay display values, as viewers show them.
 """
 
 from __future__ import annotations
@@ -12,31 +15,34 @@ from typing import Any
 
 import numpy as np
 
-from setsplat.core.frames import YUP
+from setsplat.core.color import linear_to_srgb, srgb_to_linear
+from setsplat.core.frames import GLTF_FRAMES, YUP
 from setsplat.core.fsutil import atomic_write
 from setsplat.core.io import gltf
 from setsplat.mesh.proxy import ProxyMesh
 
 
 def write_glb(path: str | os.PathLike, mesh: ProxyMesh) -> None:
-    """glTF/GLB: must be in the ``yup`` frame (glTF's own)."""
-    if mesh.frame != YUP:
+    """glTF/GLB: in the ``yup`` frame (glTF's own) or one of ``GLTF_FRAMES``."""
+    if mesh.frame not in GLTF_FRAMES.values():
         raise ValueError("glTF meshes are Y-up metres: convert the mesh to 'yup' first")
     builder = gltf.GltfBuilder()
+    colors = srgb_to_linear(np.clip(mesh.colors, 0, 1))
     attributes = {
         "POSITION": builder.accessor(mesh.vertices.astype(np.float32), bounds=True),
         "NORMAL": builder.accessor(mesh.normals.astype(np.float32)),
-        "COLOR_0": builder.accessor(np.clip(mesh.colors, 0, 1).astype(np.float32)),
+        "COLOR_0": builder.accessor(colors.astype(np.float32)),
     }
     indices = builder.accessor(mesh.faces.reshape(-1).astype(np.uint32),
                                target=gltf.ELEMENT_ARRAY_BUFFER, bounds=True)
     builder.mesh(attributes, mode=gltf.TRIANGLES, indices=indices, name="proxy",
-                 extras={"setsplat": {"watertight": mesh.watertight}})
+                 extras={"setsplat": {"watertight": mesh.watertight,
+                                      "frame": mesh.frame.name}})
     builder.save(path)
 
 
 def write_obj(path: str | os.PathLike, mesh: ProxyMesh) -> None:
-    """Wavefront OBJ with per-vertex colours (the common ``v x y z r g b`` extension)."""
+    """Wavefront OBJ with per-vertex colors (the common ``v x y z r g b`` extension)."""
     rows = np.concatenate([mesh.vertices, np.clip(mesh.colors, 0, 1)], 1)
     lines = [f"# setsplat proxy mesh, frame {mesh.frame.name} ({mesh.frame.description})"]
     lines += ["v " + " ".join(f"{v:.6g}" for v in row) for row in rows]
@@ -78,7 +84,8 @@ def write_usd(path: str | os.PathLike, mesh: ProxyMesh, prim_path: str = "/Proxy
     prim.SetNormalsInterpolation(UsdGeom.Tokens.vertex)
     prim.CreateSubdivisionSchemeAttr(UsdGeom.Tokens.none)
     colors = prim.CreateDisplayColorPrimvar(UsdGeom.Tokens.vertex)
-    colors.Set(Vt.Vec3fArray.FromNumpy(np.clip(mesh.colors, 0, 1).astype(np.float32)))
+    linear = srgb_to_linear(np.clip(mesh.colors, 0, 1)).astype(np.float32)
+    colors.Set(Vt.Vec3fArray.FromNumpy(linear))
     low, high = mesh.vertices.min(0), mesh.vertices.max(0)
     prim.CreateExtentAttr(Vt.Vec3fArray([Gf.Vec3f(*map(float, low)),
                                          Gf.Vec3f(*map(float, high))]))
@@ -93,8 +100,9 @@ def read_usd_prim(prim: Any) -> ProxyMesh:
 
     geometry = UsdGeom.Mesh(prim)
     faces = np.asarray(geometry.GetFaceVertexIndicesAttr().Get(), np.uint32).reshape(-1, 3)
+    colors = linear_to_srgb(np.asarray(geometry.GetDisplayColorAttr().Get(), np.float64))
     return ProxyMesh(np.asarray(geometry.GetPointsAttr().Get(), np.float32), faces,
-                     np.asarray(geometry.GetDisplayColorAttr().Get(), np.float32),
+                     colors.astype(np.float32),
                      np.asarray(geometry.GetNormalsAttr().Get(), np.float32), YUP,
                      bool(prim.GetCustomDataByKey("setsplat:watertight")))
 
@@ -115,7 +123,8 @@ def read_glb(path: str | os.PathLike) -> ProxyMesh:
 
     a = primitive.attributes
     faces = values(primitive.indices, 1, "<u4").reshape(-1, 3)
-    return ProxyMesh(values(a.POSITION, 3, "<f4"), faces,
-                     values(a.COLOR_0, 3, "<f4"), values(a.NORMAL, 3, "<f4"), YUP,
-                     bool((document.meshes[0].extras or {}).get("setsplat", {})
-                          .get("watertight", False)))
+    ours = (document.meshes[0].extras or {}).get("setsplat", {})
+    colors = linear_to_srgb(values(a.COLOR_0, 3, "<f4")).astype(np.float32)
+    return ProxyMesh(values(a.POSITION, 3, "<f4"), faces, colors, values(a.NORMAL, 3, "<f4"),
+                     GLTF_FRAMES.get(ours.get("frame"), YUP),
+                     bool(ours.get("watertight", False)))

@@ -7,7 +7,7 @@ inside), ``outward`` (an object scanned from around it) or by open3d's tangent-p
 ``propagate`` (no assumption, but its time grows fast: small scenes only).
 Poisson reconstruction builds a surface; vertices with little point support are trimmed
 (unless ``watertight`` is asked for, which keeps the closed surface for collision);
-quadric decimation brings it to the target triangle count; vertex colours come from the
+quadric decimation brings it to the target triangle count; vertex colors come from the
 splats' DC term. "Watertight" here means closed and manifold (every edge shared by
 two triangles); the caps that close an open scan's rims may self-intersect, which
 engines' complex collision tolerates. Needs the ``mesh`` extra (open3d).
@@ -24,7 +24,14 @@ import numpy as np
 
 from setsplat.core.camera import Camera
 from setsplat.core.errors import SetsplatError, StageFailed
-from setsplat.core.frames import YUP, Frame, convert_points, convert_scene
+from setsplat.core.frames import (
+    YUP,
+    Frame,
+    convert_directions,
+    convert_points,
+    convert_scene,
+    get_frame,
+)
 from setsplat.core.native import held_native_output
 from setsplat.core.progress import progress
 from setsplat.core.rotation import quat_to_matrix
@@ -44,7 +51,7 @@ class MeshOptions:
 
 @dataclass
 class ProxyMesh:
-    """Triangles in a frame: vertices (V, 3), faces (F, 3), colours (V, 3) 0..1, normals."""
+    """Triangles in a frame: vertices (V, 3), faces (F, 3), colors (V, 3) 0..1, normals."""
 
     vertices: np.ndarray
     faces: np.ndarray
@@ -53,11 +60,15 @@ class ProxyMesh:
     frame: Frame
     watertight: bool
 
-    def rotated(self, rotation: np.ndarray) -> ProxyMesh:
-        """The mesh turned by a proper rotation, staying in its frame."""
-        r = np.asarray(rotation, dtype=np.float64)
-        return ProxyMesh((self.vertices @ r.T).astype(np.float32), self.faces, self.colors,
-                         (self.normals @ r.T).astype(np.float32), self.frame, self.watertight)
+    def in_frame(self, frame: Frame | str) -> ProxyMesh:
+        """The same mesh in ``frame`` (a change of handedness reverses the winding, so
+        the triangles still face the way their normals point)."""
+        frame = get_frame(frame)
+        faces = self.faces if frame.handedness == self.frame.handedness else self.faces[:, ::-1]
+        return ProxyMesh(convert_points(self.vertices, self.frame, frame),
+                         np.ascontiguousarray(faces), self.colors,
+                         convert_directions(self.normals, self.frame, frame).astype(np.float32),
+                         frame, self.watertight)
 
 
 def import_open3d() -> Any:
@@ -117,32 +128,74 @@ def _build(o3d: Any, scene: GaussianScene, options: MeshOptions, cameras: Sequen
     advance(step="normals oriented")
     with held_native_output():  # PoissonRecon prints its numerical diagnostics itself
         mesh, densities = o3d.geometry.TriangleMesh.create_from_point_cloud_poisson(
-            cloud, depth=options.depth)
+            cloud, depth=options.depth, n_threads=1)
     if not options.watertight and options.trim > 0:
         densities = np.asarray(densities)
         mesh.remove_vertices_by_mask(densities < np.quantile(densities, options.trim))
     advance(step="surface reconstructed")
     if len(mesh.triangles) > options.triangles:
         mesh = _decimated(mesh, options.triangles, options.depth)
-    mesh.remove_unreferenced_vertices()
-    mesh.remove_degenerate_triangles()
+    vertices, faces = cleaned(np.asarray(mesh.vertices), np.asarray(mesh.triangles))
     if options.watertight:
-        vertices, faces = cap_holes(np.asarray(mesh.vertices), np.asarray(mesh.triangles))
-        mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(vertices),
-                                         o3d.utility.Vector3iVector(faces))
-    if len(mesh.triangles) == 0:
+        vertices, faces = cap_holes(vertices, faces)
+    if len(faces) == 0:
         raise StageFailed("Poisson reconstruction produced no triangles",
                           "the splats may not describe surfaces; check the scene")
-    mesh.compute_vertex_normals()
+    normals = vertex_normals(vertices, faces)
     advance(step="decimated")
-    vertices = np.asarray(mesh.vertices)
     colors = _nearest_colors(o3d, cloud, vertices)
-    advance(step="coloured")
-    return ProxyMesh(vertices.astype(np.float32), np.asarray(mesh.triangles).astype(np.uint32),
-                     colors.astype(np.float32),
-                     np.asarray(mesh.vertex_normals).astype(np.float32), YUP,
-                     bool(mesh.is_edge_manifold(allow_boundary_edges=False)
-                          and mesh.is_vertex_manifold()))
+    advance(step="colored")
+    final = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(vertices),
+                                      o3d.utility.Vector3iVector(faces))
+    return ProxyMesh(vertices.astype(np.float32), faces.astype(np.uint32),
+                     colors.astype(np.float32), normals.astype(np.float32), YUP,
+                     bool(final.is_edge_manifold(allow_boundary_edges=False)
+                          and final.is_vertex_manifold()))
+
+
+def cleaned(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The triangles that bound something, and only the vertices they use.
+
+    Decimation leaves degenerate triangles (a repeated corner, or no area) and, where
+    Poisson wrapped a floater in a thin shell, back-to-back twins: two triangles over
+    the same three corners, facing opposite ways. Their normals cancel, so their
+    corners would get no normal at all; neither encloses anything, so both go (an
+    exact repeat in the same winding keeps its first copy)."""
+    faces = np.asarray(faces, np.int64)
+    faces = faces[(faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2])
+                  & (faces[:, 2] != faces[:, 0])]
+    start = np.argmin(faces, axis=1)[:, None]
+    rolled = np.take_along_axis(faces, (start + np.arange(3)) % 3, axis=1)  # same winding
+    _, first = np.unique(rolled, axis=0, return_index=True)
+    faces = faces[np.sort(first)]
+    _, inverse, counts = np.unique(np.sort(faces, axis=1), axis=0, return_inverse=True,
+                                   return_counts=True)
+    faces = faces[counts[inverse.reshape(-1)] == 1]
+    corners = np.asarray(vertices, np.float64)[faces]
+    doubled_area = np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0],
+                                           corners[:, 2] - corners[:, 0]), axis=1)
+    faces = faces[doubled_area > 1e-12 * max(float(np.ptp(vertices, axis=0).max()), 1e-12) ** 2]
+    used = np.unique(faces)
+    index = np.full(len(vertices), -1, np.int64)
+    index[used] = np.arange(len(used))
+    return np.asarray(vertices)[used], index[faces]
+
+
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """A unit normal per vertex: the area-weighted mean of its triangles' normals, or
+    where those cancel (a fold), the normal of its largest triangle."""
+    corners = np.asarray(vertices, np.float64)[faces]
+    weighted = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    sums = np.zeros((len(vertices), 3))
+    for k in range(3):
+        np.add.at(sums, faces[:, k], weighted)
+    length = np.linalg.norm(sums, axis=1)
+    areas = np.linalg.norm(weighted, axis=1)
+    for vertex in np.flatnonzero(length <= 1e-9 * max(float(areas.max()), 1e-30)):
+        around = np.flatnonzero((faces == vertex).any(axis=1))
+        sums[vertex] = weighted[around[np.argmax(areas[around])]]
+        length[vertex] = np.linalg.norm(sums[vertex])
+    return sums / length[:, None]
 
 
 def _decimated(mesh: Any, target: int, depth: int) -> Any:

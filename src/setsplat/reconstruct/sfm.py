@@ -22,9 +22,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,8 @@ import numpy as np
 
 from setsplat.core.camera import Camera, write_cameras
 from setsplat.core.errors import SetsplatError, StageFailed, os_error
-from setsplat.core.fsutil import atomic_write, replace_folder
+from setsplat.core.fsutil import staged_folder
+from setsplat.core.jsonio import write_json
 from setsplat.reconstruct import align
 from setsplat.reconstruct.colmap_io import (
     ColmapModel,
@@ -348,7 +348,7 @@ def _finish(model: ColmapModel, image_dir: Path, stage: Path, options: SfmOption
                          "transforms": "transforms.json"}
     report["meta"] = meta
     report["version"] = 1
-    _write_json(stage / REPORT_FILE, report)
+    write_json(stage / REPORT_FILE, report)
     return report
 
 
@@ -455,42 +455,16 @@ def _write_outputs(model: ColmapModel, stage: Path, meta: dict[str, Any]) -> Non
                      {"setsplat": meta})
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    import json
-
-    with atomic_write(path) as f:
-        f.write(json.dumps(data, indent=1, default=_plain).encode())
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return asdict(value) if hasattr(value, "__dataclass_fields__") else str(value)
-
-
 @contextlib.contextmanager
 def _staging(out: Path):
     """Yield (a fresh folder beside ``out``, the log path). The folder replaces ``out``
     only when the block succeeds; on failure the log stays beside ``out`` to read."""
     log = out.with_name(f"{out.name}.{LOG_FILE}")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial",
-                                      dir=out.parent))
+    with staged_folder(out, doing="writing the SfM results") as stage:
         log.unlink(missing_ok=True)
-    except OSError as exc:
-        raise os_error(exc, out, "creating the output folder") from exc
-    try:
         yield stage, log
         if log.exists():
             os.replace(log, stage / LOG_FILE)
-        replace_folder(stage, out)
-    except OSError as exc:
-        raise os_error(exc, out, "writing the SfM results") from exc
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
 
 
 @contextlib.contextmanager

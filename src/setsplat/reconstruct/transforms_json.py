@@ -19,7 +19,7 @@ import numpy as np
 from setsplat.core.camera import Camera
 from setsplat.core.errors import SetsplatError
 from setsplat.core.frames import axes_basis
-from setsplat.core.fsutil import atomic_write
+from setsplat.core.jsonio import write_json
 
 GL_CAMERA_AXES = "RUB"
 _HINT = "give a nerfstudio or instant-ngp transforms.json"
@@ -135,5 +135,4 @@ def write_transforms(path: str | Path, cameras: list[Camera], image_dir: str = "
         frame.update({k: v for k, v in camera.distortion.items() if k in _DISTORTION})
         frames.append(frame)
     data = {"camera_model": "OPENCV", **(meta or {}), "frames": frames}
-    with atomic_write(path) as f:
-        f.write(json.dumps(data, indent=1).encode())
+    write_json(path, data, indent=1)

@@ -1,16 +1,24 @@
-"""Rendered views to files: 8-bit PNG colour; depth as 16-bit PNG or float EXR, with a
+"""Rendered views to files: 8-bit PNG color; depth as 16-bit PNG or float EXR, with a
 JSON beside it saying what a pixel value means."""
 
 from __future__ import annotations
 
-import json
+import os
 import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from setsplat.core.fsutil import atomic_write
+from setsplat.core.camera import Camera
+from setsplat.core.errors import SetsplatError
+from setsplat.core.fsutil import atomic_write, staged_folder
+from setsplat.core.jsonio import write_json
+from setsplat.core.progress import progress
+from setsplat.core.scene import GaussianScene
 from setsplat.render.output import RenderOutput
 
 DEPTH_KINDS = ("expected", "median", "none")
@@ -88,7 +96,55 @@ def write_view(output: RenderOutput, directory: Path, stem: str, *, depth: str =
             _png(path, values)
         meta = {"depth": depth, "scale": scale, "units": units,
                 "meaning": "camera-space z = pixel value * scale; 0 = nothing was hit"}
-        with atomic_write(directory / f"{stem}.depth.json") as f:
-            f.write(json.dumps(meta, indent=1).encode())
+        write_json(directory / f"{stem}.depth.json", meta, indent=1)
         written.update(depth=str(path), depth_scale=scale)
     return written
+
+
+@dataclass(frozen=True)
+class ViewOptions:
+    """What ``render_views`` writes for each camera."""
+
+    depth: str = "expected"  # one of DEPTH_KINDS
+    depth_format: str = "png16"  # one of DEPTH_FORMATS
+    alpha: bool = False  # RGBA instead of RGB
+    background: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    sh_degree: int | None = None  # SH bands up to this degree (None: all)
+    backend: str = "auto"
+
+
+def render_views(scene: GaussianScene, cameras: Sequence[Camera], out: str | os.PathLike,
+                 options: ViewOptions = ViewOptions()) -> dict[str, Any]:
+    """Render ``scene`` from every camera into the folder ``out``: a PNG per view (and
+    depth beside it). The views appear together when all are done, never some of them
+    (files of ``out`` that are not views of these cameras stay)."""
+    from setsplat.render.render_scene import render_scene
+
+    if not cameras:
+        raise SetsplatError("no cameras to render from", "add at least one camera")
+    units = f"{scene.frame.meters_per_unit:g} m" if not scene.meta.get("unscaled") \
+        else "unscaled scene units"
+    started = time.perf_counter()
+    views, backend = [], options.backend
+    with staged_folder(out, merge=True, doing="writing the views") as folder, \
+            progress("rendering", total=len(cameras)) as advance:
+        for camera, stem in zip(cameras, view_names([c.name for c in cameras])):
+            began = time.perf_counter()
+            output = render_scene(scene, [camera], sh_degree=options.sh_degree,
+                                  background=options.background, backend=options.backend)[0]
+            written = write_view(output, folder, stem, depth=options.depth,
+                                 depth_format=options.depth_format, alpha=options.alpha,
+                                 units=units)
+            views.append({"camera": camera.name, **_moved(written, folder, Path(out)),
+                          "width": camera.width, "height": camera.height,
+                          "seconds": time.perf_counter() - began})
+            backend = output.backend
+            advance(1)
+    return {"splats": len(scene), "out": str(out), "backend": backend, "views": views,
+            "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _moved(written: dict[str, Any], folder: Path, out: Path) -> dict[str, Any]:
+    """``write_view``'s record with its paths where the files end up."""
+    return {k: str(out / Path(v).relative_to(folder)) if isinstance(v, str)
+            and Path(v).is_relative_to(folder) else v for k, v in written.items()}

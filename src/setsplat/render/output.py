@@ -21,7 +21,7 @@ class RenderOutput:
     ``gaussian_ids`` None as unpacked), so gsplat's strategies accept it as is.
     """
 
-    rgb: torch.Tensor  # (C, H, W, D): colours composited over the background
+    rgb: torch.Tensor  # (C, H, W, D): colors composited over the background
     alpha: torch.Tensor  # (C, H, W, 1)
     depth: torch.Tensor  # (C, H, W, 1): expected depth (z), 0 where nothing was hit
     median_depth: torch.Tensor | None  # (C, H, W, 1): depth where T first reaches 0.5

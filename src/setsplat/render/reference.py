@@ -52,7 +52,7 @@ def project(means, quats, scales, viewmat, K, width, height, eps2d=EPS2D):
 
 
 def sh_colors(sh, degree, means, viewmat):
-    """Colours seen from the camera centre −Rᵀt (also right for reflections)."""
+    """Colors seen from the camera centre −Rᵀt (also right for reflections)."""
     centre = -viewmat[:3, :3].T @ viewmat[:3, 3]
     dirs = F.normalize(means - centre, dim=-1)
     k = (degree + 1) ** 2

@@ -7,9 +7,7 @@ resolved against that version's splats (presets) and stored whole (keyframes), a
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,8 @@ from typing import Any
 from setsplat.assets import Library, load, resolve
 from setsplat.assets.publish import CAMERAS_FILE
 from setsplat.core.camera import Camera, read_cameras
-from setsplat.core.errors import SetsplatError, os_error
+from setsplat.core.errors import SetsplatError
+from setsplat.core.fsutil import atomic_path
 
 from . import paths, store
 from .camera_data import shot_cameras
@@ -78,10 +77,10 @@ def new_shot(name: str, options: ShotOptions, library: Library | None = None
                 resolution=(width, height), notes=options.notes)
     cameras = shot_cameras(shot)  # evaluates the path: bad keys fail here
     stage = store.shot_dir(library, shot.name) / f"{shot.name}.usda"
-    with _stage_aside(stage) as tmp, store.open_catalog(library) as catalog:
+    with atomic_path(stage, doing="writing the shot stage") as tmp, \
+            store.open_catalog(library) as catalog:
         write_shot_stage(tmp, shot, cameras, interface)
         store.save_shot(catalog, shot, record["id"], replace=options.replace)
-        os.replace(tmp, stage)
     return {**shot.as_dict(), "stage": str(stage), "set_description": record["description"],
             "camera": paths.describe(spec)}
 
@@ -128,17 +127,4 @@ def _capture_camera(library: Library, record: dict[str, Any], image: str) -> Cam
                         path)
 
 
-@contextlib.contextmanager
-def _stage_aside(stage: Path):
-    """A temporary file beside the stage (so relative references resolve the same)."""
-    try:
-        stage.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{stage.name}.", suffix=".usda", dir=stage.parent)
-        os.close(fd)
-    except OSError as exc:
-        raise os_error(exc, stage, "writing the shot stage") from exc
-    try:
-        yield Path(name)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(name)
+

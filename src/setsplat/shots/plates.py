@@ -1,7 +1,7 @@
 """``shots render``: plates, depth, alpha and camera data along a shot's camera, a preview
 MP4, the AI conditioning package and the USD shot stage, in one folder::
 
-    <out>/rgb/EP01_SH010.1001.png           colour (or .exr: linear RGBA float, --exr)
+    <out>/rgb/EP01_SH010.1001.png           color (or .exr: linear RGBA float, --exr)
     <out>/alpha/EP01_SH010.1001.png         coverage, 8-bit
     <out>/depth/EP01_SH010.1001.png         camera-space z: 16-bit x depth/depth.json scale
                                             (or .exr: float metres in channel Z, --exr)
@@ -17,13 +17,8 @@ The folder is built beside ``<out>`` and swapped in whole at the end.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,8 +26,10 @@ from typing import Any
 import numpy as np
 
 from setsplat.assets import Library, load, resolve
-from setsplat.core.errors import SetsplatError, os_error
-from setsplat.core.fsutil import atomic_write, default_mode, replace_folder
+from setsplat.core.color import srgb_to_linear
+from setsplat.core.errors import SetsplatError
+from setsplat.core.fsutil import atomic_write, staged_folder
+from setsplat.core.jsonio import write_json
 from setsplat.core.progress import progress
 from setsplat.core.scene import GaussianScene
 
@@ -77,7 +74,7 @@ def render_shot(name: str, library: Library | None = None,
     _check_out(out)
     scene = load(shot.asset, library, lod=options.lod)
     started = time.perf_counter()
-    with _staging(out) as folder:
+    with staged_folder(out, doing="writing the render") as folder:
         manifest, ends = _render(shot, scene, cameras, folder, options)
         write_shot_stage(folder / f"{shot.name}.usda", shot, cameras, interface)
         _conditioning(folder, shot, record, cameras, manifest, ends)
@@ -86,7 +83,7 @@ def render_shot(name: str, library: Library | None = None,
                                         record["description"], "layer": str(interface)},
             folder=str(out.absolute()), stage=f"{shot.name}.usda", lod=options.lod,
             seconds=round(time.perf_counter() - started, 3), conventions=CONVENTIONS)
-        _write_json(folder / MANIFEST, manifest)
+        write_json(folder / MANIFEST, manifest)
     with store.open_catalog(library) as catalog:
         store.add_render(catalog, row["id"], {
             "folder": manifest["folder"], "frame_start": shot.frame_start,
@@ -133,7 +130,7 @@ def _render(shot: Shot, scene: GaussianScene, cameras: list, folder: Path,
                 _png(folder / "rgb" / f"{stem}.png", rgb8)
                 _png(folder / "depth" / f"{stem}.png", depth_to_png16(depth, depth_scale))
             _png(folder / "alpha" / f"{stem}.png", np.round(alpha * 255).astype(np.uint8))
-            _write_json(folder / "camera" / f"{stem}.json",
+            write_json(folder / "camera" / f"{stem}.json",
                         {"shot": shot.name, "image": f"rgb/{stem}.{suffix}",
                          **camera_record(shot, frame, camera)})
             video.write(rgb8)
@@ -148,14 +145,14 @@ def _render(shot: Shot, scene: GaussianScene, cameras: list, folder: Path,
                   f"(coverage below {NO_HIT_ALPHA})", "format": suffix}
     if not options.exr:
         depth_meta.update(scale=depth_scale, decode="z = png_value * scale")
-        _write_json(folder / DEPTH_META, depth_meta)
+        write_json(folder / DEPTH_META, depth_meta)
     near, far = ((float(min(r[0] for r in ranges)), float(max(r[1] for r in ranges)))
                  if ranges else (0.0, 0.0))
     return {"frames": len(cameras), "frame_start": shot.frame_start,
             "frame_end": shot.frame_end, "fps": shot.fps, "duration_s": shot.duration_s,
             "width": width, "height": height, "backend": backend, "preview": preview,
             "depth": {**depth_meta, "near": near, "far": far},
-            "colour": ("linear Rec.709 (sRGB primaries), alpha in A" if options.exr else
+            "color": ("linear Rec.709 (sRGB primaries), alpha in A" if options.exr else
                        "sRGB, 8-bit"),
             "files": {"rgb": f"rgb/{shot.name}.####.{suffix}",
                       "alpha": f"alpha/{shot.name}.####.png",
@@ -185,8 +182,8 @@ def _conditioning(folder: Path, shot: Shot, record: dict[str, Any], cameras: lis
         "conventions": CONVENTIONS,
         "cameras": [camera_record(shot, f, c) for f, c in zip(shot.frames, cameras)],
     }
-    _write_json(out / "camera_trajectory.json", trajectory)
-    _write_json(out / "conditioning.json", {
+    write_json(out / "camera_trajectory.json", trajectory)
+    write_json(out / "conditioning.json", {
         "first_frame": "first_frame.png", "last_frame": "last_frame.png",
         "depth_video": "depth.mp4", "camera_trajectory": "camera_trajectory.json",
         "prompt": "prompt.txt", "fps": shot.fps, "frames": len(cameras),
@@ -216,10 +213,6 @@ def prompt_stub(shot: Shot, record: dict[str, Any]) -> str:
 
 
 # ----------------------------------------------------------------------------- pixels
-def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
-    return np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-
-
 def depth_to_png16(depth: np.ndarray, scale: float) -> np.ndarray:
     return np.clip(np.round(depth / scale), 0, 65535).astype(np.uint16)
 
@@ -270,11 +263,6 @@ def _png(path: Path, pixels: np.ndarray) -> None:
         Image.fromarray(pixels).save(f, format="PNG", compress_level=1)
 
 
-def _write_json(path: Path, data: Any) -> None:
-    with atomic_write(path) as f:
-        f.write((json.dumps(data, indent=1) + "\n").encode())
-
-
 def _check_out(out: Path) -> None:
     if out.exists() and (not out.is_dir() or
                          (any(out.iterdir()) and not (out / MANIFEST).is_file())):
@@ -282,19 +270,4 @@ def _check_out(out: Path) -> None:
                             "give --out a new or empty folder", out)
 
 
-@contextmanager
-def _staging(out: Path) -> Iterator[Path]:
-    """A folder beside ``out`` that replaces it whole when the block succeeds."""
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
-        os.chmod(folder, default_mode(folder=True))
-    except OSError as exc:
-        raise os_error(exc, out, "creating the render folder") from exc
-    try:
-        yield folder
-        replace_folder(folder, out)
-    except OSError as exc:
-        raise os_error(exc, out, "writing the render") from exc
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+

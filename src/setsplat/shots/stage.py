@@ -23,7 +23,6 @@ from setsplat.export.usd_cameras import CameraTrack, track_stage
 from .model import Shot
 
 SET_PRIM = "Set"
-CAMERA_PRIM = "Camera"
 
 
 def camera_track(shot: Shot, cameras: Sequence[Camera]) -> CameraTrack:

@@ -15,13 +15,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from setsplat.assets import Library
 from setsplat.core.errors import SetsplatError
+from setsplat.core.fsutil import atomic_path
 
 from . import store
 from .model import Shot
@@ -85,20 +84,13 @@ def write_timeline(episode: str, out: str | os.PathLike,
         raise SetsplatError(f"cannot tell the timeline format from {out.suffix or 'no suffix'}",
                             f"end --out with {', '.join(ADAPTERS)}", out)
     timeline, warnings = build_timeline(episode, library)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
     try:
-        written = tmp / out.name
-        otio.adapters.write_to_file(timeline, os.fspath(written), adapter_name=adapter)
-        if out.is_dir() and out.suffix.lower() == ".otiod":
-            shutil.rmtree(out)
-        os.replace(written, out)
+        with atomic_path(out, doing="writing the timeline") as written:
+            otio.adapters.write_to_file(timeline, os.fspath(written), adapter_name=adapter)
     except otio.exceptions.OTIOError as exc:
         raise SetsplatError(f"OpenTimelineIO could not write it ({exc})",
                             "render the shots (media must be files) or write .otio", out
                             ) from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return {"episode": episode, "out": str(out), "adapter": adapter,
             "shots": [_summary(item) for item in timeline.tracks[0]],
             "duration_s": timeline.duration().to_seconds(), "warnings": warnings}

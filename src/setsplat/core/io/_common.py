@@ -1,10 +1,9 @@
 """Helpers the codecs share: reading a whole file with good errors, the opacity
-activation in both directions, byte rounding and JSON for numpy values."""
+activation in both directions and byte rounding."""
 
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import numpy as np
 
@@ -39,12 +38,3 @@ def logit(opacity: np.ndarray) -> np.ndarray:
 def to_byte(values: np.ndarray) -> np.ndarray:
     """Round to the nearest of 0..255 (values already scaled to that range)."""
     return np.clip(np.rint(values), 0, 255).astype(np.uint8)
-
-
-def json_default(value: Any) -> Any:
-    """Numpy values (and anything else, as text) for json.dumps."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)

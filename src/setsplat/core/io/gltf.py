@@ -4,9 +4,12 @@ Splats are one POINTS primitive whose attributes are ``POSITION`` (metres),
 ``KHR_gaussian_splatting:ROTATION`` (unit quaternion x, y, z, w),
 ``KHR_gaussian_splatting:SCALE`` (linear, not log), ``KHR_gaussian_splatting:OPACITY``
 (0..1, after the sigmoid), ``KHR_gaussian_splatting:SH_DEGREE_l_COEF_n`` (raw RGB SH
-coefficients, DC = degree 0) and a ``COLOR_0`` fallback (DC colour and opacity) for
-viewers that only draw points. The primitive's extension object names the ``ellipse``
-kernel, the ``srgb_rec709_display`` colour space, ``perspective`` projection and
+coefficients, DC = degree 0) and a ``COLOR_0`` fallback (DC color and opacity) for
+viewers that only draw points. The extension's ``colorSpace`` covers the splat data
+only; ``COLOR_0`` is a core glTF attribute, which glTF defines as linear, so the
+display-sRGB DC color is decoded to linear there (and encoded back when a file without
+SH is read). The primitive's extension object names the ``ellipse``
+kernel, the ``srgb_rec709_display`` color space, ``perspective`` projection and
 ``cameraDistance`` sorting. glTF is Y up, right-handed, metres: scenes are converted to
 the ``yup`` frame through ``core.frames`` before writing. Our meta (unscaled,
 antialiased, provenance) rides in the mesh's ``extras``.
@@ -30,10 +33,12 @@ from typing import Any
 import numpy as np
 
 from setsplat.core import sh as shlib
+from setsplat.core.color import linear_to_srgb, srgb_to_linear
 from setsplat.core.errors import SetsplatError
 from setsplat.core.frames import YUP, convert_scene
 from setsplat.core.fsutil import atomic_write
-from setsplat.core.io._common import json_default, read_bytes, sigmoid
+from setsplat.core.io._common import read_bytes, sigmoid
+from setsplat.core.jsonio import json_default
 from setsplat.core.rotation import quat_to_matrix
 from setsplat.core.scene import GaussianScene
 
@@ -138,10 +143,10 @@ def write(path: str | os.PathLike, scene: GaussianScene) -> None:
         scene = convert_scene(scene, FRAME)
     builder = GltfBuilder()
     opacity = sigmoid(scene.opacity_logits).astype(np.float32)
-    colour = np.concatenate([scene.colors, opacity[:, None]], 1).astype(np.float32)
+    color = np.concatenate([srgb_to_linear(scene.colors), opacity[:, None]], 1)
     attributes = {
         "POSITION": builder.accessor(scene.means, bounds=True),
-        "COLOR_0": builder.accessor(colour),
+        "COLOR_0": builder.accessor(color.astype(np.float32)),
         ROTATION: builder.accessor(np.roll(scene.quats, -1, axis=1)),
         SCALE: builder.accessor(scene.scales.astype(np.float32)),
         OPACITY: builder.accessor(opacity),
@@ -270,9 +275,10 @@ def _primitive_scene(doc: _Document, primitive: dict) -> GaussianScene:
         coefficients += [doc.accessor(attributes[name]) for name in band]
     if not coefficients:
         if "COLOR_0" not in attributes:
-            raise SetsplatError("splat primitive has neither SH nor COLOR_0 colours", _FIX_HINT,
+            raise SetsplatError("splat primitive has neither SH nor COLOR_0 colors", _FIX_HINT,
                                 doc.path)
-        coefficients = [shlib.rgb_to_dc(doc.accessor(attributes["COLOR_0"])[:, :3])]
+        linear = doc.accessor(attributes["COLOR_0"])[:, :3]
+        coefficients = [shlib.rgb_to_dc(linear_to_srgb(np.clip(linear, 0, 1)))]
     opacity = np.clip(doc.accessor(attributes[OPACITY])[:, 0], _OPACITY_EDGE,
                       1 - _OPACITY_EDGE)
     scales = doc.accessor(attributes[SCALE])

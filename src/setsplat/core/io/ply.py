@@ -29,7 +29,7 @@ from setsplat.core.errors import SetsplatError, os_error
 from setsplat.core.frames import RDF, get_frame
 from setsplat.core.fsutil import atomic_write
 from setsplat.core.io._columns import join_columns, split_columns
-from setsplat.core.io._common import json_default
+from setsplat.core.jsonio import json_default
 from setsplat.core.scene import GaussianScene
 
 FORMATS = {"ascii": None, "binary_little_endian": "<", "binary_big_endian": ">"}
@@ -379,8 +379,8 @@ def _setsplat_comment(comments: list[str]) -> tuple[Any, dict]:
 
 
 def read_points(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
-    """Positions (N, 3) and colours (N, 3) in 0..1 (or None) of any PLY with x, y, z:
-    a point cloud (COLMAP's, a scanner's) or a splat scene (its DC colour)."""
+    """Positions (N, 3) and colors (N, 3) in 0..1 (or None) of any PLY with x, y, z:
+    a point cloud (COLMAP's, a scanner's) or a splat scene (its DC color)."""
     with _vertices(path) as vertices:
         names = set(vertices.names)
         if not {"x", "y", "z"} <= names:
@@ -406,7 +406,7 @@ def read_points(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]
 
 # ----------------------------------------------------------------------------- writing
 def write_points(path: str | os.PathLike, xyz: np.ndarray, rgb: np.ndarray) -> None:
-    """A coloured point cloud (``x y z`` float, ``red green blue`` uchar), binary
+    """A colored point cloud (``x y z`` float, ``red green blue`` uchar), binary
     little-endian, written atomically; ``read_points`` reads it back."""
     xyz = np.asarray(xyz, np.float32).reshape(-1, 3)
     table = np.empty(len(xyz), np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"),

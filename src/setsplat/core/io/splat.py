@@ -1,15 +1,15 @@
 """``.splat``: the 32-byte-a-splat layout of antimatter15's web viewer.
 
 Each splat, little-endian and packed: position float32 x3, linear scale float32 x3
-(``exp(log_scale)``), colour RGBA uint8 x4 (RGB the DC colour ``0.5 + SH_C0·dc`` and A
+(``exp(log_scale)``), color RGBA uint8 x4 (RGB the DC color ``0.5 + SH_C0·dc`` and A
 the opacity, both ×255) and the rotation uint8 x4 (w, x, y, z of the unit quaternion,
 ``q·128 + 128``). There is no header, no higher SH and no frame: positions are in the
 3DGS PLY frame (RDF) that viewers expect. We write splats most important first
 (opacity × volume, as the viewer's converter does) so a streamed file fills in sensibly.
 
 Round-trip tolerances (our writer, our reader): positions exact; log-scales within
-float32 rounding of ``log(exp(x))`` (≈1e-6 relative); DC colour within half a byte
-(0.5/255 in RGB, i.e. ≤ 0.0070 in the SH coefficient) for colours inside 0..1, clipped
+float32 rounding of ``log(exp(x))`` (≈1e-6 relative); DC color within half a byte
+(0.5/255 in RGB, i.e. ≤ 0.0070 in the SH coefficient) for colors inside 0..1, clipped
 outside; opacity within half a byte (0.5/255); each quaternion component within 0.5/128
 before renormalising (≤ 0.9° of rotation); SH bands above 0 are dropped.
 """

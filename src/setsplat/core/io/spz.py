@@ -7,11 +7,11 @@ Layout (all little-endian), after gunzip:
   header), reserved u8;
 - then one block per attribute, each for all splats in turn: positions (24-bit signed
   fixed point with ``fractional bits``; version 1: float16), alphas (``sigmoid·255``),
-  colours (``dc·0.15·255 + 127.5``, a wider range than the DC colour so that SH can
+  colors (``dc·0.15·255 + 127.5``, a wider range than the DC color so that SH can
   pull it back), scales (``(log_scale + 10)·16``), rotations (version 3: the smallest
   three components of the unit quaternion, 10 bits each with a sign, plus the index of
   the largest in the top 2 bits of a u32; versions 1–2: x, y, z as ``q·127.5 + 127.5``
-  with w ≥ 0 implied), then SH bands 1.. as bytes ``x·128 + 128`` with the colour the
+  with w ≥ 0 implied), then SH bands 1.. as bytes ``x·128 + 128`` with the color the
   inner axis (r, g, b of each coefficient in turn).
 - Quaternions are (x, y, z, w); the data are in the RUB frame (x right, y up, z back).
 
@@ -26,7 +26,7 @@ records are skipped (SH min/max scaling from Adobe's extension is honoured). Ver
 Round-trip tolerances (our writer, our reader), in the SPZ frame: positions within
 half a fixed-point step (1/8192 unit at 12 bits); log-scales within 1/32; opacity
 within half a byte (0.5/255) for opacities in 0.5/255..1-0.5/255; DC coefficients
-within 0.5/(0.15·255) = 0.0131 for DC colours in about -0.33..1.33 (clipped outside);
+within 0.5/(0.15·255) = 0.0131 for DC colors in about -0.33..1.33 (clipped outside);
 the three stored quaternion components within 0.0007 (≤ 0.3° of rotation once the
 fourth is rebuilt); SH band 1 within 2.5/128 = 0.020 and bands 2–3 within 4.5/128 =
 0.035 for coefficients in -1..127/128 (clipped outside; with ``sh_bits`` b the bound is
@@ -105,7 +105,7 @@ def _pack_rotations(quats_wxyz: np.ndarray) -> np.ndarray:
 
 
 def _quantise_sh(rest: np.ndarray, bits: tuple[int, int]) -> np.ndarray:
-    """SH bands 1.. (N, K-1, 3) to bytes, colour inner; only the top ``bits`` of each
+    """SH bands 1.. (N, K-1, 3) to bytes, color inner; only the top ``bits`` of each
     byte vary (degree 1, higher degrees), the rest are zeroed for gzip."""
     if not all(1 <= b <= 8 for b in bits):
         raise SetsplatError(f"SPZ SH bits {bits} out of range", "use 1 to 8 bits")
@@ -140,7 +140,7 @@ def encode(scene: GaussianScene, sh_bits: tuple[int, int] = SH_BITS) -> bytes:
 def write(path: str | os.PathLike, scene: GaussianScene, *, level: int = 6,
           sh_bits: tuple[int, int] = SH_BITS) -> None:
     """Write ``scene`` as SPZ version 3 (gzip ``level``), atomically. ``sh_bits`` trades
-    size for view-dependent colour: (8, 8) keeps every SH byte; decoders need no hint."""
+    size for view-dependent color: (8, 8) keeps every SH byte; decoders need no hint."""
     data = gzip.compress(encode(scene, sh_bits), compresslevel=level, mtime=0)
     with atomic_write(path) as f:
         f.write(data)
@@ -216,9 +216,9 @@ def decode(data: bytes, path: str | os.PathLike | None = None) -> GaussianScene:
     for size in sizes:
         blocks.append(np.frombuffer(data, np.uint8, size, offset))
         offset += size
-    positions, alphas, colours, scales, rotations, sh_bytes = blocks
+    positions, alphas, colors, scales, rotations, sh_bytes = blocks
     sh = np.zeros((n, 1 + min(coeffs, 15), 3))
-    sh[:, 0] = (colours.reshape(n, 3) / 255 - 0.5) / COLOR_SCALE
+    sh[:, 0] = (colors.reshape(n, 3) / 255 - 0.5) / COLOR_SCALE
     if coeffs:
         rest = sh_bytes.reshape(n, coeffs, 3)[:, :15].astype(np.float64)
         if (sh_low, sh_high) == (-1.0, 1.0):

@@ -24,7 +24,7 @@ import numpy as np
 from setsplat.core import sh as shlib
 from setsplat.core.errors import SetsplatError, os_error
 from setsplat.core.frames import YUP, convert_scene, get_frame
-from setsplat.core.io._common import json_default
+from setsplat.core.jsonio import json_default
 from setsplat.core.scene import GaussianScene
 
 PRIM_NAME = "Splats"

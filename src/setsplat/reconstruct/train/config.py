@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from setsplat.core.errors import SetsplatError
-from setsplat.core.fsutil import atomic_write
+from setsplat.core.jsonio import write_json
 from setsplat.core.settings import setting
 
 STRATEGIES = ("default", "mcmc")
@@ -114,8 +114,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     def save(self, path: str | Path) -> None:
-        with atomic_write(path) as f:
-            f.write(json.dumps(self.to_dict(), indent=2).encode())
+        write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path, **overrides: Any) -> TrainConfig:

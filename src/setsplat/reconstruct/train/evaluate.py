@@ -61,7 +61,7 @@ def plot_curves(path: Path, losses: list[float], psnrs: list[float]) -> None:
     draw.text((pad, 15), "training loss (blue, log scale) and PSNR dB (orange) per step",
               fill="black")
 
-    def series(values: list[float], colour: str, log: bool, label_side: str) -> None:
+    def series(values: list[float], color: str, log: bool, label_side: str) -> None:
         if len(values) < 2:
             return
         v = np.asarray(values, np.float64)
@@ -72,11 +72,11 @@ def plot_curves(path: Path, losses: list[float], psnrs: list[float]) -> None:
         span = (high - low) or 1.0
         xs = pad + np.linspace(0, width - 2 * pad, len(v))
         ys = height - pad - (v - low) / span * (height - 2 * pad)
-        draw.line(list(zip(xs.tolist(), ys.tolist())), fill=colour, width=2)
+        draw.line(list(zip(xs.tolist(), ys.tolist())), fill=color, width=2)
         fmt = (lambda x: f"{10 ** x:.3g}") if log else (lambda x: f"{x:.1f}")
         x = 5 if label_side == "left" else width - pad + 5
-        draw.text((x, pad - 5), fmt(high), fill=colour)
-        draw.text((x, height - pad - 5), fmt(low), fill=colour)
+        draw.text((x, pad - 5), fmt(high), fill=color)
+        draw.text((x, height - pad - 5), fmt(low), fill=color)
 
     series(losses, "#1f5fbf", True, "left")
     series(psnrs, "#e07b00", False, "right")

@@ -21,19 +21,19 @@ def mean_neighbour_distance(points: np.ndarray, k: int = 3) -> np.ndarray:
 
 def splats_from_points(
     points: np.ndarray,
-    colours: np.ndarray | None,
+    colors: np.ndarray | None,
     sh_degree: int,
     opacity: float,
     rng: np.random.Generator,
 ) -> GaussianScene:
-    """Isotropic splats at ``points`` sized by their neighbours, DC colour from ``colours``."""
+    """Isotropic splats at ``points`` sized by their neighbours, DC color from ``colors``."""
     if len(points) == 0:
         raise SetsplatError("no points to start training from",
                             "run sfm first or train with --init random")
     n = len(points)
-    colours = np.full((n, 3), 0.5) if colours is None else np.asarray(colours, np.float64)
+    colors = np.full((n, 3), 0.5) if colors is None else np.asarray(colors, np.float64)
     sh = np.zeros((n, num_coeffs(sh_degree), 3), np.float32)
-    sh[:, 0] = rgb_to_dc(colours)
+    sh[:, 0] = rgb_to_dc(colors)
     quats = rng.normal(size=(n, 4))  # random orientations, as 3DGS: no preferred axes
     logit = np.log(opacity / (1 - opacity))
     return GaussianScene(
@@ -47,5 +47,5 @@ def splats_from_points(
 
 def random_points(low: np.ndarray, high: np.ndarray, count: int,
                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Uniform points and random colours in a box (the fallback without SfM points)."""
+    """Uniform points and random colors in a box (the fallback without SfM points)."""
     return rng.uniform(low, high, (count, 3)), rng.uniform(0, 1, (count, 3))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import resource
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,8 +11,8 @@ import numpy as np
 
 from setsplat.core.camera import read_camera_meta, read_cameras
 from setsplat.core.errors import SetsplatError
-from setsplat.core.fsutil import atomic_write
 from setsplat.core.io import ply
+from setsplat.core.jsonio import write_json
 from setsplat.reconstruct.train.config import TrainConfig
 from setsplat.reconstruct.train.data import load_views
 from setsplat.reconstruct.train.evaluate import evaluate, plot_curves
@@ -21,8 +20,6 @@ from setsplat.reconstruct.train.floaters import remove_floaters
 from setsplat.reconstruct.train.init import random_points, splats_from_points
 from setsplat.reconstruct.train.observers import TrainObserver
 from setsplat.reconstruct.train.trainer import Trainer
-
-OUTPUTS = ("scene.ply", "metrics.json", "config.json", "loss.png")
 
 
 def sfm_folder(path: str | Path) -> Path:
@@ -48,9 +45,9 @@ def train_capture(capture: str | Path, config: TrainConfig, out: str | Path | No
     sfm_meta = _sfm_meta(sfm)
     views = load_views(cameras, image_dir, config.downscale, config.eval_every)
     rng = np.random.default_rng(config.seed)
-    points, colours = ply.read_points(points_file) if points_file.is_file() else (None, None)
+    points, colors = ply.read_points(points_file) if points_file.is_file() else (None, None)
     if config.init == "sfm" and points is not None and len(points):
-        initial = splats_from_points(points, colours, config.sh_degree, config.init_opacity, rng)
+        initial = splats_from_points(points, colors, config.sh_degree, config.init_opacity, rng)
     else:
         centres = np.array([c.center for c in cameras])
         low, high = centres.min(0), centres.max(0)
@@ -83,8 +80,7 @@ def train_capture(capture: str | Path, config: TrainConfig, out: str | Path | No
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "final_train_psnr": float(np.mean(state.psnrs[-20:])) if state.psnrs else None,
     })
-    with atomic_write(out / "metrics.json") as f:
-        f.write(json.dumps(metrics, indent=2).encode())
+    write_json(out / "metrics.json", metrics)
     plot_curves(out / "loss.png", state.losses, state.psnrs)
     return metrics
 

@@ -27,7 +27,7 @@ class ProjectionSettings:
     far_plane: float
     eps2d: float
     antialiased: bool
-    sh_degree: int  # -1: colours are given, no SH
+    sh_degree: int  # -1: colors are given, no SH
 
 
 def _np(tensor: torch.Tensor | None) -> np.ndarray | None:
@@ -44,7 +44,7 @@ def _numpy_backed(shape: tuple[int, ...], dtype: np.dtype) -> torch.Tensor:
 
 class ProjectGaussians(torch.autograd.Function):
     """(means, quats, scales, opacities, sh) -> per camera (means2d, conics, depths,
-    opacities, colours, radii); culled splats get radii 0 and zeros elsewhere."""
+    opacities, colors, radii); culled splats get radii 0 and zeros elsewhere."""
 
     @staticmethod
     def forward(ctx, means, quats, scales, opacities, sh, viewmats, ks, settings):
@@ -125,8 +125,8 @@ class _Replay:
 
 
 class RasterizeTiles(torch.autograd.Function):
-    """Per-camera (means2d, conics, colours (C,N,D), opacities, depths, backgrounds (C,D))
-    -> colour over the background (C,H,W,D), alpha, expected depth and median depth
+    """Per-camera (means2d, conics, colors (C,N,D), opacities, depths, backgrounds (C,D))
+    -> color over the background (C,H,W,D), alpha, expected depth and median depth
     (C,H,W,1 each; the median is not differentiable). All per-pixel work happens in the
     kernels: small torch ops on whole images are costly on a busy 2-core machine."""
 
@@ -168,11 +168,11 @@ class RasterizeTiles(torch.autograd.Function):
         replay, bg, transmittance, depth_sum, width, height, n, has_bg = ctx.state
         bins = replay.bins
         dtype = transmittance.dtype
-        cameras, channels = bg.shape[0], bg.shape[1] + 1  # colour, then depth
+        cameras, channels = bg.shape[0], bg.shape[1] + 1  # color, then depth
         unused = np.empty((0, 0, 0, 0), dtype)
         v_rgb_np, v_alpha_np, v_depth_np = (unused if v is None else _np(v)
                                             for v in (v_rgb, v_alpha, v_depth))
-        pair_grads = POOL.take((len(bins.ids), 6 + channels), dtype)
+        pair_grads = POOL.take((len(bins.ids), rk.GRAD_FIELDS + channels), dtype)
         with rk.tiles_in_small_chunks():
             rk.rasterize_backward(replay.pairs, rk.channel_slots(channels, dtype), bins.offsets,
                                   bins.tiles_x, bins.tiles_y, width, height, *replay.records,

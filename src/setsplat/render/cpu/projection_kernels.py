@@ -1,10 +1,10 @@
-"""Numba kernels: EWA splatting of 3D Gaussians into each camera, and SH colour.
+"""Numba kernels: EWA splatting of 3D Gaussians into each camera, and SH color.
 
 Per splat i and camera c the forward pass computes, in gsplat's conventions:
 camera point p = W·μ + t; A = W·R(q)·S; Jacobian J of the pinhole at p (with the
 view-frustum clamp of 3DGS); the 2D covariance B·Bᵀ (B = J·A) plus EPS2D; its
 inverse (the conic); the opacity (times the antialiasing compensation when asked);
-an opacity-aware footprint radius; and the colour from SH along μ − camera centre.
+an opacity-aware footprint radius; and the color from SH along μ − camera centre.
 The backward pass recomputes these from the inputs and applies the chain rule by
 hand, so nothing per (camera, splat) is kept between the two.
 
@@ -30,8 +30,8 @@ from setsplat.render.conventions import ALPHA_THRESHOLD, EXTEND
 from setsplat.render.cpu.sh_kernels import (
     sh_basis,
     sh_basis_grad,
-    sh_colour,
-    sh_colour_backward,
+    sh_color,
+    sh_color_backward,
 )
 
 
@@ -115,7 +115,7 @@ MEAN_X, MEAN_Y, CONIC_A, CONIC_B, CONIC_C, DEPTH, ALPHA, COV_X, COV_Y, KEEP = ra
     DIRECTION + 4, DIRECTION + 14)
 FORWARD_ROWS = KEEP + 1
 # or, backward: seen by the camera, 10 rows of incoming gradients (mean 2D x, y; conic
-# a, b/2, c; depth; opacity; colour), and the gradients of the splat's parameters.
+# a, b/2, c; depth; opacity; color), and the gradients of the splat's parameters.
 SEEN = DIRECTION + 4
 GRAD = SEEN + 1
 V_MEAN, V_M, V_OPACITY, V_QUAT, V_SCALE = GRAD + 10, GRAD + 13, GRAD + 22, GRAD + 23, GRAD + 27
@@ -147,7 +147,7 @@ def _block_table(block, height, means, quats, scales, opacities):
 
 @njit(cache=True)
 def _sh_terms(sh, degree):
-    """The SH terms the colours sum: those of ``degree``, as far as ``sh`` has them."""
+    """The SH terms the colors sum: those of ``degree``, as far as ``sh`` has them."""
     return min(sh.shape[1], (degree + 1) ** 2, SH_TERMS)
 
 
@@ -245,7 +245,7 @@ def project_forward(means, quats, scales, opacities, sh, degree, viewmats, ks, w
                 if degree >= 0:
                     r = g = b = 0.0
                     if kept:
-                        r, g, b = sh_colour(rows, BASIS, lane, sh, i, terms)
+                        r, g, b = sh_color(rows, BASIS, lane, sh, i, terms)
                     colors[c, i, 0], colors[c, i, 1] = max(r, 0.0), max(g, 0.0)
                     colors[c, i, 2] = max(b, 0.0)
 
@@ -257,7 +257,7 @@ def project_backward(means, quats, scales, opacities, sh, degree, viewmats, ks, 
                      v_means, v_quats, v_scales, v_opacities, v_sh):
     """Gradients w.r.t. the splat parameters from those w.r.t. the projected values,
     written to every entry of the outputs (uninitialised on entry). ``colors``: the
-    forward pass's, which tell where a colour was clamped at 0 (one of exactly 0 counts
+    forward pass's, which tell where a color was clamped at 0 (one of exactly 0 counts
     as clamped: no gradient, where the reference's clamp would pass one)."""
     lenses = _lenses(ks, width, height)
     terms = _sh_terms(sh, degree)
@@ -282,7 +282,7 @@ def project_backward(means, quats, scales, opacities, sh, degree, viewmats, ks, 
                 rows[GRAD + 4, lane] = v_conics[c, i, 2] if seen else 0.0
                 rows[GRAD + 5, lane] = v_depths[c, i] if seen else 0.0
                 rows[GRAD + 6, lane] = v_opacities_out[c, i] if seen else 0.0
-                if degree >= 0:  # a colour clamped at 0 passes no gradient
+                if degree >= 0:  # a color clamped at 0 passes no gradient
                     for ch in range(3):
                         rows[GRAD + 7 + ch, lane] = v_colors[c, i, ch] \
                             if seen and colors[c, i, ch] > 0.0 else 0.0
@@ -350,7 +350,7 @@ def project_backward(means, quats, scales, opacities, sh, degree, viewmats, ks, 
                 for e in range(9):
                     rows[V_M + e, lane] += dm[e]
             if degree >= 0:
-                _colours_backward(rows, first, count, w, t, degree, sh, terms, v_sh)
+                _colors_backward(rows, first, count, w, t, degree, sh, terms, v_sh)
         for lane in range(count):
             _rotation_scale_backward(rows, lane)
         for lane in range(count):
@@ -375,15 +375,15 @@ def _view_basis(rows, count, w, t, degree, with_gradient):
 
 
 @njit(cache=True, inline="always")
-def _colours_backward(rows, first, count, w, t, degree, sh, terms, v_sh):
-    """The SH colours' gradients (rows GRAD + 7..) in one camera: the coefficients'
+def _colors_backward(rows, first, count, w, t, degree, sh, terms, v_sh):
+    """The SH colors' gradients (rows GRAD + 7..) in one camera: the coefficients'
     added to ``v_sh``, the view directions' to the means' rows."""
     _view_basis(rows, count, w, t, degree, True)
     for lane in range(count):
         vr, vg, vb = rows[GRAD + 7, lane], rows[GRAD + 8, lane], rows[GRAD + 9, lane]
         if vr == 0.0 and vg == 0.0 and vb == 0.0:
             continue
-        vdx, vdy, vdz = sh_colour_backward(rows, BASIS, BASIS_GRAD, lane, sh, first + lane,
+        vdx, vdy, vdz = sh_color_backward(rows, BASIS, BASIS_GRAD, lane, sh, first + lane,
                                            terms, vr, vg, vb, v_sh)
         dx, dy, dz = rows[DIRECTION, lane], rows[DIRECTION + 1, lane], rows[DIRECTION + 2, lane]
         dot = dx * vdx + dy * vdy + dz * vdz
@@ -424,5 +424,5 @@ def _rotation_scale_backward(rows, lane):
 
 
 def empty_sh(dtype) -> np.ndarray:
-    """Stand-in SH array for colour-only rendering (never read when degree < 0)."""
+    """Stand-in SH array for color-only rendering (never read when degree < 0)."""
     return np.zeros((1, 1, 3), dtype)

@@ -30,7 +30,15 @@ from numba.extending import intrinsic
 from setsplat.render.conventions import ALPHA_THRESHOLD, TILE_SIZE
 from setsplat.render.cpu.row_lanes import LANES, PLANE, composite_row, replay_row
 
-SPLAT_FIELDS = 9  # mean x, y, conic a, b, c, opacity, radius x, y, sigma max
+# A splat's row in the tables the compositing reads: these fields, then its feature
+# channels (colors, then depth).
+MEAN_X, MEAN_Y, CONIC_A, CONIC_B, CONIC_C, OPACITY, RADIUS_X, RADIUS_Y, SIGMA_MAX = range(9)
+SPLAT_FIELDS = 9
+PREFETCH_AHEAD = 8  # pairs: how far ahead gather_pairs asks for a splat's row
+# A pair's gradient row (the compositing backward's output): these fields, then the
+# feature channels' gradients.
+G_MEAN_X, G_MEAN_Y, G_CONIC_A, G_CONIC_B, G_CONIC_C, G_OPACITY = range(6)
+GRAD_FIELDS = 6
 SPAN_MARGIN = 1e-4  # px; the exact alpha test still decides at the ellipse's edge
 DEPTH_ALPHA_FLOOR = 1e-10  # expected depth = accumulated depth / max(alpha, this)
 TILES_PER_CHUNK = 4
@@ -90,19 +98,20 @@ def _footprint(mx, my, rx, ry, x0, x1, y0, y1):
 @njit(parallel=True, cache=True)
 def splat_table(means2d, conics, opacities, radii, colors, depths, table):
     """``table[c, i]`` = splat i's fields in camera c side by side (see SPLAT_FIELDS),
-    then its colour channels and depth, so that gathering a splat is one contiguous
+    then its color channels and depth, so that gathering a splat is one contiguous
     read; with the sigma at which its alpha meets the threshold, which every row of it
     needs (-inf for culled splats, whose opacity is 0)."""
     channels = colors.shape[2]
     for i in prange(means2d.shape[1]):
         for c in range(means2d.shape[0]):
             row = table[c, i]
-            row[0], row[1] = means2d[c, i, 0], means2d[c, i, 1]
-            row[2], row[3], row[4] = conics[c, i, 0], conics[c, i, 1], conics[c, i, 2]
+            row[MEAN_X], row[MEAN_Y] = means2d[c, i, 0], means2d[c, i, 1]
+            row[CONIC_A], row[CONIC_B] = conics[c, i, 0], conics[c, i, 1]
+            row[CONIC_C] = conics[c, i, 2]
             opacity = opacities[c, i]
-            row[5] = opacity
-            row[6], row[7] = radii[c, i, 0], radii[c, i, 1]
-            row[8] = math.log(opacity / ALPHA_THRESHOLD) if opacity > 0.0 else -np.inf
+            row[OPACITY] = opacity
+            row[RADIUS_X], row[RADIUS_Y] = radii[c, i, 0], radii[c, i, 1]
+            row[SIGMA_MAX] = math.log(opacity / ALPHA_THRESHOLD) if opacity > 0.0 else -np.inf
             for ch in range(channels):
                 row[SPLAT_FIELDS + ch] = colors[c, i, ch]
             row[SPLAT_FIELDS + channels] = depths[c, i]
@@ -119,11 +128,12 @@ def gather_pairs(splats, offsets, ids, tiles_x, tiles_y, width, height, pairs, c
         covered = 0
         end = offsets[job + 1]
         for k in range(offsets[job], end):
-            if k + 8 < end:
-                _prefetch(splats[c, ids[k + 8]])
+            if k + PREFETCH_AHEAD < end:
+                _prefetch(splats[c, ids[k + PREFETCH_AHEAD]])
             row = pairs[k]
             row[:] = splats[c, ids[k]]
-            xa, xb, ya, yb = _footprint(row[0], row[1], row[6], row[7], x0, x1, y0, y1)
+            xa, xb, ya, yb = _footprint(row[MEAN_X], row[MEAN_Y], row[RADIUS_X], row[RADIUS_Y],
+                                        x0, x1, y0, y1)
             covered += max(0, xb - xa) * max(0, yb - ya)
         capacity[job] = covered + LANES
 
@@ -135,7 +145,8 @@ def _row_spans(splat, x0, y0, xa, xb, ya, yb, lo, count, sigma0, slope):
     reaches the threshold (none outside [ya, yb)), and sigma at pixel ``lo + i`` as
     ``sigma0 + i·(slope + ca/2·i)``. All 16 rows at once, without branches: LLVM
     vectorises this loop."""
-    mx, my, ca, cb, cc, sigma_max = splat[0], splat[1], splat[2], splat[3], splat[4], splat[8]
+    mx, my, sigma_max = splat[MEAN_X], splat[MEAN_Y], splat[SIGMA_MAX]
+    ca, cb, cc = splat[CONIC_A], splat[CONIC_B], splat[CONIC_C]
     inv_a = 1.0 / ca
     for j in range(TILE_SIZE):
         dy = y0 + j + 0.5 - my
@@ -167,7 +178,7 @@ def rasterize_forward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, he
                       record_base, record_end, record_alpha, record_rows, recording_flag,
                       backgrounds, out_rgb, out_alpha, out_depth, out_median,
                       out_transmittance, out_depth_sum):
-    """Composite every (camera, tile) of features (colour..., depth): colour over the
+    """Composite every (camera, tile) of features (color..., depth): color over the
     background, alpha, expected depth, median depth (0 if the pixel never gets opaque
     enough), and for the backward pass the final transmittance and the accumulated depth
     (its own copies: a caller may change the images in place). With records
@@ -199,9 +210,10 @@ def rasterize_forward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, he
         cursor = record_base[job]
         for k in range(start, end):
             splat = pairs[k]
-            xa, xb, ya, yb = _footprint(splat[0], splat[1], splat[6], splat[7], x0, x1, y0, y1)
+            xa, xb, ya, yb = _footprint(splat[MEAN_X], splat[MEAN_Y], splat[RADIUS_X],
+                                        splat[RADIUS_Y], x0, x1, y0, y1)
             _row_spans(splat, x0, y0, xa, xb, ya, yb, row_lo, row_count, row_sigma, row_slope)
-            opacity, half_a = splat[5], real(0.5) * splat[2]
+            opacity, half_a = splat[OPACITY], real(0.5) * splat[CONIC_A]
             features = _features(splat, channel_slots)
             for j in range(ya - y0, yb - y0):
                 count = row_count[j]
@@ -250,14 +262,14 @@ def rasterize_backward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, h
     """Replay each tile's records back to front from the final transmittance, and add
     gradients ``pair_grads[k, :]`` = (mean x, mean y, conic a, b, c, opacity, feature
     channels...) of every tile-splat pair k (zero for a pair with no contribution), given
-    the gradients of the forward pass's colour, alpha and expected depth.
+    the gradients of the forward pass's color, alpha and expected depth.
 
     With T the transmittance in front of a splat, the loss gradient of its alpha is
     T·(f·v + R), where f·v is its features dotted with the pixel's feature gradient and
     R what the splats behind it and the final alpha contribute, per unit of
     transmittance. One splat further forward, T becomes T / (1 - alpha) and R becomes
     R·(1 - alpha) - alpha·(f·v). At the back, f·v and R come from the output gradients:
-    colour over the background, alpha = 1 - T and expected depth = depth sum / alpha.
+    color over the background, alpha = 1 - T and expected depth = depth sum / alpha.
     An empty ``v_rgb``, ``v_alpha_out`` or ``v_depth`` stands for zeros."""
     channels = len(channel_slots)
     has_v_rgb, has_v_alpha, has_v_depth = len(v_rgb) > 0, len(v_alpha_out) > 0, len(v_depth) > 0
@@ -294,9 +306,10 @@ def rasterize_backward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, h
                 pair_grads[k] = zero
                 continue
             splat = pairs[k]
-            ca, cb, cc, opacity = splat[2], splat[3], splat[4], splat[5]
-            x_offset = real(x0 - splat[0]) + half  # pixel (column, row) -> (dx, dy)
-            y_offset = real(y0 - splat[1]) + half
+            ca, cb, cc = splat[CONIC_A], splat[CONIC_B], splat[CONIC_C]
+            opacity = splat[OPACITY]
+            x_offset = real(x0 - splat[MEAN_X]) + half  # pixel (column, row) -> (dx, dy)
+            y_offset = real(y0 - splat[MEAN_Y]) + half
             features = _features(splat, channel_slots)
             sums[:] = zero
             rows = record_rows[k]
@@ -314,11 +327,11 @@ def rasterize_backward(pairs, channel_slots, offsets, tiles_x, tiles_y, width, h
             s_xx, s_xy, s_yy = (_lane_sum(sums, channels + 3), _lane_sum(sums, channels + 4),
                                 _lane_sum(sums, channels + 5))
             out = pair_grads[k]
-            out[0], out[1] = ca * s_x + cb * s_y, cb * s_x + cc * s_y
-            out[2], out[3], out[4] = -half * s_xx, -s_xy, -half * s_yy
-            out[5] = g_op / opacity
+            out[G_MEAN_X], out[G_MEAN_Y] = ca * s_x + cb * s_y, cb * s_x + cc * s_y
+            out[G_CONIC_A], out[G_CONIC_B], out[G_CONIC_C] = -half * s_xx, -s_xy, -half * s_yy
+            out[G_OPACITY] = g_op / opacity
             for ch in range(channels):
-                out[6 + ch] = _lane_sum(sums, ch)
+                out[GRAD_FIELDS + ch] = _lane_sum(sums, ch)
 
 
 @njit(parallel=True, cache=True)
@@ -348,12 +361,14 @@ def sum_pairs(pair_grads, offsets, ids, tiles_per_camera, parts, v_means2d, v_co
         for c in range(cameras):
             for g in range(lo, hi):
                 row = sums[c, g - lo]
-                v_means2d[c, g, 0], v_means2d[c, g, 1] = row[0], row[1]
-                v_conics[c, g, 0], v_conics[c, g, 1], v_conics[c, g, 2] = row[2], row[3], row[4]
-                v_opacities[c, g] = row[5]
+                v_means2d[c, g, 0], v_means2d[c, g, 1] = row[G_MEAN_X], row[G_MEAN_Y]
+                v_conics[c, g, 0] = row[G_CONIC_A]
+                v_conics[c, g, 1] = row[G_CONIC_B]
+                v_conics[c, g, 2] = row[G_CONIC_C]
+                v_opacities[c, g] = row[G_OPACITY]
                 for ch in range(channels):
-                    v_features[c, g, ch] = row[6 + ch]
-                v_depths[c, g] = row[6 + channels]
+                    v_features[c, g, ch] = row[GRAD_FIELDS + ch]
+                v_depths[c, g] = row[GRAD_FIELDS + channels]
 
 
 @contextlib.contextmanager

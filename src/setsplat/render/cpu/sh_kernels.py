@@ -2,7 +2,7 @@
 
 The basis and its gradient go to a table of splats, one splat per column and one
 quantity per row (the projection kernels' scratch table), from loops over the columns
-that LLVM vectorises; unused higher bands get basis 0. The colour sums then go splat by
+that LLVM vectorises; unused higher bands get basis 0. The color sums then go splat by
 splat over the coefficients as the caller holds them, (N, K, 3).
 """
 
@@ -93,8 +93,8 @@ def sh_basis_grad(table, row, lane, degree, x, y, z):
 
 
 @njit(cache=True, inline="always")
-def sh_colour(table, basis, lane, sh, i, terms):
-    """Splat i's colour, 0.5 + its first ``terms`` coefficients weighted by the basis
+def sh_color(table, basis, lane, sh, i, terms):
+    """Splat i's color, 0.5 + its first ``terms`` coefficients weighted by the basis
     (rows basis + k of column ``lane``), unclamped. The coefficients are read where they
     lie, three channels to a term: copying them into the table's rows first cost more
     than vectorising their sums over the columns saved."""
@@ -108,8 +108,8 @@ def sh_colour(table, basis, lane, sh, i, terms):
 
 
 @njit(cache=True, inline="always")
-def sh_colour_backward(table, basis, basis_grad, lane, sh, i, terms, vr, vg, vb, v_sh):
-    """Adds the colour gradient (vr, vg, vb) of splat i to its coefficients' (``v_sh[i]``)
+def sh_color_backward(table, basis, basis_grad, lane, sh, i, terms, vr, vg, vb, v_sh):
+    """Adds the color gradient (vr, vg, vb) of splat i to its coefficients' (``v_sh[i]``)
     and returns the gradient of the view direction (x, y, z) treated as free."""
     dx = dy = dz = 0.0
     for k in range(terms):
