@@ -162,16 +162,18 @@ def _export(src: Path, out: Path, config: RunConfig, resume: bool,
             hooks: Hooks) -> dict[str, Any]:
     """Every package from the published version: the engines get the stage's own proxy
     mesh (no second Poisson run; none when the version holds a placeholder box, which
-    the publish warned about) and the asset's name."""
+    the publish warned about) and the asset's name; the web package its page."""
     from setsplat.export import ExportOptions, export, load_source
+    from setsplat.view.page import WebPage
 
     published = json.loads((out / PUBLISHED).read_text())
     scene, layer = load_source(published["ref"], published["library"])
     done = {}
     for target in config.exports:
+        page = WebPage(published["ref"], published["library"]) if target == "web" else None
         result = export(target, scene, out / "export" / target,
                         ExportOptions(name=config.publish, asset_layer=layer,
-                                      proxy=published["mesh"] == "proxy"))
+                                      proxy=published["mesh"] == "proxy", page=page))
         done[target] = {"out": str(result.out), "files": len(result.files)}
     return done
 
