@@ -75,7 +75,7 @@ def first_frame(context, url: str, started: float) -> dict:
     opened = time.monotonic()
     page.goto(url)
     page.wait_for_selector("canvas[data-engine]", timeout=600_000)
-    while not drawn(screenshot(page)):
+    while not drawn(screenshot(page, timeout_ms=900_000)):
         if time.monotonic() - opened > 900:
             raise TimeoutError(f"{url}: nothing drawn in 15 minutes")
     now = time.monotonic()

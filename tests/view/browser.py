@@ -57,17 +57,19 @@ def view_box(page) -> tuple[int, int, int, int]:
     return (round(box["x"]), round(box["y"]), round(box["width"]), round(box["height"]))
 
 
-def screenshot(page, canvas_only: bool = True) -> np.ndarray:
+def screenshot(page, canvas_only: bool = True, timeout_ms: float = 120_000) -> np.ndarray:
     """The 3D view as RGB (H, W, 3) uint8, nothing over it (``canvas_only``), or the
     whole page."""
     from PIL import Image
 
     if not canvas_only:
-        return np.asarray(Image.open(io.BytesIO(page.screenshot())).convert("RGB"))
+        return np.asarray(Image.open(io.BytesIO(page.screenshot(timeout=timeout_ms))).convert(
+            "RGB"))
     left, top, width, height = view_box(page)
     style = page.add_style_tag(content=CANVAS_ONLY)
     try:
-        png = page.screenshot(clip={"x": left, "y": top, "width": width, "height": height})
+        png = page.screenshot(clip={"x": left, "y": top, "width": width, "height": height},
+                              timeout=timeout_ms)
     finally:
         style.evaluate("node => node.remove()")
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))

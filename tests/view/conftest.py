@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -24,8 +23,6 @@ def trained_scan(truth_capture) -> Path:
     """A training folder (``train/``, beside ``sfm/``) of the tiny sample scan."""
     from setsplat.reconstruct.train import TrainConfig, train_capture
 
-    if os.environ.get("SETSPLAT_VIEW_TEST_SCAN"):  # TEMPORARY: iterate on a trained scan
-        return Path(os.environ["SETSPLAT_VIEW_TEST_SCAN"])
     out = truth_capture / "train"
     train_capture(truth_capture, TrainConfig(steps=TRAIN_STEPS, init_opacity=0.5), out)
     return out

@@ -104,18 +104,6 @@ def camera_pose_in_frame(
     return pose
 
 
-def world_to_camera_from_pose(camera_to_world: np.ndarray, camera_axes: str) -> np.ndarray:
-    """The OpenCV world-to-camera of a rigid camera-to-world pose whose camera's local axes
-    are ``camera_axes`` (the inverse of ``camera_pose_in_frame`` within one frame)."""
-    pose = np.asarray(camera_to_world, dtype=np.float64)
-    local_to_cv = axes_basis("RDF") @ axes_basis(camera_axes).T
-    cam_to_world = pose[:3, :3] @ local_to_cv.T
-    out = np.eye(4)
-    out[:3, :3] = cam_to_world.T
-    out[:3, 3] = -cam_to_world.T @ pose[:3, 3]
-    return out
-
-
 def guess_up(points: np.ndarray, opacities: np.ndarray | None = None
              ) -> tuple[np.ndarray, float]:
     """Guess the up direction of a scene from its floor.

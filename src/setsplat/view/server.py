@@ -62,11 +62,11 @@ class Viewer:
     """One scene in the browser: its splats within a budget, upright, on a floor grid, with
     a scale bar; other parts (cameras, tools, asset panels, training curves) add to it."""
 
-    def __init__(self, options: ViewOptions | None = None, server: Any = None,
+    def __init__(self, options: ViewOptions | None = None,
                  say: Callable[[str], None] = print):
         self.options = options or ViewOptions()
         self.say = say
-        self.server = server or start_server(self.options.host, self.options.port)
+        self.server = start_server(self.options.host, self.options.port)
         self.scene: GaussianScene | None = None
         self.shown: SplatArrays | None = None
         self._splat_lock = threading.Lock()
@@ -153,8 +153,10 @@ class Viewer:
         self.start_camera = camera
         pose = camera.pose_in(camera.frame, VIEWER_CAMERA_AXES)
         position, forward, down = pose[:3, 3], pose[:3, 2], pose[:3, 1]
-        _, low, high = floor_and_extent(self.scene) if self.scene is not None else (0, 0, 1)
-        distance = max(float(np.max(np.asarray(high) - low)) / 4, 1e-3)
+        distance = 1.0  # to the point the view orbits about: a quarter of the set
+        if self.scene is not None:
+            _, low, high = floor_and_extent(self.scene)
+            distance = max(float(np.max(high - low)) / 4, 1e-3)
         initial = self.server.initial_camera
         initial.fov = float(camera.fov_y)
         initial.position = tuple(position)
@@ -166,9 +168,6 @@ class Viewer:
     def _on_connect(self, client: Any) -> None:
         if self.start_camera is not None:
             move_client(client, self.start_camera)
-
-    def on_connect(self, callback: Callable[[Any], None]) -> None:
-        self.server.on_client_connect(callback)
 
     def announce(self, text: str) -> None:
         """A line for the terminal (what the crop and measuring tools print)."""
