@@ -146,6 +146,8 @@ def test_view_through_a_capture_camera_matches_our_render(cli, trained_scan, vie
     scene = trained_scan / "scene.ply"
     ours = setsplat_render(cli, scene, browser_camera(cameras[0], page, "first"), page.background,
                            tmp_path)
+    print(f"view through {cameras[0].name} against setsplat render: "
+          f"{psnr(shot, ours):.2f} dB")
     assert psnr(shot, ours) >= MATCH_DB
 
     # the comparison tells a wrong view from the right one
@@ -153,6 +155,7 @@ def test_view_through_a_capture_camera_matches_our_render(cli, trained_scan, vie
     turned.world_to_camera = np.diag([-1.0, 1.0, -1.0, 1.0]) @ turned.world_to_camera
     wrong_side = setsplat_render(cli, scene, turned, page.background, tmp_path)
     blank = np.broadcast_to(np.round(page.background * 255).astype(np.uint8), ours.shape)
+    print(f"wrong side {psnr(wrong_side, ours):.2f} dB, blank {psnr(blank, ours):.2f} dB")
     assert psnr(wrong_side, ours) < MATCH_DB - 5
     assert psnr(blank, ours) < MATCH_DB - 5
 
@@ -182,6 +185,8 @@ def test_clicking_a_frustum_moves_the_view_there(cli, trained_scan, viewer, page
     scene = trained_scan / "scene.ply"
     there = setsplat_render(cli, scene, browser_camera(chosen, page, "chosen"), page.background,
                             tmp_path)
+    print(f"after the click: {psnr(shot, there):.2f} dB against {chosen.name}, "
+          f"{psnr(shot, before):.2f} dB against the view before")
     assert psnr(shot, there) >= MATCH_DB
     assert psnr(shot, before) < MATCH_DB - 5
 
@@ -225,6 +230,8 @@ def test_tape_measure_reads_a_known_distance(trained_scan, viewer, page):
         time.sleep(0.5)
     measured = float(viewer.wait_for(r"measure: ([0-9.]+) m between").group(1))
     known = float(np.linalg.norm(b - a))
+    print(f"measured {measured:.4f} m, truth {known:.4f} m "
+          f"({100 * (measured / known - 1):+.2f} %)")
     assert known > 1.5
     assert abs(measured - known) / known < 0.02
     toggle(page, "Measure (click two points)", False)

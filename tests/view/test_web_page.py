@@ -50,6 +50,7 @@ def test_exported_page_shows_the_first_camera(cli, trained_scan, static_server, 
         shot = settled(page)
         first = browser_camera(capture_cameras(trained_scan)[0], page, "first")
     ours = setsplat_render(cli, trained_scan / "scene.ply", first, page.background, tmp_path)
+    print(f"export web page against setsplat render: {psnr(shot, ours):.2f} dB")
     assert psnr(shot, ours) >= MATCH_DB
     elsewhere = [u for u in requested if not u.startswith((origin, "data:", "blob:"))]
     assert not elsewhere
