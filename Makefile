@@ -6,25 +6,26 @@ BIN    := $(VENV)/bin
 # .venv first (see README); it is kept, because this step only runs without a torch.
 TORCH  ?= torch==2.13.0
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e ".[dev,mesh]"
+	$(BIN)/pip install -q -e ".[dev,mesh,farm]"
 	touch $@
 
-# The Khronos glTF validator (npm) checks every GLB the export tests write.
+# Independent readers the tests run on what we write (npm, pinned, into .tools/): the
+# Khronos glTF validator checks every GLB; PlayCanvas's splat-transform reads our PLY,
+# .splat, SPZ and SOG and writes the files we read (and its HTML viewer is the peer of
+# benchmarks/view.py).
+NPM_TOOLS := gltf-validator@2.0.0-dev.3.10 @playcanvas/splat-transform@3.7.0
 GLTF_VALIDATOR := .tools/node_modules/gltf-validator/package.json
-$(GLTF_VALIDATOR):
-	npm install -s --prefix .tools --no-audit --no-fund gltf-validator@2.0.0-dev.3.10
-
-# @playcanvas/splat-transform (npm): the peer HTML splat viewer of benchmarks/view.py.
 SPLAT_TRANSFORM := .tools/node_modules/@playcanvas/splat-transform/package.json
-$(SPLAT_TRANSFORM):
-	npm install -s --prefix .tools --no-audit --no-fund @playcanvas/splat-transform@3.10.2
+$(GLTF_VALIDATOR) $(SPLAT_TRANSFORM) &: Makefile
+	npm install -s --prefix .tools --no-audit --no-fund $(NPM_TOOLS)
+	touch $(GLTF_VALIDATOR) $(SPLAT_TRANSFORM)
 
 # Debian packages the tests drive: Chromium (the viewer in a real browser) and the
 # PostgreSQL server (the shared catalog). CI runs as root on a clean machine; elsewhere
@@ -55,6 +56,13 @@ lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports
 
+# Every reader of files we are handed, 100,000 damaged inputs each (tests/fuzz/run.py);
+# counts and findings go to fuzz-report.json. The test suite runs a small fixed budget.
+FUZZ_EXAMPLES ?= 100000
+FUZZ_JOBS ?= 2
+fuzz: install
+	nice -n 19 $(BIN)/python -m tests.fuzz.run --examples $(FUZZ_EXAMPLES) --jobs $(FUZZ_JOBS)
+
 bench: install
 	$(BIN)/python benchmarks/io_ply.py
 	$(BIN)/python benchmarks/capture.py
@@ -62,4 +70,4 @@ bench: install
 	$(BIN)/python benchmarks/export.py
 
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache
+	rm -rf $(VENV) demo-out .pytest_cache fuzz-report.json

@@ -1,15 +1,24 @@
-"""Export codecs: size and fidelity of SPZ (and .splat, glTF) against the PLY, with
-gsply's SPZ writer as the peer, in one run.
+"""Export codecs: size, speed and fidelity against the PLY and against named peers, in
+one run.
 
     .venv/bin/python benchmarks/export.py [--splats-per-plane 100000] [--views 4]
+    .venv/bin/python benchmarks/export.py --spz-splats 1000000
     .venv/bin/python benchmarks/export.py --trained demo-out   # a `setsplat run` folder
 
-The scene is the synthetic room corner the export tests use (floor and two walls of
-flat, opaque, striped splats, SH degree 3 with small view-dependent terms, metric),
-scaled up. For each format we report the file size, the ratio to the INRIA PLY, the
-encode and decode time, and — when ``setsplat.render`` is available — the PSNR of
-renders of the decoded scene against renders of the original from held-out cameras
-(views no format saw), each camera converted into the decoded scene's frame.
+Default: the synthetic room corner the export tests use (floor and two walls of flat,
+opaque, striped splats, SH degree 3 with small view-dependent terms, metric), scaled up;
+for each format the file size, the ratio to the INRIA PLY, the encode and decode time,
+and the PSNR of renders of the decoded scene against renders of the original from
+held-out cameras. Peer: gsply's SPZ.
+
+``--spz-splats N``: SPZ version 4 write + read against splat-transform's (its library in
+node, timed inside node) on an N-splat room corner, at the same SH bits (5/4) and at
+ours (6/5). splat-transform's SPZ time is its PLY->SPZ plus SPZ->PLY conversions less a
+PLY->PLY conversion (the PLY reading and writing they share).
+
+``--trained RUN``: held-out PSNR against the run's own held-out photos, as trained and
+after a round trip through each lossy format, with splat-transform's SOG of the same
+PLY as the peer (size, PSNR, seconds).
 """
 
 from __future__ import annotations
@@ -25,9 +34,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.export.conftest import room_corner
+from tests.splat_transform import convert
 
 from setsplat.core.camera import Camera
-from setsplat.core.io import read_scene, write_scene
+from setsplat.core.io import read_scene, spz, write_scene
 
 
 def held_out_cameras(count: int, width: int, height: int) -> list[Camera]:
@@ -60,9 +70,14 @@ def main() -> None:
     parser.add_argument("--trained", type=Path, metavar="RUN",
                         help="instead: a `setsplat run` folder; held-out PSNR against its "
                              "photos before and after each lossy format")
+    parser.add_argument("--spz-splats", type=int, metavar="N",
+                        help="instead: SPZ v4 write + read against splat-transform's, N splats")
     args = parser.parse_args()
     if args.trained:
         trained_scene_drop(args.trained)
+        return
+    if args.spz_splats:
+        spz_against_splat_transform(args.spz_splats)
         return
     scene = room_corner(args.splats_per_plane, degree=3)
     try:
@@ -79,9 +94,10 @@ def main() -> None:
         ply_path = Path(tmp) / "scene.ply"
         write_scene(ply_path, scene)
         ply_bytes = ply_path.stat().st_size
-        candidates = [("setsplat PLY", ".ply", {}), ("setsplat SPZ v3", ".spz", {}),
-                      ("setsplat SPZ v3, SH 5/4 bits", ".spz", {"sh_bits": (5, 4)}),
-                      ("setsplat SPZ v3, SH 8/8 bits", ".spz", {"sh_bits": (8, 8)}),
+        candidates = [("setsplat PLY", ".ply", {}), ("setsplat SPZ v4", ".spz", {}),
+                      ("setsplat SPZ v3", ".spz", {"version": 3}),
+                      ("setsplat SPZ v4, SH 5/4 bits", ".spz", {"sh_bits": (5, 4)}),
+                      ("setsplat SOG", ".sog", {}),
                       ("setsplat glTF (KHR)", ".glb", {}), ("setsplat .splat", ".splat", {})]
         for label, suffix, options in candidates:
             path = Path(tmp) / f"out{suffix}"
@@ -98,7 +114,7 @@ def main() -> None:
             quality = f"{np.mean([psnr(a, b) for a, b in zip(renders, reference)]):9.2f}"
         print(f"{label:30} {size:12,} {ply_bytes / size:7.2f}x {encode:9.2f} {decode:9.2f}"
               f" {quality:>9}")
-    ours = next(r for r in rows if r[0] == "setsplat SPZ v3")
+    ours = next(r for r in rows if r[0] == "setsplat SPZ v4")
     theirs = next(r for r in rows if r[0].startswith("gsply"))
     print(f"\nSPZ size, setsplat / gsply: {ours[1] / theirs[1]:.3f}; "
           f"encode time ratio {ours[2] / theirs[2]:.2f}, decode {ours[3] / theirs[3]:.2f}")
@@ -111,7 +127,8 @@ def main() -> None:
 
 def trained_scene_drop(run: Path) -> None:
     """The goal's own measure: held-out views of a trained scene against their photos,
-    the scene as trained and after an SPZ (and .splat) round trip."""
+    the scene as trained and after a round trip through each lossy format; the peer is
+    splat-transform's SOG of the same PLY."""
     from setsplat.core.camera import read_cameras
     from setsplat.reconstruct.train import TrainConfig
     from setsplat.reconstruct.train.data import load_views
@@ -121,7 +138,8 @@ def trained_scene_drop(run: Path) -> None:
     sfm = run / "sfm"
     views = load_views(read_cameras(sfm / "cameras.json"), sfm / "images", config.downscale,
                        config.eval_every).held_out
-    original = read_scene(run / "train" / "scene.ply")
+    ply_path = run / "train" / "scene.ply"
+    original = read_scene(ply_path)
     print(f"{run}: {len(original):,} splats, {len(views)} held-out views at "
           f"{views[0].camera.width}x{views[0].camera.height}")
 
@@ -130,20 +148,69 @@ def trained_scene_drop(run: Path) -> None:
         return float(np.mean([psnr(o.rgb[0].numpy(), v.image) for o, v in zip(renders, views)]))
 
     base = held_out_psnr(original)
-    ply_bytes = (run / "train" / "scene.ply").stat().st_size
-    print(f"{'format':22} {'bytes':>12} {'vs PLY':>8} {'held-out PSNR':>14} {'drop dB':>8}")
-    print(f"{'PLY (as trained)':22} {ply_bytes:12,} {1:7.2f}x {base:14.2f} {0:8.2f}")
+    ply_bytes = ply_path.stat().st_size
+    print(f"{'format':30} {'bytes':>12} {'vs PLY':>8} {'write s':>8} {'held-out PSNR':>14}"
+          f" {'drop dB':>8}")
+    print(f"{'PLY (as trained)':30} {ply_bytes:12,} {1:7.2f}x {'':>8} {base:14.2f} {0:8.2f}")
+    results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for label, suffix in (("SPZ v3 (default)", ".spz"), (".splat", ".splat")):
-            path = Path(tmp) / f"out{suffix}"
-            write_scene(path, original)
-            value = held_out_psnr(read_scene(path))
-            print(f"{label:22} {path.stat().st_size:12,} {ply_bytes / path.stat().st_size:7.2f}x"
-                  f" {value:14.2f} {base - value:8.2f}")
+        for label, name, options in (("setsplat SPZ v4", "out.spz", {}),
+                                     ("setsplat SOG", "out.sog", {}),
+                                     ("setsplat .splat", "out.splat", {})):
+            path = Path(tmp) / name
+            _, seconds = timed(write_scene, path, original, **options)
+            results[label] = _trained_row(label, path, seconds, held_out_psnr, base, ply_bytes)
+        theirs = Path(tmp) / "theirs.sog"
+        seconds = convert((ply_path, theirs, {}), timeout=4 * 3600)[0]
+        label = "splat-transform SOG (peer)"
+        results[label] = _trained_row(label, theirs, seconds, held_out_psnr, base, ply_bytes)
+    ours, peer = results["setsplat SOG"], results["splat-transform SOG (peer)"]
+    print(f"\nSOG goal (>= 15x smaller, <= 0.5 dB below the PLY): {ours[0]:.1f}x, "
+          f"{ours[1]:.2f} dB; splat-transform's: {peer[0]:.1f}x, {peer[1]:.2f} dB; "
+          f"write time ours / theirs {ours[2] / peer[2]:.2f}")
+
+
+def _trained_row(label, path, seconds, held_out_psnr, base, ply_bytes):
+    value = held_out_psnr(read_scene(path))
+    size = path.stat().st_size
+    print(f"{label:30} {size:12,} {ply_bytes / size:7.2f}x {seconds:8.2f} {value:14.2f}"
+          f" {base - value:8.2f}")
+    return ply_bytes / size, base - value, seconds
+
+
+def spz_against_splat_transform(count: int) -> None:
+    """SPZ v4 write + read, ours against splat-transform's (inside node), same scene."""
+    scene = room_corner(count // 3 + (count % 3 > 0), degree=3)
+    print(f"scene: {len(scene):,} splats, SH degree 3 (synthetic room corner)")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        write_scene(tmp / "scene.ply", scene)
+        rows = []
+        for label, bits in (("setsplat, SH bits 5/4 (as theirs)", (5, 4)),
+                            ("setsplat, SH bits 6/5 (our default)", spz.SH_BITS)):
+            path = tmp / "ours.spz"
+            _, write = timed(spz.write, path, scene, version=4, sh_bits=bits)
+            _, read = timed(spz.read, path)
+            rows.append((label, path.stat().st_size, write, read))
+        to_spz, to_ply, copy = convert(
+            (tmp / "scene.ply", tmp / "theirs.spz", {"spzVersion": 4}),
+            (tmp / "theirs.spz", tmp / "theirs.ply", {}),
+            (tmp / "scene.ply", tmp / "copy.ply", {}))
+        print(f"splat-transform: PLY->SPZ {to_spz:.2f} s, SPZ->PLY {to_ply:.2f} s, "
+              f"PLY->PLY {copy:.2f} s")
+        theirs = ("splat-transform 3.7.0 (peer)", (tmp / "theirs.spz").stat().st_size,
+                  None, None, to_spz + to_ply - copy)
+    print(f"\n{'SPZ v4':36} {'bytes':>12} {'write s':>8} {'read s':>8} {'write+read s':>13}")
+    for label, size, write, read in rows:
+        print(f"{label:36} {size:12,} {write:8.2f} {read:8.2f} {write + read:13.2f}")
+    print(f"{theirs[0]:36} {theirs[1]:12,} {'':>8} {'':>8} {theirs[4]:13.2f}")
+    same = rows[0]
+    print(f"\nsize ours / theirs at the same SH bits: {same[1] / theirs[1]:.3f} (goal within "
+          f"5 %); write+read ours / theirs: {(same[2] + same[3]) / theirs[4]:.2f} (goal <= 1)")
 
 
 def gsply_row(scene, tmp: Path):
-    """The peer: gsply writes SPZ v3 from the same scene (in the SPZ frame)."""
+    """The peer: gsply writes SPZ v4 from the same scene (in the SPZ frame)."""
     import gsply
 
     from setsplat.core.frames import convert_scene
@@ -153,10 +220,10 @@ def gsply_row(scene, tmp: Path):
                         quats=spz_scene.quats, opacities=spz_scene.opacity_logits,
                         sh0=spz_scene.sh[:, 0], shN=np.ascontiguousarray(spz_scene.sh[:, 1:]))
     path = tmp / "gsply.spz"
-    _, encode = timed(gsply.write_spz, path, data)
+    _, encode = timed(gsply.write_spz, path, data, version=4)
     _, decode = timed(gsply.read_spz, path)
     back = read_scene(path)  # decoded by us for the render comparison (same bytes)
-    return ("gsply SPZ v3 (peer)", path.stat().st_size, encode, decode, back)
+    return ("gsply SPZ v4 (peer)", path.stat().st_size, encode, decode, back)
 
 
 if __name__ == "__main__":

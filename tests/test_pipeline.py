@@ -45,11 +45,11 @@ def test_run_then_resume(cli, photos, tmp_path):
     assert [s["status"] for s in longer.values()] == ["up to date"] * 3 + ["done"]
 
     # a redo starts afresh: training after a forced stage must not read its old checkpoint
-    (out / "train" / "checkpoints" / "latest.pt").write_bytes(b"stale")
+    (out / "train" / "checkpoints" / "latest.safetensors").write_bytes(b"stale")
     forced = _stages(cli("--json", "run", photos, "--out", out, "--steps", "25", *FAST[2:],
                          "--force", "sfm"))
     assert [s["status"] for s in forced.values()] == ["up to date"] * 2 + ["done"] * 2
-    (out / "train" / "checkpoints" / "latest.pt").write_bytes(b"stale")
+    (out / "train" / "checkpoints" / "latest.safetensors").write_bytes(b"stale")
     retrained = _stages(cli("--json", "run", photos, "--out", out, "--steps", "25",
                             *FAST[2:], "--force", "train"))
     assert [s["status"] for s in retrained.values()] == ["up to date"] * 3 + ["done"]
@@ -99,12 +99,27 @@ def test_a_changed_photo_redoes_everything(cli, photos, tmp_path):
     assert [s["status"] for s in redone.values()] == ["done"] * 4
 
 
+def test_until_stops_after_a_stage_and_the_rest_follows_on(photos, tmp_path):
+    from setsplat.pipeline import run
+
+    out = tmp_path / "run"
+    first = run(photos, out, until="check")
+    assert list(first) == ["ingest", "check"]
+    assert {s["status"] for s in first.values()} == {"done"}
+    again = run(photos, out, until="check")
+    assert {s["status"] for s in again.values()} == {"up to date"}
+    assert not (out / "sfm").exists()
+
+
 def test_bad_input(cli, tmp_path, photos):
     result = cli("run", tmp_path / "missing")
     assert result.code == 2 and result.err.count("\n") == 1
     assert "no such file or folder" in result.err
     result = cli("run", photos, "--out", tmp_path / "o", "--force", "paint")
     assert result.code == 2 and "unknown stage paint for --force" in result.err
+    (tmp_path / "afile").write_text("x")
+    result = cli("run", photos, "--out", tmp_path / "afile")
+    assert result.code == 2 and "afile: exists and is not a folder" in result.err
     result = cli("run", photos, "--out", tmp_path / "o", "--export", "unreal")
     assert result.code == 2 and "add --publish NAME" in result.err
     result = cli("run", photos, "--out", tmp_path / "o", "--publish", "A", "--export",

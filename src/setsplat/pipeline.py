@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from setsplat.capture.ingest import IngestOptions
-from setsplat.core.errors import SetsplatError
+from setsplat.core.errors import SetsplatError, os_error
 from setsplat.core.jsonio import write_json
 from setsplat.core.settings import setting
+from setsplat.core.threads import cpu_threads
 from setsplat.export import TARGETS
 from setsplat.reconstruct.sfm import MATCHERS, SfmOptions
 from setsplat.reconstruct.train.config import TrainConfig
@@ -68,6 +69,9 @@ class RunConfig:
     library: str | None = setting(
         None, "Asset library folder for --publish (default: $SETSPLAT_LIBRARY or "
         "./setsplat-library).", metavar="FOLDER")
+    # CPU threads each stage may use (None: all cores); how fast, not what comes out, so
+    # it is in no stage's fingerprint. A farm task sets it to the cores it was given.
+    threads: int | None = None
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
@@ -128,7 +132,8 @@ def _sfm(src: Path, out: Path, config: RunConfig, resume: bool,
     from setsplat.reconstruct.sfm import SfmOptions, run_sfm
 
     report = run_sfm(out / "capture", out / "sfm",
-                     SfmOptions(matcher=config.matcher, marker_size=config.marker_size))
+                     SfmOptions(matcher=config.matcher, marker_size=config.marker_size,
+                                threads=config.threads or -1))
     return {"registered": report["registered"], "images": report["images"],
             "unscaled": report["scale"]["unscaled"]}
 
@@ -136,7 +141,9 @@ def _sfm(src: Path, out: Path, config: RunConfig, resume: bool,
 def _train(src: Path, out: Path, config: RunConfig, resume: bool,
            hooks: Hooks) -> dict[str, Any]:
     from setsplat.reconstruct.train import train_capture
+    from setsplat.reconstruct.train.checkpoint import find
 
+    resume = resume and find(out / "train" / "checkpoints") is not None
     metrics = train_capture(out / "sfm", config.train, out / "train", resume=resume,
                             observers=hooks.train_observers)
     return {k: metrics.get(k) for k in ("psnr", "ssim", "splats", "wall_seconds")}
@@ -242,9 +249,11 @@ class RunLog:
 
 def run(src: str | Path, out: str | Path, config: RunConfig | None = None,
         force: tuple[str, ...] = (), report: Callable[[str, str, dict], None] | None = None,
-        hooks: Hooks | None = None) -> dict[str, Any]:
-    """Run every stage that is not up to date; return what each stage did. ``hooks``
-    (a live training view) do not change what is computed."""
+        until: str | None = None, hooks: Hooks | None = None) -> dict[str, Any]:
+    """Run every stage that is not up to date, up to and including ``until`` (default:
+    all); return what each stage did. A farm runs the stages that need different
+    resources as separate calls: a later call finds the earlier stages up to date.
+    ``hooks`` (a live training view) do not change what is computed."""
     config = config or RunConfig()
     hooks = hooks or Hooks()
     src, out = Path(src), Path(out)
@@ -252,17 +261,25 @@ def run(src: str | Path, out: str | Path, config: RunConfig | None = None,
     if unknown:
         raise SetsplatError(f"unknown stage {', '.join(unknown)} for --force",
                             f"use one of {', '.join(STAGES)}")
+    if until is not None and until not in STAGES:
+        raise SetsplatError(f"unknown stage {until}", f"use one of {', '.join(STAGES)}")
     if src.resolve() == out.resolve() or src.resolve() in out.resolve().parents:
         raise SetsplatError("the output folder is inside the source",
                             "give --out a folder outside the photos", out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise SetsplatError("exists and is not a folder", "give --out a folder", out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise os_error(exc, out, "creating the run folder") from exc
     log = RunLog(out / "run.json")
     log.data["config"] = dataclasses.asdict(config)
     log.data["source"] = str(src.resolve())
     fingerprint = source_fingerprint(src)
     forcing = False
     results: dict[str, Any] = {}
-    for stage in PIPELINE:
+    last = STAGES.index(until) if until else len(STAGES) - 1
+    for stage in PIPELINE[:last + 1]:
         if not stage.wanted(config):
             continue
         fingerprint = _fingerprint(fingerprint, stage.options(config))
@@ -283,7 +300,8 @@ def run(src: str | Path, out: str | Path, config: RunConfig | None = None,
         if report:
             report(stage.name, "running", {})
         began = time.perf_counter()
-        outcome = stage.run(src, out, config, resume, hooks)
+        with cpu_threads(config.threads):
+            outcome = stage.run(src, out, config, resume, hooks)
         entry.update(finished=fingerprint, result=outcome,
                      seconds=round(time.perf_counter() - began, 2),
                      at=datetime.now(timezone.utc).isoformat(timespec="seconds"))

@@ -178,3 +178,20 @@ def test_info_drop_invalid(cli, tmp_path, scene_factory):
     assert result.code == 0
     info = json.loads(result.out)
     assert info["splats"] == 29 and info["meta"]["dropped_invalid"] == 1
+
+
+def test_json_failures_print_the_error_on_stdout(cli, tmp_path, failing_commands):
+    missing = tmp_path / "missing.ply"
+    result = cli("--json", "info", missing)
+    assert result.code == 2
+    assert result.err == f"error: {missing}: no such file or folder — check the path\n"
+    assert json.loads(result.out) == {"error": {
+        "file": str(missing), "what": "no such file or folder", "hint": "check the path",
+        "exit_code": 2}}
+    listed = cli("assets", "list", "--json", "--library", tmp_path / "nolib")
+    assert listed.code == 2 and json.loads(listed.out)["error"]["file"] == str(tmp_path / "nolib")
+    exploded = json.loads(cli("--json", "explode").out)["error"]
+    assert exploded["exit_code"] == 1 and exploded["what"] == "unexpected RuntimeError: kaboom"
+    usage = json.loads(cli("--json", "info").out)["error"]
+    assert usage["exit_code"] == 2 and "Missing argument" in usage["what"]
+    assert cli("info", missing).out == ""  # without --json, stdout stays empty

@@ -36,6 +36,26 @@ def test_round_trip_is_byte_identical(tmp_path, scene_factory, degree):
     assert first.read_bytes() == second.read_bytes()
     header = first.read_bytes().split(b"end_header\n")[0].decode()
     assert "property float f_rest_0" in header if degree else "f_rest" not in header
+    assert "\ncomment SplatRenderMode: mip\n" in header
+
+
+@pytest.mark.parametrize("comments, antialiased", [
+    (["SplatRenderMode: mip"], True),
+    (["Exported from Brush", "SplatRenderMode: default"], False),
+    (["antialiased 1"], True),
+    (["SplatRenderMode: mip", "antialiased 0"], False),  # the last one wins
+    (["Vertical axis: y"], None),
+])
+def test_render_mode_comments_of_other_trainers(tmp_path, scene_factory, comments,
+                                                 antialiased):
+    """Brush's ``SplatRenderMode`` and Postshot's ``antialiased`` in a foreign PLY."""
+    path = tmp_path / "foreign.ply"
+    ply.write(path, scene_factory(5, degree=0))
+    head, body = path.read_bytes().split(b"end_header\n", 1)
+    lines = [line for line in head.decode().splitlines() if not line.startswith("comment")]
+    lines[2:2] = [f"comment {c}" for c in comments]
+    path.write_bytes(("\n".join(lines) + "\nend_header\n").encode() + body)
+    assert ply.read(path).meta.get("antialiased") is antialiased
 
 
 def test_f_rest_is_channel_major(tmp_path, scene_factory):
@@ -361,3 +381,15 @@ def test_without_preadv_or_fallocate(tmp_path, scene_factory, monkeypatch):
     ply.write(path, scene)
     assert path.read_bytes() == reference.read_bytes()
     _assert_same(scene, ply.read(path))
+
+
+def test_a_ply_with_no_vertices_is_an_empty_scene(tmp_path, cli):
+    from tests.conftest import random_scene
+
+    path = tmp_path / "empty.ply"
+    ply.write(path, random_scene(3, degree=1).subset(np.zeros(0, int)))
+    scene = ply.read(path)
+    assert len(scene) == 0 and scene.sh.shape == (0, 4, 3)
+    assert cli("info", path).code == 0
+    result = cli("export", "spz", path, "--out", tmp_path / "out")
+    assert result.code == 2 and "the scene has no splats" in result.err

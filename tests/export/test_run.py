@@ -3,6 +3,7 @@ what a reader gets back, manifests and READMEs, validator-clean GLBs."""
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import numpy as np
@@ -112,6 +113,9 @@ def test_unreal_package(tmp_path, room):
     assert "X = 100·z, Y = 100·x" in readme and "Z = -100·y" in readme
     for importer in ("UEFN", "XV3DGS", "GaussianSplattingRenderer", "Cesium for Unreal"):
         assert importer in readme
+    packed = (tmp_path / "set.spz").read_bytes()  # version 2: every SPZ reader takes it
+    assert gzip.decompress(packed)[4:8] == (2).to_bytes(4, "little")
+    assert "Niantic SPZ version 2" in readme
     compact = convert_scene(read_scene(tmp_path / "set.spz"), "rdf")
     np.testing.assert_allclose(compact.means, room.means, atol=1 / 8192 + 1e-6)
     assert validate(tmp_path / "set_proxy.glb") == []
@@ -157,6 +161,10 @@ def test_unity_package(tmp_path, room):
     # upright: the floor (RDF y = +1, i.e. 1 m down) is at Unity y = -1
     assert np.isclose(np.percentile(splats.means[:, 1], 1), -1.0, atol=1e-5)
     assert_same_scene(splats.with_sh_degree(1), room)
+    packed = tmp_path / "set.spz"  # version 2: the one UnityGaussianSplatting reads
+    assert gzip.decompress(packed.read_bytes())[4:8] == (2).to_bytes(4, "little")
+    np.testing.assert_allclose(convert_scene(read_scene(packed), "rdf").means, room.means,
+                               atol=1 / 8192 + 1e-6)
     # glTF importers in Unity mirror X: after that the proxy must land in Unity coordinates
     vertices = read_glb(tmp_path / "set_proxy.glb").vertices * [-1, 1, 1]
     _assert_proxy_on_surfaces(vertices, in_unity)
@@ -167,6 +175,9 @@ def test_web_package(tmp_path, room):
     result = export("web", room, tmp_path, ExportOptions(name="set", sh_degree=0))
     assert sorted(result.files) == sorted(["README.txt", "set.spz", "set.glb", "set.splat",
                                            "manifest.json"])
+    assert (tmp_path / "set.spz").read_bytes()[:4] == b"NGSP"  # SPZ version 4
+    for name in ("set.spz", "set.splat"):  # metric again: the manifest lists them
+        assert read_scene(tmp_path / name).meta["unscaled"] is False
     for name in ("set.spz", "set.glb", "set.splat"):
         back = convert_scene(read_scene(tmp_path / name), "rdf")
         assert len(back) == len(room)

@@ -154,7 +154,10 @@ def test_colmap_and_transforms_imports_agree(tmp_path, cli):
             assert (ours.fx, ours.fy, ours.cx, ours.cy) == pytest.approx(
                 (ct.fx, ct.fy, ct.cx, ct.cy), abs=1e-6)
     assert read_camera_meta(tmp_path / "a" / "cameras.json")["unscaled"] is False
-    assert (tmp_path / "b" / "images" / cameras[0].name).is_file()
+    imported = tmp_path / "b" / "images" / cameras[0].name
+    assert imported.is_file()
+    # a copy, not a hard link: editing the output must not edit the photo
+    assert imported.stat().st_nlink == 1 and (images / cameras[0].name).stat().st_nlink == 1
 
 
 def test_import_levels_a_tilted_world(tmp_path, cli):

@@ -32,7 +32,7 @@ def test_training_learns_the_scene(known_capture, tmp_path, cli):
     scene = ply.read(out / "scene.ply")
     assert len(scene) == metrics["splats"] and scene.sh_degree == 3
     assert TrainConfig.load(out / "config.json").steps == 150
-    for name in ("loss.png", "eval/view_000.png", "checkpoints/latest.pt"):
+    for name in ("loss.png", "eval/view_000.png", "checkpoints/latest.safetensors"):
         assert (out / name).is_file(), name
 
 
@@ -50,7 +50,7 @@ def test_training_is_deterministic_and_resumes_exactly(known_capture, tmp_path):
                "--seed", "0", "--checkpoint-every", "5"]
     child = subprocess.Popen(command, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
-    while not (resumed / "checkpoints" / "latest.pt").exists() and child.poll() is None:
+    while not (resumed / "checkpoints" / "latest.safetensors").exists() and child.poll() is None:
         assert time.monotonic() < deadline
         time.sleep(0.05)
     child.kill()

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import read_only
+
 from .conftest import WALL_Z, scan_cameras
 from .test_flow import make_clip, run_json
 
@@ -190,6 +192,8 @@ def test_bad_input_is_one_line(cli, lib, tmp_path, set_source):
           "4"), "--end or --frames"),
         (("shots", "new", "EP01_SH010", "--asset", "Set_Test", "--resolution", "big"),
          "WIDTHxHEIGHT"),
+        (("shots", "new", "EP01_SH010", "--asset", "Set_Test", "--frames", "100000000"),
+         "100000000 frames is too many"),
         (("shots", "show", "EP09_SH010"), "no shot named 'EP09_SH010'"),
         (("shots", "render", "EP09_SH010"), "no shot named"),
         (("shots", "add-clip", "EP09_SH010", tmp_path / "garbage.mp4"), "no shot named"),
@@ -220,6 +224,11 @@ def test_bad_input_is_one_line(cli, lib, tmp_path, set_source):
     ]
     for args, message in more:
         assert message in one_error_line(cli(*args)), args
+    (tmp_path / "locked").mkdir()
+    with read_only(tmp_path / "locked"):
+        line = one_error_line(cli("shots", "timeline", "EP01", "--out",
+                                  tmp_path / "locked" / "ep01.otio"))
+    assert "ep01.otio: " in line and "while writing the timeline" in line
     shot_folder = lib / "shots" / "EP01_SH010"
     assert [p.name for p in shot_folder.rglob("*")] == ["EP01_SH010.usda"]
     assert not list(tmp_path.glob(".*part"))

@@ -12,6 +12,7 @@ one transaction once its folder is complete; nothing pending is ever listed.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import json
 import os
 import sqlite3
@@ -119,12 +120,48 @@ class Catalog:
         if not create and not self.path.is_file():
             raise SetsplatError("no catalog here", "publish an asset first", self.path)
         self._journal = journal_mode(self.path)
-        with self._guard():
-            self.db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-            self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA foreign_keys = ON")
-            self.db.execute("PRAGMA synchronous = FULL")
+        self.readonly = False
+        try:
+            with self._guard():
+                self._open(create)
+        except BaseException:
+            if hasattr(self, "db"):  # a catalog we refuse is not left open
+                self.db.close()
+            raise
+
+    def _open(self, create: bool) -> None:
+        try:
+            self.db = self._connect(str(self.path), uri=False)
             self._check_and_migrate()
+        except sqlite3.OperationalError as exc:
+            if create or _kind(exc) not in (_READONLY, _CANTOPEN, _PERM):
+                raise
+            with contextlib.suppress(AttributeError):
+                self.db.close()
+            self._open_readonly()
+
+    def _connect(self, target: str, uri: bool) -> sqlite3.Connection:
+        db = sqlite3.connect(target, timeout=BUSY_TIMEOUT_S, isolation_level=None, uri=uri)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA foreign_keys = ON")
+        if not uri:
+            db.execute("PRAGMA synchronous = FULL")
+        return db
+
+    def _open_readonly(self) -> None:
+        """A library we may not write (read-only folder, disk or permissions) can still
+        be listed, searched and verified: open it read-only (``immutable`` when a WAL
+        catalog's shared-memory file cannot be made)."""
+        self.readonly = True
+        uri = self.path.absolute().as_uri()
+        for query in ("mode=ro", "mode=ro&immutable=1"):
+            try:
+                self.db = self._connect(f"{uri}?{query}", uri=True)
+                self._check_and_migrate()
+                return
+            except sqlite3.OperationalError as exc:
+                if _kind(exc) != _CANTOPEN or "immutable" in query:
+                    raise
 
     def close(self) -> None:
         self.db.close()
@@ -145,21 +182,42 @@ class Catalog:
             if "locked" in str(exc) or "busy" in str(exc):
                 raise SetsplatError(f"the catalog stayed locked for {BUSY_TIMEOUT_S:.0f} s",
                                     "another process holds it; try again", self.path) from None
+            kind = _kind(exc)
+            if kind == _FULL:
+                raise SetsplatError(f"no room left on the disk of the library ({exc})",
+                                    "free some disk space and run it again; the catalog is "
+                                    "unharmed", self.path) from None
+            if kind in (_READONLY, _PERM, _CANTOPEN):
+                raise SetsplatError(f"the library cannot be written here ({exc})",
+                                    "this command changes the library: ask for write access",
+                                    self.path) from None
+            if kind == _IOERR:
+                raise SetsplatError(f"the disk of the library failed to read or write ({exc})",
+                                    "check the disk or network share, then run it again",
+                                    self.path) from None
             raise SetsplatError(f"the catalog cannot be used ({exc})", _CORRUPT_HINT,
                                 self.path) from None
         except sqlite3.DatabaseError as exc:
             raise SetsplatError(f"the catalog is corrupt or not a SQLite database ({exc})",
                                 _CORRUPT_HINT, self.path) from None
+        except UnicodeDecodeError:  # text (or SQLite's message about it) that is not UTF-8
+            raise SetsplatError("the catalog is corrupt (text that is not UTF-8)",
+                                _CORRUPT_HINT, self.path) from None
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, holding the write lock from its first statement."""
+        if self.readonly:
+            raise SetsplatError("the library is read-only here",
+                                "this command changes the library: ask for write access",
+                                self.path)
         with self._guard():
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 yield self.db
             except BaseException:
-                self.db.execute("ROLLBACK")
+                if self.db.in_transaction:  # SQLite itself rolls back on a full disk
+                    self.db.execute("ROLLBACK")
                 raise
             self.db.execute("COMMIT")
 
@@ -188,8 +246,8 @@ class Catalog:
             for step in range(version, len(migrations)):
                 for statement in _statements(migrations[step]):
                     db.execute(statement)
-            db.execute("INSERT OR REPLACE INTO catalog_info VALUES (?, ?)",
-                       (key, str(len(migrations))))
+            db.execute("INSERT INTO catalog_info VALUES (?, ?) ON CONFLICT (key) "
+                       "DO UPDATE SET value = excluded.value", (key, str(len(migrations))))
 
     def _area_version(self, key: str) -> int:
         with self._guard():
@@ -205,6 +263,11 @@ class Catalog:
             raise SetsplatError(
                 f"the catalog has schema version {version}, newer than this setsplat "
                 f"understands ({len(self._migrations)})", "upgrade setsplat", self.path)
+        if version != len(self._migrations) and self.readonly:
+            raise SetsplatError("the catalog needs an upgrade, which a read-only library "
+                                "cannot take", "open it once with write access", self.path)
+        if self.readonly:
+            return
         if version != len(self._migrations):
             self._set_journal(wait=True)
             with self.write() as db:
@@ -217,10 +280,10 @@ class Catalog:
                     for statement in _statements(self._migrations[step]):
                         db.execute(statement)
                 db.execute("UPDATE schema_version SET version = ?", (len(self._migrations),))
-                db.execute("INSERT OR IGNORE INTO catalog_info VALUES ('application', ?)",
-                           (APPLICATION,))
-                db.execute("INSERT OR IGNORE INTO catalog_info VALUES ('created_at', ?)",
-                           (now(),))
+                db.execute("INSERT INTO catalog_info VALUES ('application', ?) "
+                           "ON CONFLICT DO NOTHING", (APPLICATION,))
+                db.execute("INSERT INTO catalog_info VALUES ('created_at', ?) "
+                           "ON CONFLICT DO NOTHING", (now(),))
         else:
             self._set_journal(wait=False)
 
@@ -257,10 +320,14 @@ class Catalog:
                 return
             time.sleep(0.05)
 
+    def table_names(self) -> list[str]:
+        """The database's tables, in the order they were made."""
+        return [row[0] for row in self.db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid")]
+
     def _stored_version(self) -> int | None:
         """The schema version, None for an empty database; refuses other SQLite files."""
-        tables = {row[0] for row in self.db.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        tables = set(self.table_names())
         if not tables:
             return None
         if not {"schema_version", "catalog_info"} <= tables:
@@ -271,9 +338,9 @@ class Catalog:
 
     def schema_version(self) -> int:
         row = self.db.execute("SELECT version FROM schema_version").fetchone()
-        if row is None:
-            raise SetsplatError("the catalog's schema_version table is empty", _CORRUPT_HINT,
-                                self.path)
+        if row is None or type(row[0]) is not int or row[0] < 0:
+            raise SetsplatError("the catalog's schema_version table is empty or damaged",
+                                _CORRUPT_HINT, self.path)
         return int(row[0])
 
     def _check_application(self) -> None:
@@ -302,8 +369,8 @@ class Catalog:
         with self.write() as db:
             row = db.execute("SELECT id, name FROM assets WHERE name = ?", (name,)).fetchone()
             if row is None:
-                asset_id = db.execute("INSERT INTO assets (name, created_at) VALUES (?, ?)",
-                                      (name, now())).lastrowid
+                asset_id = db.execute("INSERT INTO assets (name, created_at) VALUES (?, ?) "
+                                      "RETURNING id", (name, now())).fetchone()[0]
             elif row["name"] != name:
                 raise SetsplatError(f"an asset named {row['name']!r} already exists",
                                     f"names ignore case; publish as {row['name']}")
@@ -313,10 +380,11 @@ class Catalog:
                              (asset_id,)).fetchone()[0]
             version = max(top, floor) + 1
             on_reserved(version)
-            cursor = db.execute(
+            row = db.execute(
                 "INSERT INTO versions (asset_id, version, state, owner, created_at) "
-                "VALUES (?, ?, 'pending', ?, ?)", (asset_id, version, owner, now()))
-            return cursor.lastrowid, version
+                "VALUES (?, ?, 'pending', ?, ?) RETURNING id",
+                (asset_id, version, owner, now())).fetchone()
+            return row[0], version
 
     def state(self, version_id: int) -> str | None:
         rows = self._query("SELECT state FROM versions WHERE id = ?", (version_id,))
@@ -344,7 +412,7 @@ class Catalog:
                 [(version_id, f["path"], f["role"], f["bytes"], f["sha256"]) for f in files])
             asset_id = db.execute("SELECT asset_id FROM versions WHERE id = ?",
                                   (version_id,)).fetchone()[0]
-            db.executemany("INSERT OR IGNORE INTO tags VALUES (?, ?)",
+            db.executemany("INSERT INTO tags VALUES (?, ?) ON CONFLICT DO NOTHING",
                            [(asset_id, check_tag(t)) for t in tags])
 
     def pending(self, name: str | None = None) -> list[dict[str, Any]]:
@@ -399,7 +467,7 @@ class Catalog:
                min_bytes: int | None = None, max_bytes: int | None = None,
                all_versions: bool = False) -> list[dict[str, Any]]:
         """Published versions matching every given filter (newest per asset unless
-        ``all_versions``). ``name`` is a glob (``Set_*``); ``text`` looks in names,
+        ``all_versions``). ``name`` is a glob (``Set_*``, ``[!A]*``); ``text`` looks in names,
         descriptions and tags; dates are ISO prefixes (``2026-05``), ``after`` inclusive and
         ``before`` exclusive."""
         where, params = ["v.state = 'published'"], []
@@ -407,9 +475,6 @@ class Catalog:
             where.append("(a.name LIKE ? OR v.description LIKE ? OR EXISTS (SELECT 1 FROM tags t "
                          "WHERE t.asset_id = a.id AND t.tag LIKE ?))")
             params += [f"%{text}%"] * 3
-        if name:
-            where.append("a.name GLOB ?")
-            params.append(name)
         for tag in tags:
             where.append("EXISTS (SELECT 1 FROM tags t WHERE t.asset_id = a.id AND t.tag = ?)")
             params.append(tag.lower())
@@ -422,7 +487,8 @@ class Catalog:
                 params.append(value)
         sql = (f"SELECT {_VERSION_COLUMNS} FROM versions v JOIN assets a ON a.id = v.asset_id "
                f"WHERE {' AND '.join(where)} ORDER BY a.name COLLATE NOCASE, v.version")
-        rows = [self._decorate(r) for r in self._query(sql, params)]
+        rows = [self._decorate(r) for r in self._query(sql, params)
+                if name is None or fnmatch.fnmatchcase(r["name"], name)]
         if all_versions:
             return rows
         newest: dict[str, dict[str, Any]] = {}
@@ -443,7 +509,15 @@ class Catalog:
         return [r["name"] for r in self._query("SELECT name FROM assets ORDER BY name")]
 
     def _decorate(self, row: dict[str, Any]) -> dict[str, Any]:
-        row["extent"] = json.loads(row["extent"]) if row["extent"] else None
+        """A version row for callers, its values checked (the file may come from anyone)."""
+        damaged = [key for key, kinds in _ROW_TYPES.items() if not isinstance(row[key], kinds)]
+        try:
+            row["extent"] = json.loads(row["extent"]) if row["extent"] else None
+        except (ValueError, RecursionError):
+            damaged.append("extent")
+        if damaged:
+            raise SetsplatError(f"the catalog holds a damaged version row ({', '.join(damaged)})",
+                                "restore catalog.sqlite from a backup", self.path)
         for key in ("half", "unscaled", "purged"):
             row[key] = bool(row[key])
         row["ref"] = f"{row['name']}@{row['version']}"
@@ -457,7 +531,8 @@ class Catalog:
             if row is None:
                 raise SetsplatError(f"no asset named {name!r} in the catalog",
                                     "see `setsplat assets list`", self.path)
-            db.executemany("INSERT OR IGNORE INTO tags VALUES (?, ?)", [(row[0], t) for t in add])
+            db.executemany("INSERT INTO tags VALUES (?, ?) ON CONFLICT DO NOTHING",
+                           [(row[0], t) for t in add])
             db.executemany("DELETE FROM tags WHERE asset_id = ? AND tag = ?",
                            [(row[0], t) for t in remove])
         return self.tags(name)
@@ -471,8 +546,34 @@ class Catalog:
     def remove(self, version_id: int, purged: bool) -> None:
         with self.write() as db:
             db.execute("UPDATE versions SET state = 'removed', "
-                       "removed_at = COALESCE(removed_at, ?), purged = MAX(purged, ?) "
+                       "removed_at = COALESCE(removed_at, ?), "
+                       "purged = CASE WHEN ? = 1 THEN 1 ELSE purged END "
                        "WHERE id = ?", (now(), int(purged), version_id))
+
+
+# SQLite's primary result codes that are not a damaged database.
+_PERM, _READONLY, _IOERR, _FULL, _CANTOPEN = 3, 8, 10, 13, 14
+_MESSAGES = {"readonly": _READONLY, "disk is full": _FULL, "disk i/o error": _IOERR,
+             "unable to open": _CANTOPEN, "access permission denied": _PERM}
+
+
+_TEXT, _NUMBER, _NONE = str, (int, float), type(None)
+_ROW_TYPES = {"name": _TEXT, "id": int, "version": int, "state": _TEXT,
+              "created_at": _TEXT, "published_at": (_TEXT, _NONE),
+              "description": (_TEXT, _NONE), "splats": (int, _NONE),
+              "preview_splats": (int, _NONE), "sh_degree": (int, _NONE),
+              "bytes": (int, _NONE), "extent": (_TEXT, _NONE), "interface": (_TEXT, _NONE),
+              "deprecated_at": (_TEXT, _NONE), "removed_at": (_TEXT, _NONE),
+              "half": (_NUMBER, _NONE), "unscaled": (_NUMBER, _NONE), "purged": _NUMBER}
+
+
+def _kind(exc: sqlite3.Error) -> int | None:
+    """The primary result code of a SQLite error (from its text before Python 3.11)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF
+    text = str(exc).lower()
+    return next((kind for words, kind in _MESSAGES.items() if words in text), None)
 
 
 def journal_mode(catalog: Path) -> str:

@@ -1,7 +1,9 @@
 """Where a library lives, what its names and references look like, and its folders.
 
 A library is a folder: ``catalog.sqlite`` plus ``assets/<Name>/v<NNN>/``. It is found
-from ``--library``, else ``$SETSPLAT_LIBRARY``, else ``./setsplat-library``.
+from ``--library``, else ``$SETSPLAT_LIBRARY``, else ``./setsplat-library``. A library
+that many hosts share keeps its catalog in PostgreSQL instead (``--catalog
+postgresql://...``, else ``$SETSPLAT_CATALOG``) and its folder on storage they all see.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from setsplat.core.errors import SetsplatError
+from setsplat.core.limits import inside
 
 ENV_VAR = "SETSPLAT_LIBRARY"
+CATALOG_ENV = "SETSPLAT_CATALOG"
+CATALOG_SCHEMES = ("postgresql://", "postgres://")
 DEFAULT_FOLDER = "setsplat-library"
 CATALOG_FILE = "catalog.sqlite"
 ASSETS_FOLDER = "assets"
@@ -64,22 +69,47 @@ def parse_ref(text: str) -> Ref:
 
 
 def version_folder_name(version: int) -> str:
+    if type(version) is not int or version < 1:
+        raise SetsplatError(f"the catalog holds a bad version number {version!r}",
+                            "run `setsplat assets verify`; restore catalog.sqlite from a backup")
     return f"v{version:03d}"
+
+
+def check_catalog_url(url: str) -> str:
+    """``url`` if it names a PostgreSQL catalog; a one-line error otherwise."""
+    if not url.startswith(CATALOG_SCHEMES):
+        raise SetsplatError(f"catalog {redact(url)!r} is not a postgresql:// URL",
+                            "give postgresql://USER@HOST:PORT/DATABASE, or leave --catalog "
+                            "out for the library's own catalog.sqlite")
+    return url
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    scheme, _, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
 
 
 @dataclass(frozen=True)
 class Library:
     root: Path
+    catalog_url: str | None = None  # a PostgreSQL catalog; None: root/catalog.sqlite
 
     @classmethod
-    def resolve(cls, explicit: str | os.PathLike | None = None) -> Library:
-        """The library named by ``explicit``, ``$SETSPLAT_LIBRARY`` or the default folder."""
+    def resolve(cls, explicit: str | os.PathLike | None = None,
+                catalog: str | None = None) -> Library:
+        """The library named by ``explicit``, ``$SETSPLAT_LIBRARY`` or the default folder,
+        with the catalog ``catalog`` or ``$SETSPLAT_CATALOG`` names (else its own file)."""
         chosen = explicit or os.environ.get(ENV_VAR) or DEFAULT_FOLDER
         root = Path(chosen).expanduser().absolute()
         if root.exists() and not root.is_dir():
             raise SetsplatError("the library is a file, not a folder",
                                 "give a folder with --library or SETSPLAT_LIBRARY", root)
-        return cls(root)
+        url = catalog or os.environ.get(CATALOG_ENV) or None
+        return cls(root, check_catalog_url(url) if url else None)
 
     @property
     def catalog_path(self) -> Path:
@@ -90,13 +120,30 @@ class Library:
         return self.root / ASSETS_FOLDER
 
     def asset_dir(self, name: str) -> Path:
-        return self.assets_dir / check_name(name)
+        """``assets/<name>``; a symlink leading out of the library is refused (publish
+        would write there, ``remove --purge`` delete there)."""
+        folder = self.assets_dir / check_name(name)
+        inside(self.root, folder, "asset folder", self.root)
+        return folder
 
     def version_dir(self, name: str, version: int) -> Path:
-        return self.asset_dir(name) / version_folder_name(version)
+        folder = self.asset_dir(name) / version_folder_name(version)
+        inside(self.root, folder, "version folder", self.root)
+        return folder
+
+    def stored_path(self, record: dict, relative: str) -> Path:
+        """A file of a version named by the catalog (which may come from anyone): it must
+        stay inside that version's folder."""
+        folder = self.version_dir(record["name"], record["version"])
+        if not isinstance(relative, str):
+            raise SetsplatError(f"the catalog holds a bad path {relative!r}",
+                                "run `setsplat assets verify`", self.catalog_path)
+        inside(folder, relative, "catalog path", self.catalog_path)
+        return folder / relative
 
     def exists(self) -> bool:
-        return self.catalog_path.is_file()
+        """Whether the catalog is there (a server's is asked when it is opened)."""
+        return self.catalog_url is not None or self.catalog_path.is_file()
 
     def require(self) -> None:
         """Refuse to read a library that is not there (instead of making an empty one)."""

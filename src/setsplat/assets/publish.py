@@ -42,6 +42,7 @@ from setsplat.mesh import MeshOptions, build_proxy
 
 from . import provenance, usd_asset
 from .catalog import Catalog, now
+from .catalogs import open_catalog
 from .library import Library, check_name, check_tag, version_folder_name
 
 _LOCK_TRIES = 200  # x 50 ms: a cleaner holds a stray lock only briefly, even under load
@@ -78,7 +79,7 @@ def publish(source: str | os.PathLike, options: PublishOptions,
 def _publish(found: provenance.Source, scene: GaussianScene, name: str, tags: tuple[str, ...],
              options: PublishOptions, library: Library) -> dict[str, Any]:
     library.root.mkdir(parents=True, exist_ok=True)
-    with ThreadPoolExecutor(1) as pool, Catalog(library.catalog_path, create=True) as catalog:
+    with ThreadPoolExecutor(1) as pool, open_catalog(library, create=True) as catalog:
         source_hash = pool.submit(sha256_file, found.scene)
         recover(library, catalog, name)
         with _reservation(library, catalog, name) as (version_id, version, tmp), \
@@ -366,6 +367,9 @@ def recover(library: Library, catalog: Catalog, name: str | None = None) -> list
         fd = try_lock(lock)
         if fd is None:
             continue  # its publisher is still at work
+        if catalog.state(row["id"]) != "pending":  # it was published since we looked
+            _release(fd, lock)
+            continue
         final = library.version_dir(row["name"], row["version"])
         leftovers = [final, *final.parent.glob(f".{final.name}.tmp-*")]
         for folder in leftovers:

@@ -12,7 +12,7 @@ from setsplat.core.io import usd
 from setsplat.core.scene import GaussianScene
 
 from . import usd_asset
-from .catalog import Catalog
+from .catalogs import open_catalog
 from .library import Library, parse_ref
 
 
@@ -23,9 +23,9 @@ def resolve(ref: str, library: Library | str | os.PathLike | None = None
         library = Library.resolve(library)
     library.require()
     parsed = parse_ref(ref)
-    with Catalog(library.catalog_path) as catalog:
+    with open_catalog(library) as catalog:
         record = catalog.resolve(parsed)
-    return record, library.version_dir(record["name"], record["version"]) / record["interface"]
+    return record, library.stored_path(record, record["interface"])
 
 
 def load(ref: str, library: Library | str | os.PathLike | None = None, *, lod: str = "full",

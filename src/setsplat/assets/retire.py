@@ -9,7 +9,7 @@ from typing import Any
 
 from setsplat.core.errors import SetsplatError, StageFailed
 
-from .catalog import Catalog
+from .catalogs import open_catalog
 from .library import Library, parse_ref
 
 
@@ -19,7 +19,7 @@ def deprecate(ref: str, library: Library, *, reason: str = "", undo: bool = Fals
     make them current again with ``undo``; returns the references touched."""
     parsed = parse_ref(ref)
     library.require()
-    with Catalog(library.catalog_path) as catalog:
+    with open_catalog(library) as catalog:
         targets = [catalog.resolve(parsed)] if "@" in ref else catalog.versions(parsed.name)
         if not targets:
             raise SetsplatError(f"no published version of {parsed.name!r}",
@@ -40,7 +40,7 @@ def remove(ref: str, library: Library, *, purge: bool = False) -> dict[str, Any]
         raise SetsplatError(f"remove needs a version number, not {ref!r}",
                             f"e.g. `setsplat assets remove {parsed.name}@3`")
     library.require()
-    with Catalog(library.catalog_path) as catalog:
+    with open_catalog(library) as catalog:
         record = catalog.resolve(parsed, removed_too=purge)
         catalog.remove(record["id"], purged=False)
         folder = library.version_dir(record["name"], record["version"])

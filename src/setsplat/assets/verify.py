@@ -7,11 +7,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+from setsplat.core.errors import SetsplatError
 from setsplat.core.fsutil import sha256_file
 from setsplat.core.io import usd
 
 from . import usd_asset
 from .catalog import Catalog
+from .catalogs import open_catalog
 from .library import Library, parse_ref, version_folder_name
 from .publish import recover
 
@@ -22,9 +24,9 @@ def verify(library: Library | None = None, refs: list[str] | None = None) -> dic
     library = library or Library.resolve()
     library.require()
     problems: list[dict[str, str]] = []
-    with Catalog(library.catalog_path) as catalog:
+    with open_catalog(library) as catalog:
         problems += [{"ref": "catalog", "problem": p} for p in catalog.integrity_problems()]
-        cleaned = recover(library, catalog)
+        cleaned = [] if catalog.readonly else recover(library, catalog)
         if refs:
             records = [catalog.resolve(parse_ref(r)) for r in refs]
         else:
@@ -44,14 +46,21 @@ def check_version(library: Library, catalog: Catalog, record: dict[str, Any]) ->
     problems = []
     listed = catalog.files(record["id"])
     for entry in listed:
-        path = folder / entry["path"]
+        try:
+            path = library.stored_path(record, entry["path"])
+        except SetsplatError as exc:
+            problems.append(exc.what)
+            continue
         if not path.is_file():
             problems.append(f"missing {entry['role']} file {entry['path']}")
         elif path.stat().st_size != entry["bytes"] or sha256_file(path) != entry["sha256"]:
             problems.append(f"{entry['path']} changed after publishing (SHA-256 differs)")
     known = {entry["path"] for entry in listed}
     problems += [f"unexpected file {p}" for p in _files(folder) if p not in known]
-    interface = folder / record["interface"]
+    try:
+        interface = library.stored_path(record, record["interface"])
+    except SetsplatError as exc:
+        return [*problems, exc.what]
     if interface.is_file():
         problems += _check_usd(interface, record)
     return problems

@@ -17,8 +17,10 @@ import numpy as np
 
 from setsplat.capture import qc
 from setsplat.capture.manifest import Capture, read_capture
+from setsplat.core.errors import SetsplatError
 from setsplat.core.fsutil import atomic_write
 from setsplat.core.jsonio import write_json
+from setsplat.core.limits import open_image
 from setsplat.core.progress import track
 
 QC_FILE = "qc.json"
@@ -109,11 +111,13 @@ def _thumbnail(path: Path, need_scores: bool):
             image = Image.fromarray(pixels)
             scores = qc.measure(pixels)
         else:
-            image = Image.open(path)
+            image = open_image(path)
             image.draft("RGB", (THUMB_SIZE, THUMB_SIZE))
             image = image.convert("RGB")
             scores = None
         image.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.BILINEAR)
         return np.asarray(image), scores
+    except SetsplatError as exc:
+        return None, exc.what
     except Exception as exc:  # any decoder failure means the same to the report
         return None, f"image in the capture cannot be read any more ({type(exc).__name__})"

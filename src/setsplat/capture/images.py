@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from setsplat.capture.exif import CameraInfo, read_camera_info
+from setsplat.core.errors import SetsplatError
+from setsplat.core.limits import MAX_IMAGE_PIXELS, open_image
 
 # Pillow's transposes that undo EXIF orientations 2..8
 _TRANSPOSE = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE",
@@ -53,7 +55,7 @@ def load_image(path: str | Path) -> LoadedImage:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with open_image(path) as image:
                 rawmode = _rawmode(image)  # before EXIF: reading a PNG's EXIF loads it
                 camera = read_camera_info(image)
                 image.load()
@@ -61,8 +63,9 @@ def load_image(path: str | Path) -> LoadedImage:
                 fmt, mode = image.format or "?", image.mode
     except UnidentifiedImageError:
         raise BadImage("not an image Pillow can read") from None
-    except Image.DecompressionBombError:
-        raise BadImage("image is implausibly large (decompression bomb guard)") from None
+    except (Image.DecompressionBombError, SetsplatError):
+        raise BadImage("image is implausibly large (decompression bomb guard: "
+                       f"{MAX_IMAGE_PIXELS // 1_000_000} MP at most)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise BadImage(f"damaged or truncated image ({_first_line(exc)})") from None
     if pixels.shape[0] < 16 or pixels.shape[1] < 16:

@@ -255,9 +255,18 @@ def _check_out(src: Path, out: Path, overwrite: bool) -> None:
                             "written to", out)
     if out.exists() and not out.is_dir():
         raise SetsplatError("exists and is not a folder", "choose another --out", out)
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
+    if out.is_dir() and any(out.iterdir()) and not overwrite and not _unchecked_of(out, src):
         raise SetsplatError("already exists and is not empty",
                             "choose another --out, or pass --overwrite to replace it", out)
 
 
+def _unchecked_of(out: Path, src: Path) -> bool:
+    """``out`` is a capture of ``src`` whose QC never finished (an ingest stopped during
+    its check): running the ingest again may redo it."""
+    from setsplat.capture.manifest import read_capture
 
+    try:
+        capture = read_capture(out)
+    except SetsplatError:
+        return False
+    return not capture.checked and capture.source == str(src.resolve())

@@ -14,6 +14,7 @@ from typing import Any
 
 from setsplat.core.errors import SetsplatError
 from setsplat.core.jsonio import write_json
+from setsplat.core.limits import inside
 
 MANIFEST = "capture.json"
 FORMAT_VERSION = 1
@@ -51,8 +52,19 @@ class CaptureImage:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CaptureImage:
         data = dict(data)
+        for key, kinds in _FIELD_TYPES.items():
+            if key in data and not isinstance(data[key], kinds):
+                raise TypeError(f"image field {key!r} has the wrong type")
         data["source_size"] = tuple(data["source_size"])
         return cls(**data)
+
+
+_NONE = type(None)
+_FIELD_TYPES = {"name": str, "source": str, "sha256": str, "width": int, "height": int,
+                "source_size": list, "bit_depth": int, "camera": dict,
+                "intrinsics_prior": (dict, _NONE), "timestamp": (str, _NONE),
+                "timestamp_source": (str, _NONE), "frame": (dict, _NONE), "scores": dict,
+                "value_scale": int, "use": bool, "flags": list}
 
 
 @dataclass
@@ -98,10 +110,14 @@ def read_capture(folder: str | Path) -> Capture:
                             "make one with 'setsplat capture ingest SRC --out CAPTURE'", folder)
     try:
         data = json.loads(manifest.read_text())
-        return Capture(folder, data["kind"], data["source"],
-                       [CaptureImage.from_dict(im) for im in data["images"]],
+        if not isinstance(data["kind"], str) or not isinstance(data.get("skipped", []), list):
+            raise TypeError("kind or skipped has the wrong type")
+        images = [CaptureImage.from_dict(im) for im in data["images"]]
+        for image in images:  # names come from the file: they must stay in the capture
+            inside(folder, image.name, "image name", manifest)
+        return Capture(folder, data["kind"], data["source"], images,
                        data.get("skipped", []), data.get("checked", False),
                        data.get("keep_all", False))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise SetsplatError(f"damaged manifest ({type(exc).__name__}: {exc})",
                             "ingest the source again", manifest) from None

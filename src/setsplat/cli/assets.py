@@ -29,10 +29,10 @@ def assets() -> None:
 
 
 def _catalog(library: Any) -> Any:
-    from setsplat.assets.catalog import Catalog
+    from setsplat.assets.catalogs import open_catalog
 
     library.require()
-    return Catalog(library.catalog_path)
+    return open_catalog(library)
 
 
 # ----------------------------------------------------------------------------- publish
@@ -119,7 +119,7 @@ def show(ref: str, library: Any) -> None:
         record["files"] = catalog.files(record["id"])
         record["versions"] = [r["version"] for r in catalog.versions(record["name"])]
     folder = library.version_dir(record["name"], record["version"])
-    record["path"] = str(folder / record["interface"])
+    record["path"] = str(library.stored_path(record, record["interface"]))
     try:
         record["provenance"] = json.loads((folder / "provenance.json").read_text())
     except (OSError, ValueError):
@@ -229,6 +229,23 @@ def verify(refs: tuple[str, ...], library: Any) -> None:
     emit(report, _print_verify)
     if not report["ok"]:
         raise click.exceptions.Exit(1)
+
+
+@assets.command()
+@click.option("--to", "url", required=True, metavar="URL",
+              help="An empty PostgreSQL database: postgresql://USER@HOST:PORT/DB.")
+@library_options
+def migrate(url: str, library: Any) -> None:
+    """Copy the library's catalog.sqlite into PostgreSQL (same schema, every row, checked),
+    for a library that many hosts share. Then give --catalog URL or SETSPLAT_CATALOG on
+    every host; the files stay in the library folder."""
+    from setsplat.assets.migrate import migrate as migrate_catalog
+    from setsplat.shots.store import MIGRATIONS as SHOTS_MIGRATIONS
+
+    report = migrate_catalog(library, url, {"shots": SHOTS_MIGRATIONS})
+    emit(report, lambda r: click.echo(
+        f"copied {sum(r['tables'].values())} rows in {len(r['tables'])} tables into "
+        f"{r['catalog']}; checked: the same rows in both"))
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -43,16 +43,21 @@ def library_options(command: Callable) -> Callable:
 
     @click.option("--library", type=click.Path(path_type=Path), default=None,
                   help="Library folder (default: $SETSPLAT_LIBRARY or ./setsplat-library).")
+    @click.option("--catalog", metavar="URL", default=None,
+                  help="The library's catalog in PostgreSQL, postgresql://USER@HOST/DB, for "
+                       "a library many hosts share (default: $SETSPLAT_CATALOG, else the "
+                       "folder's catalog.sqlite).")
     @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
     @functools.wraps(command)
-    def wrapper(*args: Any, library: Path | None, as_json: bool, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, library: Path | None, catalog: str | None, as_json: bool,
+                **kwargs: Any) -> Any:
         from setsplat.assets import Library
         from setsplat.core.progress import set_quiet
 
         if as_json:
             settings().json = True
             set_quiet(True)
-        return command(*args, library=Library.resolve(library), **kwargs)
+        return command(*args, library=Library.resolve(library, catalog), **kwargs)
 
     return wrapper
 

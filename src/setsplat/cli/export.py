@@ -13,7 +13,9 @@ from setsplat.cli.common import console, emit, mesh_options
 if TYPE_CHECKING:
     from setsplat.mesh import MeshOptions
 
-TARGETS = ("ply", "splat", "spz", "gltf", "usd", "usdz", "mesh", "unreal", "unity", "web")
+TARGETS = ("ply", "splat", "spz", "sog", "gltf", "usd", "usdz", "mesh", "unreal", "unity",
+           "web")
+BUDGETS = ("quest", "mobile", "desktop")  # setsplat.export.lod.BUDGETS, kept import-free
 
 
 @click.command()
@@ -31,6 +33,15 @@ TARGETS = ("ply", "splat", "spz", "gltf", "usd", "usdz", "mesh", "unreal", "unit
 @click.option("--units", type=click.Choice(["m", "cm", "mm", "ft", "in"]),
               help="ply / unreal: length unit to write.")
 @click.option("--name", help="Base name of the files (default: the source's name).")
+@click.option("--lod", type=click.IntRange(min=1), is_flag=False, flag_value=4,
+              help="ply, splat, spz, sog: levels of detail (--lod alone: 4), each half the "
+                   "splats of the one before; sog writes streamed SOG (lod-meta.json).")
+@click.option("--budget", type=click.Choice(BUDGETS),
+              help="Cap the splats to a device's budget (SuperSplat's published figures: "
+                   "quest 1M, mobile 2M, desktop 4M).")
+@click.option("--spz-version", type=click.Choice(["2", "3", "4"]),
+              help="SPZ files (spz, web, unity): format version (default 4; 2 in unity, "
+                   "the version its importer reads).")
 @mesh_options("unreal / unity: leave out the proxy mesh.")
 @click.option("--shots", "with_shots", is_flag=True,
               help="unreal, from an asset: add the shots made in that version as animated "
@@ -38,11 +49,15 @@ TARGETS = ("ply", "splat", "spz", "gltf", "usd", "usdz", "mesh", "unreal", "unit
 @click.option("--library", type=click.Path(path_type=Path),
               help="Asset library for Name@version sources "
                    "(default: $SETSPLAT_LIBRARY or ./setsplat-library).")
+@click.option("--force", is_flag=True,
+              help="Replace files in --out that no earlier export wrote (never the source).")
 def export(target: str, source: str, out: Path, crop: str | None, max_splats: int | None,
            sh_degree: int | None, frame: str | None, units: str | None, name: str | None,
-           mesh: MeshOptions | None, with_shots: bool, library: Path | None) -> None:
-    """Export SOURCE (a PLY/SPZ/.splat/glTF file or an asset Name@version) as TARGET:
-    ply, splat, spz, gltf, usd, usdz, mesh (proxy), or the unreal, unity and web
+           lod: int | None, budget: str | None, spz_version: str | None,
+           mesh: MeshOptions | None, with_shots: bool, library: Path | None,
+           force: bool) -> None:
+    """Export SOURCE (a PLY/SPZ/SOG/.splat/glTF file or an asset Name@version) as TARGET:
+    ply, splat, spz, sog, gltf, usd, usdz, mesh (proxy), or the unreal, unity and web
     packages, in the target's frame and units, with a README.txt and manifest.json."""
     from setsplat.export.select import Crop
     from setsplat.export.targets import ExportOptions, load_source
@@ -52,8 +67,12 @@ def export(target: str, source: str, out: Path, crop: str | None, max_splats: in
     options = ExportOptions(
         crop=Crop.parse(crop) if crop else None, max_splats=max_splats, sh_degree=sh_degree,
         frame=frame, units=units, proxy=mesh is not None,
-        name=name or Path(source.split("@")[0]).stem or "scene", mesh=mesh or MeshOptions())
+        spz_version=int(spz_version) if spz_version else None, lod=lod, budget=budget,
+        name=name or Path(source.split("@")[0]).stem or "scene", mesh=mesh or MeshOptions(),
+        force=force)
     scene, options.asset_layer = load_source(source, library)
+    options.inputs = (Path(source),) if options.asset_layer is None else (
+        options.asset_layer.parent,)
     if target.lower() == "web":
         from setsplat.view.page import WebPage
 

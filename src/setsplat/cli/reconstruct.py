@@ -190,16 +190,27 @@ def train_config(options: dict[str, Any]):
 @click.argument("capture", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path),
               help="Output folder [train/ beside the sfm folder].")
-@click.option("--resume", is_flag=True, help="Continue from the last checkpoint.")
+@click.option("--resume", is_flag=True,
+              help="Continue from the last checkpoint, with the config saved beside it.")
+@click.option("--force", is_flag=True, help="With --resume: apply options that differ from "
+                                            "the saved config.")
 @train_options
 @view_options
-def train(capture: Path, out: Path | None, resume: bool, live: bool, view_port: int,
-          **options: Any) -> None:
+def train(capture: Path, out: Path | None, resume: bool, force: bool, live: bool,
+          view_port: int, **options: Any) -> None:
     """Train a Gaussian-splat scene from SfM results: CAPTURE is a capture folder with
     sfm/ inside, or an sfm folder."""
     from setsplat.reconstruct.train import train_capture
+    from setsplat.reconstruct.train.job import resume_config, train_folder
 
-    config = train_config(options)
+    if resume:
+        from setsplat.reconstruct.train import TrainConfig
+
+        options.pop("config_file", None)
+        config = resume_config(train_folder(capture, out), given_settings(TrainConfig, options),
+                               force)
+    else:
+        config = train_config(options)
     with live_view(live, view_port) as observers:
         metrics = train_capture(capture, config, out, resume=resume, observers=observers)
     emit(metrics, print_metrics)

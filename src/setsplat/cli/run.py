@@ -32,12 +32,17 @@ def run(src: Path, out: Path | None, force: tuple[str, ...], live: bool, view_po
     from setsplat.pipeline import Hooks
     from setsplat.pipeline import run as run_pipeline
 
-    config = RunConfig(**given_settings(RunConfig, options), train=train_config(options))
+    config = run_config(options)
     out = out or Path("setsplat-out") / src.resolve().name
     with live_view(live, view_port) as observers:
         results = run_pipeline(src, out, config, force, report=None if settings().quiet
                                else _say, hooks=Hooks(train_observers=observers))
     emit({"out": str(out), "stages": results}, lambda data: _done(data))
+
+
+def run_config(options: dict[str, Any]) -> RunConfig:
+    """The RunConfig that run's options (all but SRC, --out and --force) describe."""
+    return RunConfig(**given_settings(RunConfig, options), train=train_config(options))
 
 
 def _say(stage: str, status: str, details: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ import numpy as np
 from setsplat.core.errors import SetsplatError
 from setsplat.core.frames import RDF, Frame, camera_pose_in_frame, get_frame
 from setsplat.core.jsonio import write_json
+from setsplat.core.limits import check_pixels
 
 # COLMAP camera models and the names of their distortion parameters, in COLMAP order.
 DISTORTION_PARAMS: dict[str, tuple[str, ...]] = {
@@ -62,9 +63,15 @@ class Camera:
         if unknown:
             raise SetsplatError(f"camera {self.name!r}: model {self.model} has no parameters "
                                 f"{sorted(unknown)}", None)
-        if self.width <= 0 or self.height <= 0 or self.fx <= 0 or self.fy <= 0:
+        if self.width <= 0 or self.height <= 0 or not (0 < self.fx < math.inf
+                                                         and 0 < self.fy < math.inf):
             raise SetsplatError(f"camera {self.name!r}: size and focal length must be positive",
                                 None)
+        check_pixels(self.width, self.height, f"camera {self.name!r}")
+        if not (np.isfinite(self.world_to_camera).all() and math.isfinite(self.cx)
+                and math.isfinite(self.cy)):
+            raise SetsplatError(f"camera {self.name!r}: pose and principal point must be "
+                                "finite", None)
 
     # ----- intrinsics ----------------------------------------------------------------
     @property
@@ -180,7 +187,7 @@ class Camera:
                        data.get("model", "PINHOLE"),
                        {k: float(v) for k, v in data.get("distortion", {}).items()},
                        data.get("name", ""), data.get("frame", "rdf"))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise SetsplatError(f"camera entry is malformed ({exc!r})",
                                 "each camera needs width, height, fx, fy, cx, cy and "
                                 "world_to_camera") from None

@@ -24,8 +24,14 @@ class SetsplatError(Exception):
         super().__init__(self.line())
 
     def line(self) -> str:
+        """The message on one line: control characters (a newline or a terminal escape
+        in a name read from a file) are shown escaped, never acted on."""
         text = f"{self.path}: {self.what}" if self.path else self.what
-        return f"{text} — {self.hint}" if self.hint else text
+        text = f"{text} — {self.hint}" if self.hint else text
+        return text.translate(_ESCAPED)
+
+
+_ESCAPED = {code: f"\\x{code:02x}" for code in [*range(32), 127]}
 
 
 class StageFailed(SetsplatError):

@@ -45,3 +45,13 @@ def default_of(field: dataclasses.Field) -> Any:
     if field.default_factory is not dataclasses.MISSING:
         return field.default_factory()
     return None
+
+
+def option_of(cls: type, name: str) -> str:
+    """`` (--steps)`` for a setting, to end an error about the field, so the message names
+    the option as well as the config key; empty for other fields."""
+    field = next((f for f in dataclasses.fields(cls) if f.name == name), None)
+    meta = field.metadata.get("setting") if field else None
+    if meta is None:
+        return ""
+    return f" ({meta['flag'] or '--' + name.replace('_', '-')})"

@@ -5,13 +5,16 @@ SHA-256, frame, units, transform) and, for packages, a README.txt for the artist
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import json
+import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from setsplat.core.errors import SetsplatError
 from setsplat.core.frames import Frame
 from setsplat.core.fsutil import sha256_file, staged_folder
 from setsplat.core.jsonio import write_json
@@ -44,10 +47,61 @@ class Export:
 
 
 @contextlib.contextmanager
-def staging(out: Path) -> Iterator[Path]:
-    """A fresh folder beside ``out``; on success its files replace those in ``out``."""
+def staging(out: Path, options: Any = None) -> Iterator[Path]:
+    """A fresh folder beside ``out``; on success its files replace those in ``out`` —
+    never an input of the export (``options.inputs``), and, unless ``options.force``,
+    only files an earlier export wrote there and nobody changed since."""
     with staged_folder(out, merge=True, doing="writing the export") as stage:
         yield stage
+        check_overwrites(stage, Path(out), getattr(options, "inputs", ()),
+                         getattr(options, "force", False))
+
+
+def check_overwrites(stage: Path, out: Path, inputs: Sequence[Path], force: bool) -> None:
+    """Refuse to let a file in ``stage`` replace an input, or a file in ``out`` that no
+    export of ours wrote (its ``manifest.json`` lists each file with its SHA-256)."""
+    sources = [Path(os.path.realpath(p)) for p in inputs]
+    owned = _owned(out)
+    for item in sorted(stage.rglob("*")):
+        rel = item.relative_to(stage).as_posix()
+        target = out / rel
+        if item.is_dir() or not (target.exists() or target.is_symlink()):
+            continue
+        real = Path(os.path.realpath(target))
+        if any(real == s or s in real.parents for s in sources):
+            raise SetsplatError("the export would overwrite its own input",
+                                "give --out another folder, or another --name", target)
+        if not force and owned.get(rel) != _digest(target):
+            raise SetsplatError("exists, and no earlier export wrote it (or it was changed "
+                                "since)", "move it away, give --out another folder, or add "
+                                "--force to replace it", target)
+
+
+def _owned(out: Path) -> dict[str, str]:
+    """Files an earlier export wrote into ``out`` and their SHA-256 (from its manifest)."""
+    try:
+        manifest = json.loads((out / "manifest.json").read_text())
+        owned = {str(k): str(v) for k, v in manifest["sha256"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return {}
+    owned["manifest.json"] = _digest(out / "manifest.json")
+    return owned
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        return sha256_file(path) if path.is_file() and not path.is_symlink() else None
+    except OSError:
+        return None
+
+
+def check_file_name(name: str) -> str:
+    """``--name`` is a plain file name: it must not lead out of --out."""
+    if not name or name in (".", "..") or any(c in name for c in "/\\\0") or \
+            name.startswith("."):
+        raise SetsplatError(f"--name {name!r} is not a plain file name",
+                            "give a name without slashes that does not start with a dot")
+    return name
 
 
 def units_name(frame: Frame, unscaled: bool = False) -> str:

@@ -15,7 +15,7 @@ def write_target(target: str, source: GaussianScene, converted: GaussianScene, o
                  options, result: Export) -> None:
     del target, converted
     mesh = proxy_mesh(source, options, result)
-    with package.staging(out) as stage:
+    with package.staging(out, options) as stage:
         base = f"{options.name}_proxy"
         write_glb(stage / f"{base}.glb", mesh)
         write_obj(stage / f"{base}.obj", mesh)

@@ -1,7 +1,8 @@
 """``export``: read a source, select splats, and write a target into a folder.
 
-Targets: single files (ply, splat, spz, gltf, usd, usdz), the proxy ``mesh``, and the
-``unreal``, ``unity`` and ``web`` packages. Frames and units always change through
+Targets: single files (ply, splat, spz, sog, gltf, usd, usdz), the proxy ``mesh``, and
+the ``unreal``, ``unity`` and ``web`` packages; levels of detail (``lod``) and device
+budgets (``budget``) for the web formats. Frames and units always change through
 ``core.frames``; an unscaled scene is announced in every export.
 """
 
@@ -20,16 +21,18 @@ from setsplat.core.errors import SetsplatError
 from setsplat.core.frames import Frame, convert_scene, get_frame
 from setsplat.core.io import read_scene
 from setsplat.core.scene import GaussianScene
-from setsplat.export.package import Export
+from setsplat.export.lod import LOD_TARGETS, budget_splats
+from setsplat.export.package import Export, check_file_name
 from setsplat.export.select import Crop, select
 from setsplat.export.usd_cameras import CameraTrack
 from setsplat.mesh import MeshOptions
 
-TARGETS = ("ply", "splat", "spz", "gltf", "usd", "usdz", "mesh", "unreal", "unity", "web")
+TARGETS = ("ply", "splat", "spz", "sog", "gltf", "usd", "usdz", "mesh", "unreal", "unity",
+           "web")
 UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "ft": 0.3048, "in": 0.0254}
 # Targets whose file format fixes the frame (and so the units): no --frame/--units there.
-FIXED_FRAME = {"splat": "rdf", "spz": "spz", "gltf": "yup", "usd": "yup", "usdz": "yup",
-               "mesh": "yup", "web": "yup", "unity": "unity"}
+FIXED_FRAME = {"splat": "rdf", "spz": "spz", "sog": "rdf", "gltf": "yup", "usd": "yup",
+               "usdz": "yup", "mesh": "yup", "web": "yup", "unity": "unity"}
 DEFAULT_FRAME = {"ply": "rdf", "unreal": "rdf", **FIXED_FRAME}
 ASSET_REFERENCE = re.compile(r"^[A-Za-z_][\w.-]*@(\d+|latest)$")
 
@@ -47,6 +50,11 @@ class ExportOptions:
     name: str = "scene"             # base name of the files written
     proxy: bool = True              # engine packages include the proxy mesh
     asset_layer: Path | None = None  # the catalog asset's USD the scene came from, if any
+    spz_version: int | None = None  # SPZ files: 2, 3 or 4 (default 4; 2 in the unity package)
+    lod: int | None = None          # levels of detail (ply, splat, spz, sog)
+    budget: str | None = None       # cap the splats to a device class's budget (export.lod)
+    inputs: Sequence[Path] = ()     # files and folders read: never overwritten
+    force: bool = False             # replace files in --out no export of ours wrote
     # web: writes the package's viewer page into the folder it is given, returns the names
     # of the files it wrote (the view area provides it: setsplat.view.page.WebPage)
     page: Callable[[Path, GaussianScene], list[str]] | None = None
@@ -95,10 +103,10 @@ def export(target: str, scene: GaussianScene, out: str | Path,
     if target not in TARGETS:
         raise SetsplatError(f"unknown export target {target!r}", f"use one of {', '.join(TARGETS)}")
     frame = output_frame(target, options)
+    check_file_name(options.name)
     if len(scene) == 0:
         raise SetsplatError("the scene has no splats", "nothing to export")
-    chosen = select(scene, region=options.crop, max_splats=options.max_splats,
-                    sh_degree=options.sh_degree)
+    chosen = _selection(target, scene, options)
     converted = convert_scene(chosen, frame)
     if options.units:
         converted.meta["units"] = options.units
@@ -108,8 +116,20 @@ def export(target: str, scene: GaussianScene, out: str | Path,
                     unscaled=bool(scene.meta.get("unscaled", False)))
     if result.unscaled:
         result.notes.append("the scene is unscaled: its units are arbitrary, not metres")
+    if isinstance(scene.meta.get("upright"), str):  # read back with the files (core/io)
+        result.details["upright"] = scene.meta["upright"]
     module.write_target(target, chosen, converted, Path(out), options, result)
     return result
+
+
+def _selection(target: str, scene: GaussianScene, options: ExportOptions) -> GaussianScene:
+    """The splats to export: cropped, capped by --max-splats and --budget, SH cut."""
+    if options.lod is not None and target not in LOD_TARGETS:
+        raise SetsplatError(f"--lod applies to {', '.join(LOD_TARGETS)}, not {target}",
+                            "drop --lod, or export one of those")
+    limits = [options.max_splats, options.budget and budget_splats(options.budget)]
+    return select(scene, region=options.crop, max_splats=min(filter(None, limits), default=None),
+                  sh_degree=options.sh_degree)
 
 
 def _unit_symbol(frame: Frame) -> str:
@@ -117,5 +137,6 @@ def _unit_symbol(frame: Frame) -> str:
 
 
 _MODULES = {"ply": "scene_files", "splat": "scene_files", "spz": "scene_files",
-            "gltf": "scene_files", "usd": "scene_files", "usdz": "scene_files", "mesh": "proxy",
-            "unreal": "unreal", "unity": "unity", "web": "web"}
+            "sog": "scene_files", "gltf": "scene_files", "usd": "scene_files",
+            "usdz": "scene_files", "mesh": "proxy", "unreal": "unreal", "unity": "unity",
+            "web": "web"}

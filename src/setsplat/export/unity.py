@@ -1,37 +1,45 @@
 """The ``unity`` package: the splats as a PLY for aras-p's UnityGaussianSplatting,
-already in Unity's axes (Y up, left-handed, metres), the proxy GLB, and a README."""
+already in Unity's axes (Y up, left-handed, metres), the same splats as SPZ version 2
+(the only SPZ version that importer reads), the proxy GLB, and a README."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from setsplat.core.frames import UNITY_GLTF
-from setsplat.core.io import ply
+from setsplat.core.io import ply, spz
 from setsplat.core.scene import GaussianScene
 from setsplat.export import package
 from setsplat.export.package import Export
 from setsplat.export.proxy import package_proxy
 
+UNITY_SPZ_VERSION = 2  # UnityGaussianSplatting's SPZ importer reads version 2 only
+
 
 def write_target(target: str, source: GaussianScene, converted: GaussianScene, out: Path,
                  options, result: Export) -> None:
     del target
-    with package.staging(out) as stage:
+    with package.staging(out, options) as stage:
         name = options.name
         ply.write(stage / f"{name}.ply", package.engine_ply_scene(converted))
+        spz_version = options.spz_version or UNITY_SPZ_VERSION
+        spz.write(stage / f"{name}.spz", source, version=spz_version)
         mesh = package_proxy(stage, source, options, result, UNITY_GLTF)
         units = package.units_name(converted.frame, result.unscaled)
         sections = [
             ("Files", f"{name}.ply  the splats (INRIA PLY layout, SH degree 3) in Unity's "
                       "axes.\n"
+                      f"{name}.spz  the same splats, about 10x smaller: SPZ version "
+                      f"{spz_version} in SPZ's own axes (x right, y up, z back); the importer "
+                      "converts them.\n"
                       + (f"{name}_proxy.glb  proxy mesh ({len(mesh.faces):,} triangles"
                          + (", watertight" if mesh.watertight else "") + ").\n"
                          if mesh is not None else "")
                       + "manifest.json  file list, SHA-256 sums, frame, units."),
             ("Import the splats (aras-p UnityGaussianSplatting)", f"""\
 1. Add the UnityGaussianSplatting package to the project.
-2. Tools > Gaussian Splats > Create GaussianSplatAsset; Input PLY File: {name}.ply;
-   pick a quality; Create Asset.
+2. Tools > Gaussian Splats > Create GaussianSplatAsset; Input PLY File: {name}.ply
+   (or {name}.spz); pick a quality; Create Asset.
 3. GameObject > Create Empty, Add Component > Gaussian Splat Renderer, assign the asset.
 4. Leave the Transform at Position 0,0,0 / Rotation 0,0,0 / Scale 1,1,1."""),
             ("Frame, units and the transform applied", f"""\

@@ -17,6 +17,10 @@ from setsplat.export.package import Export
 from setsplat.export.proxy import package_proxy
 from setsplat.export.usd_cameras import write_camera_track_usd, write_cameras_usd
 
+# Version 2 is the one every SPZ reader takes (Niantic's loader reads 1-4, older builds
+# of it and Unity's importer stop at 2 or 3); --spz-version overrides it.
+UNREAL_SPZ_VERSION = 2
+
 IMPORTERS = """\
 Which importer reads which file (from each one's own documentation):
 - UEFN (Unreal Editor for Fortnite): its Gaussian Splat importer takes binary PLY
@@ -50,10 +54,11 @@ def write_target(target: str, source: GaussianScene, converted: GaussianScene, o
     matrix = placement(converted)
     in_unreal = convert_scene(source, "unreal")
     result.details["placement"] = matrix.tolist()
-    with package.staging(out) as stage:
+    with package.staging(out, options) as stage:
         name = options.name
         ply.write(stage / f"{name}.ply", package.engine_ply_scene(converted))
-        spz.write(stage / f"{name}.spz", source)
+        spz_version = options.spz_version or UNREAL_SPZ_VERSION
+        spz.write(stage / f"{name}.spz", source, version=spz_version)
         mesh = package_proxy(stage, source, options, result, UNREAL_GLTF)
         if options.cameras:
             write_cameras_usd(stage / "cameras.usda", options.cameras)
@@ -63,7 +68,8 @@ def write_target(target: str, source: GaussianScene, converted: GaussianScene, o
         sections = [
             ("Files", f"{name}.ply  the splats: INRIA 3DGS PLY (SH degree 3, 248 bytes a "
                       "splat), the layout every Unreal 3DGS plugin imports.\n"
-                      f"{name}.spz  the same splats as Niantic SPZ (about 10x smaller), "
+                      f"{name}.spz  the same splats as Niantic SPZ version {spz_version} "
+                      "(about 10x smaller), "
                       "stored x right, y up, z back in metres as SPZ defines.\n"
                       + (f"{name}_proxy.glb  proxy mesh for collision and layout "
                          f"({len(mesh.faces):,} triangles"

@@ -14,17 +14,18 @@ from setsplat.export.package import Export
 def write_target(target: str, source: GaussianScene, converted: GaussianScene, out: Path,
                  options, result: Export) -> None:
     del target, converted
-    with package.staging(out) as stage:
+    with package.staging(out, options) as stage:
         name = options.name
-        spz.write(stage / f"{name}.spz", source)
+        spz_version = options.spz_version or spz.VERSION
+        spz.write(stage / f"{name}.spz", source, version=spz_version)
         gltf.write(stage / f"{name}.glb", source)
         splat.write(stage / f"{name}.splat", source)
         pages = options.page(stage, source) if options.page is not None else []
         units = package.units_name(gltf.FRAME, result.unscaled)
         package.write_readme(stage, f"{name} — web package exported by setsplat", [
             ("Files", f"""\
-{name}.spz    Niantic SPZ v3, the smallest (three.js with Spark, Babylon.js, Niantic's
-              viewers). Stored right/up/back (RUB), {units}.
+{name}.spz    Niantic SPZ v{spz_version}, the smallest (three.js with Spark, Babylon.js,
+              PlayCanvas, Niantic's viewers). Stored right/up/back (RUB), {units}.
 {name}.glb    glTF 2.0 with KHR_gaussian_splatting (CesiumJS, Babylon.js and other
               Khronos-conformant viewers; others show a point cloud). Y up, {units}.
 {name}.splat  antimatter15's .splat (its viewer, SuperSplat, GaussianSplats3D). The

@@ -9,6 +9,7 @@ w, x, y, z; pixel centres sit at +0.5 in COLMAP as in our Camera.
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ import numpy as np
 from setsplat.core.camera import DISTORTION_PARAMS, Camera
 from setsplat.core.errors import SetsplatError, os_error
 from setsplat.core.fsutil import atomic_write
+from setsplat.core.limits import check_declared
 from setsplat.core.rotation import matrix_to_quat, quat_to_matrix
 
 # COLMAP's camera model ids, names and parameter counts (colmap/sensor/models.h).
@@ -173,6 +175,8 @@ def read_model(folder: str | Path) -> ColmapModel:
                       if paths["points3D"].is_file() else None)
     except OSError as exc:
         raise os_error(exc, folder, "reading the COLMAP model") from exc
+    except UnicodeDecodeError:
+        raise SetsplatError("a text model file is not UTF-8 text", _BROKEN, folder) from None
     for image in images.values():
         if image.camera_id not in cameras:
             raise SetsplatError(f"image {image.name} uses camera {image.camera_id}, which is "
@@ -263,19 +267,22 @@ def _read_images_bin(data: bytes, path: Path) -> dict[int, ColmapImage]:
 
 def _read_points_bin(data: bytes, path: Path):
     cur = _Cursor(data, path)
-    count = cur.take("Q")[0]
+    head = struct.Struct("<Q3d3BdQ")
+    count = check_declared(cur.take("Q")[0], head.size, len(data) - cur.offset, "points",
+                           path)
     ids = np.empty(count, np.int64)
     xyz = np.empty((count, 3))
     rgb = np.empty((count, 3), np.uint8)
     errors = np.empty(count)
     tracks = []
-    head = struct.Struct("<Q3d3BdQ")
     for i in range(count):
         try:
             values = head.unpack_from(data, cur.offset)
         except struct.error:
             raise SetsplatError("file ends too early", _BROKEN, path) from None
         cur.offset += head.size
+        if values[0] >= 1 << 63:
+            raise SetsplatError(f"point id {values[0]} is out of range", _BROKEN, path)
         ids[i], xyz[i], rgb[i], errors[i] = values[0], values[1:4], values[4:7], values[7]
         tracks.append(cur.array("<u4", 2 * values[8]).reshape(-1, 2).astype(np.int64))
     return ids, xyz, rgb, errors, tracks
@@ -283,9 +290,12 @@ def _read_points_bin(data: bytes, path: Path):
 
 def _numbers(words: list[str], path: Path, what: str) -> list[float]:
     try:
-        return [float(w) for w in words]
+        values = [float(w) for w in words]
     except ValueError:
         raise SetsplatError(f"{what} has a word that is not a number", _BROKEN, path) from None
+    if not all(math.isfinite(v) for v in values):
+        raise SetsplatError(f"{what} has a number that is not finite", _BROKEN, path)
+    return values
 
 
 def _read_cameras_txt(lines: list[str], path: Path) -> dict[int, ColmapCamera]:
@@ -322,6 +332,9 @@ def _read_images_txt(path: Path) -> dict[int, ColmapImage]:
         values = _numbers(words[:9], path, "an image line")
         name = " ".join(words[9:])
         points = raw[i + 1].split() if i + 1 < len(raw) else []
+        if len(points) % 3:
+            raise SetsplatError(f"the keypoints of image {values[0]:g} are not x, y, id "
+                                "triples", _BROKEN, path)
         flat = np.array(_numbers(points, path, "a keypoint line")).reshape(-1, 3) if points \
             else np.zeros((0, 3))
         images[int(values[0])] = ColmapImage(int(values[0]), name, int(values[8]),

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from setsplat.core.errors import SetsplatError
+from setsplat.core.limits import open_image
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"}
 MANIFEST = "capture.json"  # setsplat.capture.manifest.MANIFEST, without importing capture
@@ -88,14 +89,12 @@ def _checked(capture: CaptureImages) -> CaptureImages:
     """Read each image's size (header only) and, for a plain folder, its EXIF focal
     length (so a zoom lens's photos get cameras of their own); drop and remember the
     unreadable ones."""
-    from PIL import Image
-
     from setsplat.capture.exif import read_camera_info
 
     kept = []
     for name in capture.names:
         try:
-            with Image.open(capture.image_dir / name) as image:
+            with open_image(capture.image_dir / name) as image:
                 capture.sizes[name] = image.size
                 if not capture.is_capture:
                     focal = read_camera_info(image).focal_px(*image.size, rotated=False)
@@ -106,6 +105,8 @@ def _checked(capture: CaptureImages) -> CaptureImages:
             capture.unreadable[name] = "file is missing"
         except OSError as exc:
             capture.unreadable[name] = f"cannot be read ({exc})"
+        except SetsplatError as exc:
+            capture.unreadable[name] = exc.what
     capture.names = kept
     if len(kept) < 3:
         found = f"found {len(kept)} readable photo{'s' * (len(kept) != 1)}"

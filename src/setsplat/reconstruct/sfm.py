@@ -33,6 +33,7 @@ from setsplat.core.camera import Camera, write_cameras
 from setsplat.core.errors import SetsplatError, StageFailed, os_error
 from setsplat.core.fsutil import staged_folder
 from setsplat.core.jsonio import write_json
+from setsplat.core.limits import inside
 from setsplat.reconstruct import align
 from setsplat.reconstruct.colmap_io import (
     ColmapModel,
@@ -277,7 +278,7 @@ def import_poses(source: str | Path, out: str | Path, images: str | Path | None 
     options.check()
     source = Path(source)
     if source.is_file() or source.suffix == ".json":
-        cameras, paths = read_transforms(source)
+        cameras, paths = read_transforms(source, images)
         image_dir = Path(images) if images else _common_folder(paths, source)
         names = [str(p.relative_to(image_dir)) if p.is_relative_to(image_dir) else p.name
                  for p in paths]
@@ -289,6 +290,11 @@ def import_poses(source: str | Path, out: str | Path, images: str | Path | None 
         model = read_model(source)
         image_dir = Path(images) if images else _images_beside(source)
         kind = "colmap"
+    for image in model.images.values():  # names come from the file: keep them inside
+        inside(image_dir, image.name, "image name", source)
+        if os.path.isabs(image.name) or os.path.normpath(image.name).startswith(".."):
+            raise SetsplatError(f"image name {image.name!r} climbs out of the image folder",
+                                "name images relative to their folder", source)
     missing = [i.name for i in model.images.values() if not (image_dir / i.name).is_file()]
     if missing:
         raise SetsplatError(f"{len(missing)} of the model's {len(model.images)} images are "
@@ -419,7 +425,7 @@ def _undistort(model: ColmapModel, image_dir: Path, stage: Path, options: SfmOpt
     pinhole = all(cam.model in ("PINHOLE", "SIMPLE_PINHOLE") for cam in model.cameras.values())
     if pinhole or not options.undistort:
         for image in model.images.values():
-            _link_or_copy(image_dir / image.name, stage / "images" / image.name)
+            _copy(image_dir / image.name, stage / "images" / image.name)
         write_model(stage / "sparse" / "0", model)
         return model
     out = stage / "undistorted"
@@ -433,15 +439,13 @@ def _undistort(model: ColmapModel, image_dir: Path, stage: Path, options: SfmOpt
     return undistorted
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
+def _copy(src: Path, dst: Path) -> None:
+    """A copy, never a hard link: editing the output must not edit the source photo."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     try:
-        os.link(src, dst)
-    except OSError:
-        try:
-            shutil.copy2(src, dst)
-        except OSError as exc:
-            raise os_error(exc, dst, "copying the photos") from exc
+        shutil.copyfile(src, dst)
+    except OSError as exc:
+        raise os_error(exc, dst, "copying the photos") from exc
 
 
 def _write_outputs(model: ColmapModel, stage: Path, meta: dict[str, Any]) -> None:

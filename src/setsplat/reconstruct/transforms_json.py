@@ -20,6 +20,7 @@ from setsplat.core.camera import Camera
 from setsplat.core.errors import SetsplatError
 from setsplat.core.frames import axes_basis
 from setsplat.core.jsonio import write_json
+from setsplat.core.limits import inside, open_image
 
 GL_CAMERA_AXES = "RUB"
 _HINT = "give a nerfstudio or instant-ngp transforms.json"
@@ -31,14 +32,18 @@ def _gl_to_cv() -> np.ndarray:
     return axes_basis("RDF") @ axes_basis(GL_CAMERA_AXES).T
 
 
-def read_transforms(path: str | Path) -> tuple[list[Camera], list[Path]]:
-    """Cameras (world-to-camera, OpenCV axes) and the image path of each frame."""
+def read_transforms(path: str | Path, root: str | Path | None = None
+                    ) -> tuple[list[Camera], list[Path]]:
+    """Cameras (world-to-camera, OpenCV axes) and the image path of each frame, which
+    must lie inside ``root`` (default: the file's own folder; the user may name another,
+    the folder of the photos)."""
     path = Path(path)
+    root = Path(root) if root is not None else path.parent
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise SetsplatError("no such file", "check the path", path) from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise SetsplatError(f"cannot read it as JSON ({exc})", _HINT, path) from None
     frames = data.get("frames") if isinstance(data, dict) else None
     if not isinstance(frames, list) or not frames:
@@ -47,22 +52,29 @@ def read_transforms(path: str | Path) -> tuple[list[Camera], list[Path]]:
     for index, frame in enumerate(frames):
         if not isinstance(frame, dict) or "file_path" not in frame:
             raise SetsplatError(f"frame {index} has no file_path", _HINT, path)
-        image = _image_path(path.parent, str(frame["file_path"]))
+        image = _image_path(root, str(frame["file_path"]), path)
         try:
             cameras.append(_camera({**data, **frame}, image))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
             raise SetsplatError(f"frame {index} ({frame['file_path']}): {exc}", _HINT,
                                 path) from None
+        except SetsplatError as exc:
+            raise SetsplatError(f"frame {index}: {exc.what}", _HINT, path) from None
         images.append(image)
     return cameras, images
 
 
-def _image_path(root: Path, file_path: str) -> Path:
-    image = (root / file_path).resolve()
-    if not image.suffix and not image.exists():  # NeRF-synthetic style: no extension
-        for ext in (".png", ".jpg", ".jpeg"):
-            if image.with_suffix(ext).exists():
-                return image.with_suffix(ext)
+def _image_path(root: Path, file_path: str, source: Path) -> Path:
+    """The frame's image (relative to ``transforms.json``), which must stay in ``root``."""
+    image = inside(root, file_path, "frame file_path", source, relative_to=source.parent)
+    try:
+        if not image.suffix and not image.exists():  # NeRF-synthetic style: no extension
+            for ext in (".png", ".jpg", ".jpeg"):
+                if image.with_suffix(ext).exists():
+                    return inside(root, image.with_suffix(ext), "frame file_path", source)
+    except OSError as exc:  # a name too long for the filesystem, ...
+        raise SetsplatError(f"frame file_path cannot be used ({exc.strerror})", _HINT,
+                            source) from None
     return image
 
 
@@ -97,12 +109,10 @@ def _camera(entry: dict[str, Any], image: Path) -> Camera:
 def _size(entry: dict[str, Any], image: Path) -> tuple[int, int]:
     if "w" in entry and "h" in entry:
         return int(entry["w"]), int(entry["h"])
-    from PIL import Image
-
     try:
-        with Image.open(image) as im:
+        with open_image(image) as im:
             return im.size
-    except OSError:
+    except (OSError, SetsplatError):
         raise ValueError("no w/h given and the image cannot be opened to read its "
                          "size") from None
 

@@ -106,7 +106,7 @@ def _insert(catalog: Any, shot_id: int, shot: Shot, tmp: Path, clip: Path, info:
         selected = first if select is None else select
         relative = (Path(store.SHOTS_FOLDER) / shot.name / TAKES_FOLDER
                     / f"{shot.name}_take{number:03d}{clip.suffix.lower() or '.mp4'}")
-        final = catalog.path.parent / relative
+        final = tmp.parent / relative.name  # tmp waits in the shot's takes folder
         if selected:
             db.execute("UPDATE takes SET selected = 0 WHERE shot_id = ?", (shot_id,))
         db.execute(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from setsplat.core.errors import SetsplatError
+from setsplat.core.limits import MAX_SHOT_FRAMES, check_pixels
 
 FRAME_START = 1001
 FRAMES = 120  # 5 s at 24 fps, a common length for AI video models
@@ -87,6 +88,11 @@ class Shot:
         if self.frame_end < self.frame_start:
             raise SetsplatError(f"shot {self.name}: frame range {self.frame_start}-"
                                 f"{self.frame_end} is empty", "end at or after the start")
+        if self.frame_end - self.frame_start >= MAX_SHOT_FRAMES:
+            raise SetsplatError(f"shot {self.name}: {self.frame_end - self.frame_start + 1} "
+                                "frames is too many",
+                                f"a shot has at most {MAX_SHOT_FRAMES} frames; split it")
+        check_pixels(*self.resolution, f"shot {self.name}: resolution")
         if not (self.fps > 0 and self.lens.focal_mm > 0 and min(self.lens.filmback_mm) > 0):
             raise SetsplatError(f"shot {self.name}: rate, focal length and filmback must be "
                                 "positive", None)

@@ -30,6 +30,7 @@ from setsplat.core.color import srgb_to_linear
 from setsplat.core.errors import SetsplatError
 from setsplat.core.fsutil import atomic_write, staged_folder
 from setsplat.core.jsonio import write_json
+from setsplat.core.limits import open_image
 from setsplat.core.progress import progress
 from setsplat.core.scene import GaussianScene
 
@@ -224,9 +225,7 @@ def read_depth(path: Path, scale: float | None) -> np.ndarray:
 
         with OpenEXR.File(os.fspath(path)) as exr:
             return np.asarray(exr.channels()["Z"].pixels, np.float32)
-    from PIL import Image
-
-    with Image.open(path) as image:
+    with open_image(path) as image:
         return np.asarray(image, np.float64) * float(scale)
 
 

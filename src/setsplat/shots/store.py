@@ -14,6 +14,7 @@ from typing import Any
 
 from setsplat.assets import Library
 from setsplat.assets.catalog import Catalog
+from setsplat.assets.catalogs import open_catalog as open_asset_catalog
 from setsplat.core.clock import now
 from setsplat.core.errors import SetsplatError
 
@@ -99,7 +100,7 @@ def shot_dir(library: Library, name: str) -> Path:
 
 def open_catalog(library: Library) -> Catalog:
     library.require()
-    catalog = Catalog(library.catalog_path)
+    catalog = open_asset_catalog(library)
     try:
         catalog.migrate_area("shots", MIGRATIONS)
     except BaseException:
@@ -109,12 +110,18 @@ def open_catalog(library: Library) -> Catalog:
 
 
 def _shot(row: dict[str, Any]) -> Shot:
-    return Shot(name=row["name"], asset=f"{row['asset_name']}@{row['asset_version']}",
-                path=json.loads(row["path"]), frame_start=row["frame_start"],
-                frame_end=row["frame_end"], fps=row["fps"],
-                lens=Lens(row["focal_mm"], (row["filmback_width_mm"],
-                                            row["filmback_height_mm"])),
-                resolution=(row["width"], row["height"]), notes=row["notes"])
+    """A shot row as a Shot; a damaged row (wrong types, bad JSON) is a one-line error."""
+    try:
+        return Shot(name=row["name"], asset=f"{row['asset_name']}@{row['asset_version']}",
+                    path=json.loads(row["path"]), frame_start=row["frame_start"],
+                    frame_end=row["frame_end"], fps=row["fps"],
+                    lens=Lens(row["focal_mm"], (row["filmback_width_mm"],
+                                                row["filmback_height_mm"])),
+                    resolution=(row["width"], row["height"]), notes=row["notes"])
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise SetsplatError(f"the catalog holds a damaged row for shot {row['name']!r} "
+                            f"({type(exc).__name__})", "make the shot again with "
+                            "`setsplat shots new --replace`") from None
 
 
 def save_shot(catalog: Catalog, shot: Shot, version_id: int, replace: bool = False) -> int:
@@ -135,8 +142,8 @@ def save_shot(catalog: Catalog, shot: Shot, version_id: int, replace: bool = Fal
             return db.execute(
                 "INSERT INTO shots (episode, version_id, path, frame_start, frame_end, fps, "
                 "focal_mm, filmback_width_mm, filmback_height_mm, width, height, notes, name, "
-                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*values, shot.name, stamp, stamp)).lastrowid
+                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "RETURNING id", (*values, shot.name, stamp, stamp)).fetchone()[0]
         db.execute(
             "UPDATE shots SET episode = ?, version_id = ?, path = ?, frame_start = ?, "
             "frame_end = ?, fps = ?, focal_mm = ?, filmback_width_mm = ?, "
@@ -173,7 +180,7 @@ def list_shots(catalog: Catalog, episode: str | None = None,
         params.append(version_id)
     sql = f"SELECT {_SHOT_COLUMNS} {_SHOT_FROM}" + (f" WHERE {' AND '.join(where)}"
                                                     if where else "")
-    rows = sorted(catalog.query(sql, params), key=lambda r: natural_key(r["name"]))
+    rows = sorted(catalog.query(sql, params), key=lambda r: natural_key(str(r["name"])))
     return [(_shot(r), r) for r in rows]
 
 

@@ -12,8 +12,8 @@ from setsplat.core.errors import SetsplatError
 if TYPE_CHECKING:
     from setsplat.core.scene import GaussianScene
 
-CODECS = {".ply": "ply", ".splat": "splat", ".spz": "spz", ".glb": "gltf", ".gltf": "gltf",
-          ".usd": "usd", ".usda": "usd", ".usdc": "usd"}
+CODECS = {".ply": "ply", ".splat": "splat", ".spz": "spz", ".sog": "sog", ".glb": "gltf",
+          ".gltf": "gltf", ".usd": "usd", ".usda": "usd", ".usdc": "usd"}
 
 
 def codec_for(path: str | os.PathLike):

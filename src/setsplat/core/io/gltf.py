@@ -29,6 +29,7 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import numpy as np
 
@@ -37,8 +38,9 @@ from setsplat.core.color import linear_to_srgb, srgb_to_linear
 from setsplat.core.errors import SetsplatError
 from setsplat.core.frames import YUP, convert_scene
 from setsplat.core.fsutil import atomic_write
-from setsplat.core.io._common import read_bytes, sigmoid
+from setsplat.core.io._common import read_bytes, read_file_bytes, sigmoid
 from setsplat.core.jsonio import json_default
+from setsplat.core.limits import inside
 from setsplat.core.rotation import quat_to_matrix
 from setsplat.core.scene import GaussianScene
 
@@ -173,7 +175,7 @@ class _Document:
         else:
             try:
                 self.json = json.loads(data.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError):
+            except (UnicodeDecodeError, ValueError, RecursionError):
                 raise SetsplatError("not a glTF file (neither GLB nor JSON)", _FIX_HINT,
                                     path) from None
         if not isinstance(self.json, dict):
@@ -190,19 +192,39 @@ class _Document:
         json_length = int.from_bytes(data[12:16], "little")
         try:
             document = json.loads(data[20:20 + json_length].decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             raise SetsplatError("GLB JSON chunk is damaged", _FIX_HINT, self.path) from None
         rest = 20 + json_length
         binary = data[rest + 8:length] if length >= rest + 8 else b""
         return document, binary
 
     def _buffer(self, buffer: dict, chunk: bytes) -> bytes:
+        """A buffer's bytes: the GLB chunk, a data: URI, or a file beside the glTF (never
+        outside its folder, never more than its declared byteLength)."""
+        if not isinstance(buffer, dict):
+            raise SetsplatError("a buffer is not an object", _FIX_HINT, self.path)
         uri = buffer.get("uri")
         if uri is None:
             return chunk
+        if not isinstance(uri, str):
+            raise SetsplatError("a buffer's uri is not a string", _FIX_HINT, self.path)
         if uri.startswith("data:"):
-            return base64.b64decode(uri.split(",", 1)[1])
-        return read_bytes(Path(self.path).parent / uri, _FIX_HINT)
+            head, comma, payload = uri.partition(",")
+            if not comma or not head.endswith(";base64"):
+                raise SetsplatError("a data: URI is not base64 data", _FIX_HINT, self.path)
+            try:
+                return base64.b64decode(payload, validate=True)
+            except ValueError:
+                raise SetsplatError("a data: URI holds damaged base64", _FIX_HINT,
+                                    self.path) from None
+        if ":" in uri.split("/", 1)[0]:
+            raise SetsplatError(f"buffer uri {uri!r} is not a file beside the glTF",
+                                "keep buffers in the file or beside it", self.path)
+        declared = buffer.get("byteLength")
+        if type(declared) is not int or declared < 0:
+            raise SetsplatError("a buffer has no valid byteLength", _FIX_HINT, self.path)
+        target = inside(Path(self.path).parent, unquote(uri), "buffer uri", self.path)
+        return read_file_bytes(target, declared, _FIX_HINT)
 
     def accessor(self, index: int) -> np.ndarray:
         """Values as float64 (normalised integers mapped to -1..1 or 0..1), shape (N, W)."""
@@ -217,9 +239,11 @@ class _Document:
             buffer = self.buffers[view["buffer"]]
             start = view.get("byteOffset", 0) + acc.get("byteOffset", 0)
             stride = view.get("byteStride") or kind.itemsize * width
+            if not kind.itemsize * width <= stride <= 252:
+                raise ValueError(f"byteStride {stride} is out of range")
             rows = np.ndarray((count, width), kind, buffer, start,
                               (stride, kind.itemsize)) if count else np.zeros((0, width), kind)
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
+        except (KeyError, IndexError, TypeError, ValueError, OverflowError) as exc:
             raise SetsplatError(f"accessor {index} is malformed ({exc})", _FIX_HINT,
                                 self.path) from None
         values = rows.astype(np.float64)
@@ -236,28 +260,36 @@ def _node_matrices(document: dict) -> list[tuple[int, np.ndarray]]:
     roots = (scenes[document.get("scene", 0)]["nodes"] if scenes
              else list(range(len(nodes))))
     found = []
-
-    def visit(index: int, parent: np.ndarray) -> None:
+    seen: set[int] = set()
+    stack = [(root, np.eye(4)) for root in reversed(roots)]
+    while stack:  # iterative: a deep or cyclic hierarchy cannot exhaust the stack
+        index, parent = stack.pop()
+        if type(index) is not int or index < 0 or index in seen:
+            raise ValueError(f"node {index!r} is not a node index or is reached twice "
+                             "(the node hierarchy must be a tree)")
+        seen.add(index)
         node = nodes[index]
         world = parent @ _local_matrix(node)
         if "mesh" in node:
             found.append((node["mesh"], world))
-        for child in node.get("children", []):
-            visit(child, world)
-
-    for root in roots:
-        visit(root, np.eye(4))
+        stack.extend((child, world) for child in reversed(node.get("children", [])))
     return found
+
+
+def _vector(node: dict, key: str, default: list[float]) -> np.ndarray:
+    value = np.asarray(node.get(key, default), dtype=np.float64)
+    if value.shape != (len(default),) or not np.isfinite(value).all():
+        raise ValueError(f"node {key} must be {len(default)} finite numbers")
+    return value
 
 
 def _local_matrix(node: dict) -> np.ndarray:
     if "matrix" in node:
-        return np.array(node["matrix"], dtype=np.float64).reshape(4, 4).T  # column-major
+        return _vector(node, "matrix", [0.0] * 16).reshape(4, 4).T  # column-major
     matrix = np.eye(4)
-    x, y, z, w = node.get("rotation", [0, 0, 0, 1])
-    matrix[:3, :3] = quat_to_matrix(np.array([w, x, y, z])) * np.array(node.get("scale",
-                                                                                [1, 1, 1]))
-    matrix[:3, 3] = node.get("translation", [0, 0, 0])
+    x, y, z, w = _vector(node, "rotation", [0, 0, 0, 1])
+    matrix[:3, :3] = quat_to_matrix(np.array([w, x, y, z])) * _vector(node, "scale", [1, 1, 1])
+    matrix[:3, 3] = _vector(node, "translation", [0, 0, 0])
     return matrix
 
 
@@ -297,9 +329,9 @@ def _primitive_scene(doc: _Document, primitive: dict) -> GaussianScene:
 
 def read(path: str | os.PathLike) -> GaussianScene:
     """Read every KHR_gaussian_splatting primitive of a glTF/GLB into one scene (yup)."""
-    doc = _Document(path)
     parts, meta = [], None
     try:
+        doc = _Document(path)
         for mesh_index, world in _node_matrices(doc.json):
             mesh = doc.json["meshes"][mesh_index]
             for primitive in mesh.get("primitives", []):
@@ -311,7 +343,7 @@ def read(path: str | os.PathLike) -> GaussianScene:
                 parts.append(part)
                 if meta is None:
                     meta = (mesh.get("extras") or {}).get("setsplat", {}).get("meta")
-    except (KeyError, IndexError, TypeError) as exc:
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
         raise SetsplatError(f"glTF structure is malformed ({exc})", _FIX_HINT, path) from None
     except SetsplatError as exc:
         raise SetsplatError(exc.what, exc.hint, path) from None

@@ -5,7 +5,10 @@ The 3DGS layout is one ``vertex`` element with float properties
 where ``f_rest`` is channel-major (all red coefficients, then green, then blue).
 We read binary (either endianness) and ASCII, keep properties we do not know as
 ``scene.extras``, and write binary little-endian. A ``comment setsplat {...}`` header
-line carries the frame and meta, so our own files round-trip byte-identically.
+line carries the frame and meta, so our own files round-trip byte-identically. A scene
+trained anti-aliased also gets ``comment SplatRenderMode: mip``, spelled as Brush (which
+defines it) writes it and as splat-transform reads and writes it; reading, that comment
+(or Postshot's ``comment antialiased 0|1``) sets ``meta["antialiased"]``.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ _TYPE_NAMES = {"i1": "char", "u1": "uchar", "i2": "short", "u2": "ushort", "i4":
                "u4": "uint", "f4": "float", "f8": "double"}
 _MAX_HEADER = 1 << 20
 _COMMENT_TAG = "setsplat "
+_RENDER_MODE_TAG = "splatrendermode:"  # Brush's ``SplatRenderMode: default|mip|2dgs``
+_ANTIALIASED_TAG = "antialiased "       # Postshot's ``antialiased 0|1``
 _NORMALS = ("nx", "ny", "nz")
 _GAUSSIAN = ("f_dc_0", "opacity", "scale_0", "rot_0")
 _FIX_HINT = "the file is damaged or not a PLY; re-export it from its source"
@@ -341,9 +346,12 @@ def read(path: str | os.PathLike, *, drop_invalid: bool = False) -> GaussianScen
             extras = {n: vertices.columns[n] for n in extra_names}
             verified = False
         frame, meta = _setsplat_comment(vertices.header.comments)
+        antialiased = _antialiased_comment(vertices.header.comments)
+        if antialiased is not None:
+            meta["antialiased"] = antialiased
     n = params["means"].shape[0]
     params["opacity_logits"] = params["opacity_logits"].reshape(n)
-    params["sh"] = params["sh"].reshape(n, -1, 3)
+    params["sh"] = params["sh"].reshape(n, len(groups["sh"]) // 3, 3)  # n may be 0
     if drop_invalid:
         keep = np.ones(n, bool)
         for value in params.values():
@@ -376,6 +384,19 @@ def _setsplat_comment(comments: list[str]) -> tuple[Any, dict]:
             except (ValueError, TypeError, AttributeError, SetsplatError):
                 break
     return RDF, {"unscaled": True}
+
+
+def _antialiased_comment(comments: list[str]) -> bool | None:
+    """Whether a renderer must apply the anti-aliasing (mip) filter, from the comments
+    other trainers write; None when none says. The last such comment wins."""
+    found = None
+    for comment in comments:
+        lower = comment.strip().lower()
+        if lower.startswith(_RENDER_MODE_TAG):
+            found = lower[len(_RENDER_MODE_TAG):].strip() == "mip"
+        elif lower.startswith(_ANTIALIASED_TAG) and lower[len(_ANTIALIASED_TAG):] in ("0", "1"):
+            found = lower.endswith("1")
+    return found
 
 
 def read_points(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
@@ -449,8 +470,10 @@ def header_bytes(scene: GaussianScene, props: list[tuple[str, str]]) -> bytes:
     if scene.frame.meters_per_unit != get_frame(scene.frame.name).meters_per_unit:
         info["meters_per_unit"] = scene.frame.meters_per_unit
     info = json.dumps(info, sort_keys=True, separators=(",", ":"), default=json_default)
-    lines = ["ply", "format binary_little_endian 1.0", f"comment {_COMMENT_TAG}{info}",
-             f"element vertex {len(scene)}"]
+    lines = ["ply", "format binary_little_endian 1.0", f"comment {_COMMENT_TAG}{info}"]
+    if scene.meta.get("antialiased"):
+        lines.append("comment SplatRenderMode: mip")
+    lines.append(f"element vertex {len(scene)}")
     lines += [f"property {_TYPE_NAMES[code]} {name}" for name, code in props]
     lines.append("end_header")
     return ("\n".join(lines) + "\n").encode("ascii")
@@ -469,7 +492,7 @@ def write(path: str | os.PathLike, scene: GaussianScene) -> None:
                   names.index(f"f_rest_{c * per_channel + k - 1}")
                   for k in range(per_channel + 1) for c in range(3)]
     arrays = [scene.means, scene.quats, scene.log_scales, scene.opacity_logits.reshape(n, 1),
-              scene.sh.reshape(n, -1)]
+              scene.sh.reshape(n, len(sh_columns))]
     groups = [[names.index(c) for c in ("x", "y", "z")],
               [names.index(f"rot_{i}") for i in range(4)],
               [names.index(f"scale_{i}") for i in range(3)],
@@ -480,7 +503,7 @@ def write(path: str | os.PathLike, scene: GaussianScene) -> None:
     all_float = all(code == "f4" for _, code in props)
     with atomic_write(path) as f:
         f.write(header_bytes(scene, props))
-        if all_float:
+        if all_float and n:
             _write_interleaved(f, arrays, groups, len(props))
         else:
             table = np.empty(n, np.dtype([(name, "<" + code) for name, code in props]))

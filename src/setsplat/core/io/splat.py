@@ -25,6 +25,7 @@ from setsplat.core.errors import SetsplatError
 from setsplat.core.frames import RDF, convert_scene
 from setsplat.core.fsutil import atomic_write
 from setsplat.core.io._common import logit, read_bytes, sigmoid, to_byte
+from setsplat.core.io._manifest import add_export_facts
 from setsplat.core.scene import GaussianScene
 
 RECORD = np.dtype([("position", "<f4", 3), ("scale", "<f4", 3), ("rgba", "u1", 4),
@@ -82,9 +83,13 @@ def decode(data: bytes, path: str | os.PathLike | None = None) -> GaussianScene:
 
 
 def read(path: str | os.PathLike) -> GaussianScene:
-    """Read a ``.splat`` file (SH degree 0, RDF frame, marked unscaled: the format
-    carries no units)."""
-    return decode(read_bytes(path, _FIX_HINT), path)
+    """Read a ``.splat`` file (SH degree 0, RDF frame). The format carries no units: the
+    scene is marked unscaled unless the manifest of the export that wrote it is beside
+    it and lists it (``_manifest``)."""
+    data = read_bytes(path, _FIX_HINT)
+    scene = decode(data, path)
+    add_export_facts(scene, path, data)
+    return scene
 
 
 def write(path: str | os.PathLike, scene: GaussianScene, *, sort: bool = True) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from setsplat.core.errors import SetsplatError
 from setsplat.core.jsonio import write_json
-from setsplat.core.settings import setting
+from setsplat.core.settings import option_of, setting
 
 STRATEGIES = ("default", "mcmc")
 INITS = ("sfm", "random")
@@ -76,11 +76,12 @@ class TrainConfig:
             self.lr = LearningRates(**self.lr)
         problems = []
         if self.steps < 1:
-            problems.append("steps must be at least 1")
+            problems.append(f"steps must be at least 1{option_of(TrainConfig, 'steps')}")
         if self.downscale < 1:
-            problems.append("the downscale factor must be at least 1")
+            problems.append("the downscale factor must be at least 1"
+                            f"{option_of(TrainConfig, 'downscale')}")
         if not 0 <= self.sh_degree <= 3:
-            problems.append("sh_degree must be 0..3")
+            problems.append(f"sh_degree must be 0..3{option_of(TrainConfig, 'sh_degree')}")
         if self.strategy not in STRATEGIES:
             problems.append(f"strategy must be one of {', '.join(STRATEGIES)}")
         if self.init not in INITS:
@@ -88,11 +89,12 @@ class TrainConfig:
         if self.backend not in DEVICES or self.device not in DEVICES:
             problems.append(f"backend and device must be one of {', '.join(DEVICES)}")
         if self.max_splats < 1:
-            problems.append("max_splats must be positive")
+            problems.append(f"max_splats must be positive{option_of(TrainConfig, 'max_splats')}")
         if self.graze_share <= 0:
             problems.append("graze_share must be positive")
         if self.eval_every < 0 or self.eval_every == 1:
-            problems.append("eval_every must be 0 (no held-out views) or at least 2")
+            problems.append("eval_every must be 0 (no held-out views) or at least 2"
+                            f"{option_of(TrainConfig, 'eval_every')}")
         if problems:
             raise SetsplatError("invalid training config: " + "; ".join(problems),
                                 "fix the option or the config file")

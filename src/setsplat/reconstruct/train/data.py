@@ -9,6 +9,7 @@ import numpy as np
 
 from setsplat.core.camera import Camera
 from setsplat.core.errors import SetsplatError
+from setsplat.core.limits import inside, open_image
 
 
 @dataclass
@@ -43,14 +44,14 @@ def load_views(cameras: list[Camera], image_dir: Path, downscale: int, every: in
 
     views = []
     for camera in cameras:
-        path = image_dir / camera.name
+        path = inside(image_dir, camera.name, "camera name", image_dir.parent / "cameras.json")
         try:
-            with Image.open(path) as image:
-                image = image.convert("RGB")
+            with open_image(path) as image:
                 if (image.width, image.height) != (camera.width, camera.height):
                     raise SetsplatError(
                         f"image is {image.width}x{image.height} but its camera says "
                         f"{camera.width}x{camera.height}", "re-run sfm", path)
+                image = image.convert("RGB")
                 scaled = camera.scaled(1 / downscale) if downscale > 1 else camera
                 if downscale > 1:
                     image = image.resize((scaled.width, scaled.height), Image.Resampling.BOX)

@@ -13,6 +13,7 @@ from setsplat.core.camera import read_camera_meta, read_cameras
 from setsplat.core.errors import SetsplatError
 from setsplat.core.io import ply
 from setsplat.core.jsonio import write_json
+from setsplat.reconstruct.train import checkpoint
 from setsplat.reconstruct.train.config import TrainConfig
 from setsplat.reconstruct.train.data import load_views
 from setsplat.reconstruct.train.evaluate import evaluate, plot_curves
@@ -32,14 +33,47 @@ def sfm_folder(path: str | Path) -> Path:
                         "run `setsplat reconstruct sfm` on it first", path)
 
 
+def train_folder(capture: str | Path, out: str | Path | None = None) -> Path:
+    """Where training writes: ``out``, or ``train/`` beside the sfm folder."""
+    return Path(out) if out else sfm_folder(capture).parent / "train"
+
+
+def resumable(out: str | Path) -> Path:
+    """The checkpoint a run in ``out`` resumes from; a one-line error if there is none."""
+    found = checkpoint.find(Path(out) / "checkpoints")
+    if found is None:
+        raise SetsplatError("nothing to resume: no checkpoint in checkpoints/",
+                            "run it without --resume to start training", out)
+    return found
+
+
+def resume_config(out: str | Path, given: dict[str, Any], force: bool = False) -> TrainConfig:
+    """The config a resumed run continues with: the one saved in ``out/config.json``.
+    Options ``given`` (not None) that differ from it are refused unless ``force``, which
+    applies them."""
+    out = Path(out)
+    resumable(out)
+    saved = TrainConfig.load(out / "config.json")
+    changed = {k: v for k, v in given.items()
+               if v is not None and getattr(saved, k, v) != v}
+    if changed and not force:
+        listed = ", ".join(f"{k} {getattr(saved, k)!r} -> {v!r}" for k, v in changed.items())
+        raise SetsplatError(f"--resume continues the saved config, but options differ "
+                            f"({listed})", "drop those options, or add --force to change them",
+                            out / "config.json")
+    return TrainConfig(**{**saved.to_dict(), **changed})
+
+
 def train_capture(capture: str | Path, config: TrainConfig, out: str | Path | None = None,
                   resume: bool = False, observers: Sequence[TrainObserver] = ()
                   ) -> dict[str, Any]:
     """Train a splat scene from SfM results (``capture/sfm`` or an sfm folder itself);
     write outputs to ``out`` (default: ``train/`` beside the sfm folder) and return the
-    metrics. ``observers`` hear about every step (a live viewer, a dashboard)."""
+    metrics. ``resume`` continues from the checkpoint there (there must be one);
+    ``observers`` hear about every step (a live viewer, a dashboard)."""
     sfm = sfm_folder(capture)
-    out = Path(out) if out else sfm.parent / "train"
+    out = train_folder(capture, out)
+    start = resumable(out) if resume else None
     image_dir, points_file = sfm / "images", sfm / "points.ply"
     cameras = read_cameras(sfm / "cameras.json")
     sfm_meta = _sfm_meta(sfm)
@@ -58,9 +92,10 @@ def train_capture(capture: str | Path, config: TrainConfig, out: str | Path | No
 
     trainer = Trainer(config, views, initial)
     checkpoints = out / "checkpoints"
-    if resume and (checkpoints / "latest.pt").is_file():
-        trainer.load_checkpoint(checkpoints / "latest.pt")
+    if start is not None:
+        trainer.load_checkpoint(start)
     config.save(out / "config.json")
+    resumed_from = trainer.state.step
     state = trainer.train(checkpoints, observers)
 
     scene = trainer.scene()
@@ -74,6 +109,7 @@ def train_capture(capture: str | Path, config: TrainConfig, out: str | Path | No
     metrics = evaluate(scene, views.held_out, out / "eval", config.backend)
     metrics.update({
         "splats": len(scene), "floaters_removed": floaters, "steps": state.step,
+        "resumed_from_step": resumed_from,
         "wall_seconds": state.seconds, "device": str(trainer.device),
         "train_views": len(views.train), "held_out_views": len(views.held_out),
         "image_size": [views.train[0].camera.width, views.train[0].camera.height],

@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from setsplat.core.fsutil import atomic_write
+from setsplat.core.errors import SetsplatError
 from setsplat.core.progress import progress
 from setsplat.core.scene import GaussianScene
+from setsplat.reconstruct.train import checkpoint
 from setsplat.reconstruct.train.config import TrainConfig
 from setsplat.reconstruct.train.data import View, Views
 from setsplat.reconstruct.train.losses import photometric_loss, psnr
@@ -206,7 +207,7 @@ class Trainer:
                 self._report(observers, loss)
                 if checkpoint_dir and (self.state.step % config.checkpoint_every == 0
                                        or self.state.step == config.steps):
-                    self.save_checkpoint(checkpoint_dir / "latest.pt")
+                    self.save_checkpoint(checkpoint_dir / checkpoint.FILE)
         return self.state
 
     def _report(self, observers: Sequence[TrainObserver], loss: float) -> None:
@@ -236,11 +237,21 @@ class Trainer:
             "order": self.order.get_state(), "queue": self._queue,
             "torch_rng": torch.get_rng_state(), "config": self.config.to_dict(),
         }
-        with atomic_write(path) as f:
-            torch.save(payload, f)
+        checkpoint.save(path, payload)
 
     def load_checkpoint(self, path: Path) -> None:
-        payload = torch.load(path, map_location=self.device, weights_only=False)
+        """Continue from a checkpoint (tensors and plain data only: see checkpoint.py)."""
+        payload = checkpoint.load(path, self.device)
+        try:
+            self._restore(payload)
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as exc:
+            raise SetsplatError(f"the checkpoint does not fit this training run ({exc})",
+                                "train again without --resume", path) from None
+
+    def _restore(self, payload: dict[str, Any]) -> None:
+        shapes = {k: tuple(v.shape[1:]) for k, v in payload["params"].items()}
+        if shapes != {k: tuple(v.shape[1:]) for k, v in self.params.items()}:
+            raise ValueError(f"its parameters have shapes {shapes}")
         self.params = {k: torch.nn.Parameter(v.to(self.device)) for k, v in
                        payload["params"].items()}
         self.optimizers = self._optimizers()
@@ -248,8 +259,8 @@ class Trainer:
             optimizer.load_state_dict(payload["optimizers"][name])
         self.strategy_state = {k: v.to(self.device) if isinstance(v, torch.Tensor) else v
                                for k, v in payload["strategy_state"].items()}
-        self.order.set_state(payload["order"])
+        self.order.set_state(payload["order"].cpu())
         self._queue = list(payload["queue"])
-        torch.set_rng_state(payload["torch_rng"])
-        self.state = TrainState(payload["step"], list(payload["losses"]),
-                                list(payload["psnrs"]), payload["seconds"])
+        torch.set_rng_state(payload["torch_rng"].cpu())
+        self.state = TrainState(int(payload["step"]), [float(v) for v in payload["losses"]],
+                                [float(v) for v in payload["psnrs"]], float(payload["seconds"]))
