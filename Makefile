@@ -18,7 +18,8 @@ $(VENV)/.installed: pyproject.toml Makefile | $(BIN)/python
 
 # Independent readers the tests run on what we write (npm, pinned, into .tools/): the
 # Khronos glTF validator checks every GLB; PlayCanvas's splat-transform reads our PLY,
-# .splat, SPZ and SOG and writes the files we read.
+# .splat, SPZ and SOG and writes the files we read (and its HTML viewer is the peer of
+# benchmarks/view.py).
 NPM_TOOLS := gltf-validator@2.0.0-dev.3.10 @playcanvas/splat-transform@3.7.0
 GLTF_VALIDATOR := .tools/node_modules/gltf-validator/package.json
 SPLAT_TRANSFORM := .tools/node_modules/@playcanvas/splat-transform/package.json
@@ -46,6 +47,7 @@ install: $(VENV)/.installed $(GLTF_VALIDATOR) $(SPLAT_TRANSFORM) $(DEBIAN_PACKAG
 demo: install
 	$(BIN)/setsplat run sample_scans/stage --out demo-out --marker-size 0.2 --resolution 2
 	$(BIN)/setsplat info demo-out/train/scene.ply
+	@echo "Look at it in your browser: $(BIN)/setsplat view demo-out"
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from setsplat.capture.ingest import IngestOptions
 from setsplat.core.errors import SetsplatError, os_error
@@ -39,6 +39,9 @@ from setsplat.core.threads import cpu_threads
 from setsplat.export import TARGETS
 from setsplat.reconstruct.sfm import MATCHERS, SfmOptions
 from setsplat.reconstruct.train.config import TrainConfig
+
+if TYPE_CHECKING:
+    from setsplat.reconstruct.train import TrainObserver
 
 STAGES = ("ingest", "check", "sfm", "train", "publish", "export")
 PUBLISHED = "publish.json"
@@ -96,15 +99,24 @@ class RunConfig:
 
 
 @dataclass
+class Hooks:
+    """Who else listens to a run, without being part of its fingerprint."""
+
+    train_observers: tuple[TrainObserver, ...] = ()
+
+
+@dataclass
 class Stage:
     name: str
     outputs: Callable[[RunConfig], tuple[str, ...]]  # files that must exist (in the run folder)
     options: Callable[[RunConfig], Any]  # the part of the config this stage depends on
-    run: Callable[[Path, Path, RunConfig, bool], dict[str, Any]]  # (src, out, config, resume)
+    # (src, out, config, resume, hooks)
+    run: Callable[[Path, Path, RunConfig, bool, Hooks], dict[str, Any]]
     wanted: Callable[[RunConfig], bool] = lambda config: True
 
 
-def _ingest(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, Any]:
+def _ingest(src: Path, out: Path, config: RunConfig, resume: bool,
+            hooks: Hooks) -> dict[str, Any]:
     from setsplat.capture.ingest import IngestOptions, ingest
 
     masks = None if config.masks is None else Path(config.masks)
@@ -114,13 +126,15 @@ def _ingest(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, 
     return {"images": len(result.capture.images), "skipped": len(result.capture.skipped)}
 
 
-def _check(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, Any]:
+def _check(src: Path, out: Path, config: RunConfig, resume: bool,
+           hooks: Hooks) -> dict[str, Any]:
     from setsplat.capture.check import check_capture
 
     return check_capture(out / "capture", keep_all=config.keep_all).summary
 
 
-def _sfm(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, Any]:
+def _sfm(src: Path, out: Path, config: RunConfig, resume: bool,
+         hooks: Hooks) -> dict[str, Any]:
     from setsplat.reconstruct.sfm import SfmOptions, run_sfm
 
     report = run_sfm(out / "capture", out / "sfm",
@@ -132,17 +146,20 @@ def _sfm(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, Any
             "reshoot": [run["where"] for run in coverage.get("reshoot", [])]}
 
 
-def _train(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, Any]:
+def _train(src: Path, out: Path, config: RunConfig, resume: bool,
+           hooks: Hooks) -> dict[str, Any]:
     from setsplat.reconstruct.train import train_capture
     from setsplat.reconstruct.train.checkpoint import find
 
     resume = resume and find(out / "train" / "checkpoints") is not None
-    metrics = train_capture(out / "sfm", config.train, out / "train", resume=resume)
+    metrics = train_capture(out / "sfm", config.train, out / "train", resume=resume,
+                            observers=hooks.train_observers)
     return {k: metrics.get(k) for k in ("psnr", "psnr_compensated", "ssim", "splats",
                                         "wall_seconds")}
 
 
-def _publish(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, Any]:
+def _publish(src: Path, out: Path, config: RunConfig, resume: bool,
+             hooks: Hooks) -> dict[str, Any]:
     from setsplat.assets import Library, PublishOptions, publish
 
     library = Library.resolve(config.library)
@@ -157,19 +174,22 @@ def _publish(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str,
     return published
 
 
-def _export(src: Path, out: Path, config: RunConfig, resume: bool) -> dict[str, Any]:
+def _export(src: Path, out: Path, config: RunConfig, resume: bool,
+            hooks: Hooks) -> dict[str, Any]:
     """Every package from the published version: the engines get the stage's own proxy
     mesh (no second Poisson run; none when the version holds a placeholder box, which
-    the publish warned about) and the asset's name."""
+    the publish warned about) and the asset's name; the web package its page."""
     from setsplat.export import ExportOptions, export, load_source
+    from setsplat.view.page import WebPage
 
     published = json.loads((out / PUBLISHED).read_text())
     scene, layer = load_source(published["ref"], published["library"])
     done = {}
     for target in config.exports:
+        page = WebPage(published["ref"], published["library"]) if target == "web" else None
         result = export(target, scene, out / "export" / target,
                         ExportOptions(name=config.publish, asset_layer=layer,
-                                      proxy=published["mesh"] == "proxy"))
+                                      proxy=published["mesh"] == "proxy", page=page))
         done[target] = {"out": str(result.out), "files": len(result.files)}
     return done
 
@@ -239,11 +259,13 @@ class RunLog:
 
 def run(src: str | Path, out: str | Path, config: RunConfig | None = None,
         force: tuple[str, ...] = (), report: Callable[[str, str, dict], None] | None = None,
-        until: str | None = None) -> dict[str, Any]:
+        until: str | None = None, hooks: Hooks | None = None) -> dict[str, Any]:
     """Run every stage that is not up to date, up to and including ``until`` (default:
     all); return what each stage did. A farm runs the stages that need different
-    resources as separate calls: a later call finds the earlier stages up to date."""
+    resources as separate calls: a later call finds the earlier stages up to date.
+    ``hooks`` (a live training view) do not change what is computed."""
     config = config or RunConfig()
+    hooks = hooks or Hooks()
     src, out = Path(src), Path(out)
     unknown = sorted(set(force) - set(STAGES))
     if unknown:
@@ -289,7 +311,7 @@ def run(src: str | Path, out: str | Path, config: RunConfig | None = None,
             report(stage.name, "running", {})
         began = time.perf_counter()
         with cpu_threads(config.threads):
-            outcome = stage.run(src, out, config, resume)
+            outcome = stage.run(src, out, config, resume, hooks)
         entry.update(finished=fingerprint, result=outcome,
                      seconds=round(time.perf_counter() - began, 2),
                      at=datetime.now(timezone.utc).isoformat(timespec="seconds"))

@@ -13,6 +13,7 @@ from setsplat.assets import verify as verify_library
 from setsplat.farm import BatchOptions, batch, captures
 from setsplat.pipeline import RunConfig
 from setsplat.reconstruct.train import TrainConfig
+from setsplat.reconstruct.train.checkpoint import FILE as CHECKPOINT_FILE
 
 FAST = ["--steps", "20", "--eval-every", "4", "--sh-degree", "1"]
 
@@ -56,7 +57,7 @@ def test_a_killed_worker_is_retried_and_training_resumes(ray_cluster, tiny_captu
     only this driver was told of."""
     [source] = tiny_captures("set_a")
     out = tmp_path / "runs"
-    checkpoint = out / "set_a" / "train" / "checkpoints" / "latest.pt"
+    checkpoint = out / "set_a" / "train" / "checkpoints" / CHECKPOINT_FILE
     config = RunConfig(train=TrainConfig(steps=80, eval_every=4, sh_degree=1,
                                          checkpoint_every=10))
     options = BatchOptions(address=ray_cluster.address, retries=1)

@@ -87,13 +87,31 @@ def _ply(data: bytes, folder: Path) -> int:
 
 
 def _spz(data: bytes, folder: Path) -> int:
-    packed = gzip.compress(data, compresslevel=1, mtime=0)
+    """Versions 1-3 live inside gzip, version 4 is its own container: the (mutated)
+    header's version field picks which one the bytes go into."""
+    version = int.from_bytes(data[4:8], "little") if len(data) >= 8 else 0
+    packed = data if version == 4 else gzip.compress(data, compresslevel=1, mtime=0)
     return _scene_file(folder, "s.spz", packed)
 
 
 @cache
 def _spz_seeds() -> list[bytes]:
-    return [gzip.decompress(s) for s in _scene_seeds(".spz")]
+    """Seeds of every version we write: the inside of the gzip for 2 and 3, the file
+    itself for 4."""
+    import tempfile
+
+    from setsplat.core.io import spz
+
+    seeds = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for version in (2, 3, 4):
+            for degree, count in ((0, 3), (3, 1)):
+                path = Path(tmp) / f"s{version}{degree}.spz"
+                spz.write(path, random_scene(count, degree=degree, seed=degree),
+                          version=version)
+                raw = path.read_bytes()
+                seeds.append(raw if version == 4 else gzip.decompress(raw))
+    return seeds
 
 
 def _gltf_input(source: Source) -> tuple[str, bytes]:

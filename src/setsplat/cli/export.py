@@ -73,6 +73,10 @@ def export(target: str, source: str, out: Path, crop: str | None, max_splats: in
     scene, options.asset_layer = load_source(source, library)
     options.inputs = (Path(source),) if options.asset_layer is None else (
         options.asset_layer.parent,)
+    if target.lower() == "web":
+        from setsplat.view.page import WebPage
+
+        options.page = WebPage(source, library)
     if with_shots:
         from setsplat.core.errors import SetsplatError
         from setsplat.shots import asset_tracks

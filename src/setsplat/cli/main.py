@@ -25,6 +25,7 @@ from setsplat.cli.reconstruct import reconstruct
 from setsplat.cli.render import render
 from setsplat.cli.run import run as run_command
 from setsplat.cli.shots import shots
+from setsplat.cli.view import view
 from setsplat.core.errors import SetsplatError
 
 
@@ -48,7 +49,7 @@ def cli(ctx: click.Context, debug: bool, quiet: bool, as_json: bool) -> None:
 
 
 for command in (run_command, batch, info, capture, reconstruct, render, assets, export,
-                shots):
+                shots, view):
     cli.add_command(command)
 
 

@@ -9,6 +9,7 @@ import click
 
 from setsplat.cli.common import console, emit
 from setsplat.cli.options import config_options, given_settings
+from setsplat.cli.view import live_view, view_options
 from setsplat.reconstruct.sfm import CAMERA_MODELS, MAPPERS, MATCHERS
 
 
@@ -207,7 +208,9 @@ def train_config(options: dict[str, Any]):
 @click.option("--force", is_flag=True, help="With --resume: apply options that differ from "
                                             "the saved config.")
 @train_options
-def train(capture: Path, out: Path | None, resume: bool, force: bool, **options: Any) -> None:
+@view_options
+def train(capture: Path, out: Path | None, resume: bool, force: bool, live: bool,
+          view_port: int, **options: Any) -> None:
     """Train a Gaussian-splat scene from SfM results: CAPTURE is a capture folder with
     sfm/ inside, or an sfm folder."""
     from setsplat.reconstruct.train import train_capture
@@ -221,7 +224,8 @@ def train(capture: Path, out: Path | None, resume: bool, force: bool, **options:
                                force)
     else:
         config = train_config(options)
-    metrics = train_capture(capture, config, out, resume=resume)
+    with live_view(live, view_port) as observers:
+        metrics = train_capture(capture, config, out, resume=resume, observers=observers)
     emit(metrics, print_metrics)
 
 

@@ -10,6 +10,7 @@ import click
 from setsplat.cli.common import console, emit, settings
 from setsplat.cli.options import config_options, given_settings
 from setsplat.cli.reconstruct import train_config, train_options
+from setsplat.cli.view import live_view, view_options
 from setsplat.pipeline import RunConfig
 
 
@@ -22,16 +23,20 @@ from setsplat.pipeline import RunConfig
                    "it; repeatable.")
 @config_options(RunConfig)
 @train_options
-def run(src: Path, out: Path | None, force: tuple[str, ...], **options: Any) -> None:
+@view_options
+def run(src: Path, out: Path | None, force: tuple[str, ...], live: bool, view_port: int,
+        **options: Any) -> None:
     """Photos (a folder) or a video in, a trained splat scene out: ingest, check, sfm and
     train, then with --publish a new asset version in the library and with --export its
     engine packages; each stage is skipped when it is already up to date (see --force)."""
+    from setsplat.pipeline import Hooks
     from setsplat.pipeline import run as run_pipeline
 
     config = run_config(options)
     out = out or Path("setsplat-out") / src.resolve().name
-    results = run_pipeline(src, out, config, force, report=None if settings().quiet
-                           else _say)
+    with live_view(live, view_port) as observers:
+        results = run_pipeline(src, out, config, force, report=None if settings().quiet
+                               else _say, hooks=Hooks(train_observers=observers))
     emit({"out": str(out), "stages": results}, lambda data: _done(data))
 
 

@@ -12,7 +12,7 @@ import dataclasses
 import importlib
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +55,9 @@ class ExportOptions:
     budget: str | None = None       # cap the splats to a device class's budget (export.lod)
     inputs: Sequence[Path] = ()     # files and folders read: never overwritten
     force: bool = False             # replace files in --out no export of ours wrote
+    # web: writes the package's viewer page into the folder it is given, returns the names
+    # of the files it wrote (the view area provides it: setsplat.view.page.WebPage)
+    page: Callable[[Path, GaussianScene], list[str]] | None = None
 
 
 def asset_reference(source: str) -> str | None:

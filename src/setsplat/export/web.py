@@ -20,6 +20,7 @@ def write_target(target: str, source: GaussianScene, converted: GaussianScene, o
         spz.write(stage / f"{name}.spz", source, version=spz_version)
         gltf.write(stage / f"{name}.glb", source)
         splat.write(stage / f"{name}.splat", source)
+        pages = options.page(stage, source) if options.page is not None else []
         units = package.units_name(gltf.FRAME, result.unscaled)
         package.write_readme(stage, f"{name} — web package exported by setsplat", [
             ("Files", f"""\
@@ -29,8 +30,13 @@ def write_target(target: str, source: GaussianScene, converted: GaussianScene, o
               Khronos-conformant viewers; others show a point cloud). Y up, {units}.
 {name}.splat  antimatter15's .splat (its viewer, SuperSplat, GaussianSplats3D). The
               3DGS training frame (x right, y down, z forward), SH degree 0 only.
-manifest.json file list and SHA-256 sums."""),
+manifest.json file list and SHA-256 sums.""" + ("""
+index.html    the set in any web browser: open it from a web server (see Serving);
+              orbit with the mouse, fly with W/A/S/D, Q/E and the arrow keys. It
+              needs nothing from the internet.""" if pages else "")),
             ("Serving", "Serve the files over HTTP with their plain bytes (do not let the "
-                        "server gzip .spz again); .glb as model/gltf-binary."),
+                        "server gzip .spz again); .glb as model/gltf-binary. Any static "
+                        "server works for index.html, e.g. "
+                        "`python3 -m http.server -d THIS_FOLDER`."),
         ], result)
         package.write_manifest(stage, result)

@@ -7,8 +7,9 @@ The config is importable without torch (the CLI builds its options from it);
 from typing import Any
 
 from setsplat.reconstruct.train.config import LearningRates, TrainConfig
+from setsplat.reconstruct.train.observers import StepReport, TrainObserver
 
-__all__ = ["LearningRates", "TrainConfig", "train_capture"]
+__all__ = ["LearningRates", "StepReport", "TrainConfig", "TrainObserver", "train_capture"]
 
 
 def __getattr__(name: str) -> Any:

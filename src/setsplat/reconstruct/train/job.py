@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import resource
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from setsplat.reconstruct.train.evaluate import evaluate, plot_curves
 from setsplat.reconstruct.train.exposure import gains_from_offsets
 from setsplat.reconstruct.train.floaters import remove_floaters
 from setsplat.reconstruct.train.init import random_points, splats_from_points
+from setsplat.reconstruct.train.observers import TrainObserver
 from setsplat.reconstruct.train.trainer import Trainer
 
 
@@ -65,10 +67,12 @@ def resume_config(out: str | Path, given: dict[str, Any], force: bool = False) -
 
 
 def train_capture(capture: str | Path, config: TrainConfig, out: str | Path | None = None,
-                  resume: bool = False) -> dict[str, Any]:
+                  resume: bool = False, observers: Sequence[TrainObserver] = ()
+                  ) -> dict[str, Any]:
     """Train a splat scene from SfM results (``capture/sfm`` or an sfm folder itself);
     write outputs to ``out`` (default: ``train/`` beside the sfm folder) and return the
-    metrics. ``resume`` continues from the checkpoint there (there must be one)."""
+    metrics. ``resume`` continues from the checkpoint there (there must be one);
+    ``observers`` hear about every step (a live viewer, a dashboard)."""
     sfm = sfm_folder(capture)
     out = train_folder(capture, out)
     start = resumable(out) if resume else None
@@ -99,7 +103,7 @@ def train_capture(capture: str | Path, config: TrainConfig, out: str | Path | No
         trainer.load_checkpoint(start)
     config.save(out / "config.json")
     resumed_from = trainer.state.step
-    state = trainer.train(checkpoints)
+    state = trainer.train(checkpoints, observers)
 
     scene = trainer.scene()
     floaters = {"outside_bounds": 0, "unseen": 0, "grazed": 0}

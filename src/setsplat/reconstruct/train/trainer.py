@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from setsplat.reconstruct.train.config import TrainConfig
 from setsplat.reconstruct.train.data import View, Views
 from setsplat.reconstruct.train.exposure import ColorTransforms
 from setsplat.reconstruct.train.losses import photometric_loss, psnr
+from setsplat.reconstruct.train.observers import StepReport, TrainObserver
 
 PARAMS = ("means", "scales", "quats", "opacities", "sh0", "shN")
 
@@ -199,7 +201,8 @@ class Trainer:
         mask[faintest] = True
         remove(self.params, self.optimizers, self.strategy_state, mask)
 
-    def train(self, checkpoint_dir: Path | None = None) -> TrainState:
+    def train(self, checkpoint_dir: Path | None = None,
+              observers: Sequence[TrainObserver] = ()) -> TrainState:
         config = self.config
         started = time.perf_counter() - self.state.seconds
         with progress("training", total=config.steps) as advance:
@@ -213,10 +216,19 @@ class Trainer:
                               "splats": len(self.params["means"])}
                 advance(1, **fields)
                 self.state.seconds = time.perf_counter() - started
+                self._report(observers, loss)
                 if checkpoint_dir and (self.state.step % config.checkpoint_every == 0
                                        or self.state.step == config.steps):
                     self.save_checkpoint(checkpoint_dir / checkpoint.FILE)
         return self.state
+
+    def _report(self, observers: Sequence[TrainObserver], loss: float) -> None:
+        if not observers:
+            return
+        report = StepReport(self.state.step, self.config.steps, loss, self.state.psnrs[-1],
+                            len(self.params["means"]), self.scene)
+        for observer in observers:
+            observer(report)
 
     # ----- results and checkpoints -------------------------------------------------------
     def scene(self) -> GaussianScene:
