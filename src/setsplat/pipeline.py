@@ -59,6 +59,9 @@ class RunConfig:
     marker_size: float | None = setting(
         None, "Side of the ArUco markers in the photos, in metres (metric scale).",
         metavar="METRES")
+    masks: str | None = setting(
+        None, "Folder of masks, one PNG per photo named like it (white = keep): SfM and "
+        "training ignore the black pixels.", metavar="DIR")
     publish: str | None = setting(
         None, "Publish the trained scene as the next version of this asset in the library.",
         metavar="NAME")
@@ -79,7 +82,8 @@ class RunConfig:
             self.train = TrainConfig(**self.train)
         self.exports = tuple(dict.fromkeys(self.exports))
         # fail before the long work, with the stages' own checks
-        IngestOptions(max_size=self.max_size, frames=self.frames)
+        IngestOptions(max_size=self.max_size, frames=self.frames,
+                      masks=None if self.masks is None else Path(self.masks))
         SfmOptions(matcher=self.matcher, marker_size=self.marker_size).check()
         if self.publish is not None:
             from setsplat.assets.library import check_name
@@ -115,8 +119,10 @@ def _ingest(src: Path, out: Path, config: RunConfig, resume: bool,
             hooks: Hooks) -> dict[str, Any]:
     from setsplat.capture.ingest import IngestOptions, ingest
 
+    masks = None if config.masks is None else Path(config.masks)
     result = ingest(src, out / "capture", IngestOptions(max_size=config.max_size,
-                                                        frames=config.frames, overwrite=True))
+                                                        frames=config.frames, overwrite=True,
+                                                        masks=masks))
     return {"images": len(result.capture.images), "skipped": len(result.capture.skipped)}
 
 
@@ -134,8 +140,10 @@ def _sfm(src: Path, out: Path, config: RunConfig, resume: bool,
     report = run_sfm(out / "capture", out / "sfm",
                      SfmOptions(matcher=config.matcher, marker_size=config.marker_size,
                                 threads=config.threads or -1))
+    coverage = report.get("coverage") or {}
     return {"registered": report["registered"], "images": report["images"],
-            "unscaled": report["scale"]["unscaled"]}
+            "unscaled": report["scale"]["unscaled"],
+            "reshoot": [run["where"] for run in coverage.get("reshoot", [])]}
 
 
 def _train(src: Path, out: Path, config: RunConfig, resume: bool,
@@ -146,7 +154,8 @@ def _train(src: Path, out: Path, config: RunConfig, resume: bool,
     resume = resume and find(out / "train" / "checkpoints") is not None
     metrics = train_capture(out / "sfm", config.train, out / "train", resume=resume,
                             observers=hooks.train_observers)
-    return {k: metrics.get(k) for k in ("psnr", "ssim", "splats", "wall_seconds")}
+    return {k: metrics.get(k) for k in ("psnr", "psnr_compensated", "ssim", "splats",
+                                        "wall_seconds")}
 
 
 def _publish(src: Path, out: Path, config: RunConfig, resume: bool,
@@ -187,7 +196,8 @@ def _export(src: Path, out: Path, config: RunConfig, resume: bool,
 
 PIPELINE = (
     Stage("ingest", lambda c: ("capture/capture.json",),
-          lambda c: {"max_size": c.max_size, "frames": c.frames}, _ingest),
+          lambda c: {"max_size": c.max_size, "frames": c.frames,
+                     "masks": c.masks and source_fingerprint(Path(c.masks))}, _ingest),
     Stage("check", lambda c: ("capture/qc.json",), lambda c: {"keep_all": c.keep_all},
           _check),
     Stage("sfm", lambda c: ("sfm/cameras.json", "sfm/points.ply"),

@@ -44,7 +44,7 @@ def damaged_scan(tmp_path) -> Path:
     src = tmp_path / "scan"
     shutil.copytree(STAGE_IMAGES, src)
     _rewrite(src / "stage_003.jpg", lambda im: im.filter(ImageFilter.GaussianBlur(2.0)))
-    _rewrite(src / "stage_010.jpg", _gain(2.8, 30))  # about 1.5 stops over
+    _rewrite(src / "stage_010.jpg", _gain(2.8, 30))  # about 1.5 stops over: walls clipped
     _rewrite(src / "stage_020.jpg", _gain(0.12))  # about 3 stops under
     _rewrite(src / "stage_015.jpg", lambda im: im, target=src / "stage_015_again.jpg",
              quality=80)  # a near-duplicate: the same view saved again
@@ -61,6 +61,7 @@ EXPECTED_FLAGS = {
     "images/stage_010.jpg": ["over-exposed"],
     "images/stage_020.jpg": ["under-exposed"],
 }
+KEPT = {"images/stage_010.jpg"}  # flagged, but most of its texture is left
 EXPECTED_SKIPS = {"stage_025.jpg": "truncated", "notes.txt": "not an image",
                   "empty.jpg": "empty file", "fake.jpg": "not an image"}
 
@@ -81,11 +82,11 @@ def test_injected_problems_are_flagged_for_the_right_reason(cli, damaged_scan, t
     assert duplicates in ({"images/stage_015.jpg"}, {"images/stage_015_again.jpg"})
     assert {n: f for n, f in flags.items() if n not in duplicates} == EXPECTED_FLAGS
     culled = {im.name for im in capture.images if not im.use}
-    assert culled == set(EXPECTED_FLAGS) | duplicates
+    assert culled == set(EXPECTED_FLAGS) - KEPT | duplicates
     assert len(capture.selected()) == 40 + 1 - 1 - len(culled)  # +copy, -truncated
     report = json.loads((tmp_path / "cap" / "qc.json").read_text())
     assert report["use"] == [im.name for im in capture.selected()]
-    assert report["summary"]["culled"] == 4 and report["summary"]["skipped_files"] == 4
+    assert report["summary"]["culled"] == 3 and report["summary"]["skipped_files"] == 4
     reasons = {i["name"]: i["flags"][0]["reason"] for i in report["images"] if i["flags"]}
     assert "of the capture's median" in reasons["images/stage_003.jpg"]
     assert "blown" in reasons["images/stage_010.jpg"]
@@ -108,7 +109,7 @@ def test_keep_all_reports_but_keeps_everything(cli, damaged_scan, tmp_path):
     assert capture.keep_all and all(im.use for im in capture.images)
     # checking again without --keep-all culls them
     cli("-q", "capture", "check", tmp_path / "cap")
-    assert len(read_capture(tmp_path / "cap").selected()) == len(capture.images) - 4
+    assert len(read_capture(tmp_path / "cap").selected()) == len(capture.images) - 3
 
 
 def test_clean_scan_keeps_camera_metadata_and_copies_jpegs(cli, tmp_path):
@@ -126,7 +127,8 @@ def test_clean_scan_keeps_camera_metadata_and_copies_jpegs(cli, tmp_path):
     assert first.intrinsics_prior["fx"] == pytest.approx(500, rel=0.01)
     assert (first.intrinsics_prior["cx"], first.intrinsics_prior["cy"]) == (320.0, 240.0)
     assert first.timestamp == "2025-03-14T10:00:00" and first.timestamp_source == "exif"
-    assert set(first.scores) == {"sharpness", "highlights", "shadows", "brightness"}
+    assert set(first.scores) == {"sharpness", "highlights", "shadows", "brightness",
+                                 "clipped_texture", "clipped_flat", "detail"}
 
 
 def test_max_size_scales_images_and_the_prior(cli, tmp_path):

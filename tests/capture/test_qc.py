@@ -20,8 +20,9 @@ def _verdicts(scores, signatures=None, cameras=None, sizes=None, keep_all=False)
                        cameras or ["cam"] * n, sizes or [(640, 480)] * n, keep_all=keep_all)
 
 
-def _scores(sharpness=100.0, highlights=0.0, shadows=0.0, brightness=100.0):
-    return qc.Scores(sharpness, highlights, shadows, brightness)
+def _scores(sharpness=100.0, highlights=0.0, shadows=0.0, brightness=100.0, texture=0.0,
+            flat=0.0, detail=0.9):
+    return qc.Scores(sharpness, highlights, shadows, brightness, texture, flat, detail)
 
 
 def test_blur_is_judged_against_the_capture_median():
@@ -32,22 +33,39 @@ def test_blur_is_judged_against_the_capture_median():
 
 def test_dark_backgrounds_are_not_under_exposure_but_a_jump_is():
     # a turntable capture: about half of every frame is black velvet
-    scores = [_scores(shadows=s, brightness=b) for s, b in
+    scores = [_scores(shadows=s, brightness=b, detail=0.35) for s, b in
               ((0.45, 50), (0.55, 35), (0.65, 31), (0.5, 40), (0.6, 33))]
     assert not any(v.flags for v in _verdicts(scores))
-    scores.append(_scores(shadows=0.93, brightness=6))
+    scores.append(_scores(shadows=0.93, brightness=6, detail=0.02))
     flagged = {v.name: v.culled_for for v in _verdicts(scores) if v.flags}
     assert flagged == {"im5": ["under-exposed"]}
 
 
-def test_over_exposure_needs_clipping_well_above_the_rest():
-    scores = [_scores(highlights=h) for h in (0.02, 0.03, 0.12, 0.01, 0.6, 0.25)]
-    flagged = {v.name: v.culled_for for v in _verdicts(scores) if v.flags}
-    assert flagged == {"im4": ["over-exposed"], "im5": ["over-exposed"]}
+def test_a_darker_photo_that_keeps_its_detail_is_flagged_and_kept():
+    scores = [_scores(brightness=b) for b in (100, 110, 95, 105)] + [
+        _scores(brightness=22, detail=0.8)]
+    verdicts = _verdicts(scores)
+    assert [(f.kind, f.severity) for f in verdicts[4].flags] == [("under-exposed", "warn")]
+    assert verdicts[4].use and "stops below" in verdicts[4].flags[0].reason
+
+
+def test_over_exposure_is_clipping_over_texture_and_culls_only_without_detail():
+    scores = [_scores(highlights=h, texture=t, flat=f, detail=d) for h, t, f, d in (
+        (0.02, 0.01, 0.01, 0.95), (0.03, 0.02, 0.01, 0.93), (0.12, 0.01, 0.11, 0.85),
+        (0.60, 0.01, 0.59, 0.38),  # a photo mostly of flat sky: nothing lost, no flag
+        (0.25, 0.20, 0.05, 0.70),  # a facade clipped: flagged, enough detail to keep
+        (0.65, 0.55, 0.10, 0.25),  # blown over texture with little left: culled
+        (0.95, 0.00, 0.95, 0.01))]  # one blown sheet: no texture left at all
+    verdicts = _verdicts(scores)
+    flags = {v.name: [(f.kind, f.severity) for f in v.flags] for v in verdicts if v.flags}
+    assert flags == {"im4": [("over-exposed", "warn")], "im5": [("over-exposed", "cull")],
+                     "im6": [("over-exposed", "cull")]}
+    assert [v.use for v in verdicts] == [True] * 5 + [False] * 2
 
 
 def test_exposure_explains_lost_sharpness():
-    scores = [_scores(), _scores(), _scores(), _scores(sharpness=2, highlights=0.7)]
+    scores = [_scores(), _scores(), _scores(),
+              _scores(sharpness=2, highlights=0.7, texture=0.6, flat=0.1, detail=0.1)]
     assert [v.culled_for for v in _verdicts(scores)][3] == ["over-exposed"]
 
 

@@ -135,3 +135,29 @@ def test_synth_bad_options_are_one_line(cli, tmp_path, args, message):
     assert result.err.startswith("error: ") and message in result.err
     assert result.err.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_shoot_options_record_their_truth(tmp_path):
+    """Exposure drift changes the pixels by the recorded gains; the crew member's mask
+    covers them; a hidden wall takes views away; the options off leave the record as it
+    was."""
+    base = SynthConfig(width=96, height=72, count=6, supersample=1, markers=False)
+    plain = synthesize(base, tmp_path / "plain")
+    assert not {"exposure_ev", "crew", "hide_wall"} & set(plain["options"])
+    shot = SynthConfig.from_dict({**plain["options"], "exposure_ev": 1.0, "crew": 0.5})
+    synthesize(shot, tmp_path / "shot")
+    truth = json.loads((tmp_path / "shot" / "truth.json").read_text())["shoot"]
+    assert len(truth["crew"]) == 3 and len(truth["linear_gains"]) == 6
+    from PIL import Image
+
+    for name, place in truth["crew"].items():
+        keep = np.asarray(Image.open(tmp_path / "shot" / place["mask"])) > 127
+        assert 0.02 < 1 - keep.mean() < 0.9, name  # the figure fills part of the frame
+    name = next(n for n in truth["linear_gains"] if n not in truth["crew"])
+    before = np.asarray(Image.open(tmp_path / "plain" / "images" / name), np.float64)
+    after = np.asarray(Image.open(tmp_path / "shot" / "images" / name), np.float64)
+    gains = np.asarray(truth["linear_gains"][name]) ** (1 / 2.2)
+    unclipped = (before * gains < 240) & (before > 20)
+    ratio = np.median(after[unclipped].reshape(-1) / before[unclipped].reshape(-1))
+    assert ratio == pytest.approx(np.exp(np.log(gains).mean()), rel=0.05)
+    assert len(cameras(SynthConfig(count=40, hide_wall="front"))) < 30

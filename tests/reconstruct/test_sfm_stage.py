@@ -65,3 +65,16 @@ def test_upright_floor_down(stage):
     heights = np.array([-c.center[1] for c in cameras])  # metres above our floor
     true_heights = np.array([-truth[c.name].center[1] for c in cameras])
     np.testing.assert_allclose(heights, true_heights, atol=0.05)
+
+
+def test_coverage_and_exposure_are_reported(stage):
+    """Every side of the stage room was photographed often enough; one camera, one
+    exposure: the photos agree."""
+    out, report, _ = stage
+    coverage = report["coverage"]
+    assert coverage["reshoot"] == [] and coverage["resolution_unit"] == "px/cm"
+    assert all(s["cameras"] >= 3 and s["resolution"] > 0.5 for s in coverage["sectors"])
+    assert (out / "coverage.png").is_file()
+    photometric = report["photometric"]
+    assert not photometric["varies"] and max(photometric["spread_stops"]) < 0.05
+    assert len(photometric["offsets_stops"]) == 40

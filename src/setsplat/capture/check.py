@@ -57,16 +57,16 @@ def check_capture(folder: str | Path, thresholds: qc.Thresholds | None = None,
     capture = read_capture(folder)
     thumbs, signatures, scores, missing = [], [], [], {}
     for image in track(capture.images, "checking"):
-        thumb, measured = _thumbnail(capture.path(image), need_scores=not image.scores)
+        stored = qc.Scores.from_dict(image.scores)
+        thumb, measured = _thumbnail(capture.path(image), need_scores=stored is None)
         if thumb is None:
             missing[image.name] = measured
             thumb = np.zeros((THUMB_SIZE * 3 // 4, THUMB_SIZE, 3), np.uint8)
         elif measured is not None:
-            image.scores = measured.to_dict()
+            image.scores, stored = measured.to_dict(), measured
         thumbs.append(thumb)
         signatures.append(qc.signature(thumb))
-        scores.append(qc.Scores(**image.scores) if image.scores else
-                      qc.Scores(0.0, 0.0, 0.0, 0.0))
+        scores.append(stored or qc.Scores(0.0, 0.0, 0.0, 0.0))
     verdicts = qc.evaluate([im.name for im in capture.images], scores, signatures,
                            [im.camera_id for im in capture.images],
                            [(im.width, im.height) for im in capture.images], thresholds,

@@ -3,7 +3,9 @@
 The source is only ever read. Everything is written into a staging folder beside
 ``out`` and renamed into place at the end, so a failed ingest leaves nothing behind.
 Images that cannot be used (empty, truncated, not an image) are listed in
-``capture.json`` under ``skipped`` with the reason, and ingest goes on.
+``capture.json`` under ``skipped`` with the reason, and ingest goes on. Masks given with
+the photos (``IngestOptions.masks``, see ``core.masks``) are turned and sized like their
+photos into ``masks/`` and named in ``capture.json``.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ import numpy as np
 
 from setsplat.capture import qc
 from setsplat.capture.exif import CameraInfo
-from setsplat.capture.images import BadImage, LoadedImage, load_image
+from setsplat.capture.images import BadImage, LoadedImage, apply_orientation, load_image
 from setsplat.capture.manifest import Capture, CaptureImage
 from setsplat.capture.video import is_video, pick_frames, probe
 from setsplat.core.errors import SetsplatError, os_error
 from setsplat.core.fsutil import sha256_file, staged_folder
+from setsplat.core.masks import find_masks, read_mask, write_mask
 from setsplat.core.progress import progress
 
 JPEG_QUALITY = 95
@@ -37,12 +40,17 @@ class IngestOptions:
     frames: int = 150  # video: how many frames to pick
     jobs: int = 2  # images decoded in parallel
     overwrite: bool = False
+    masks: Path | None = None  # a folder of one PNG per photo, white = keep
 
     def __post_init__(self) -> None:
         if self.max_size is not None and self.max_size < 64:
             raise SetsplatError(f"--max-size {self.max_size} is too small", "use 64 or more")
         if self.frames < 1:
             raise SetsplatError("--frames must be at least 1", None)
+        if self.masks is not None and not Path(self.masks).is_dir():
+            raise SetsplatError("masks folder not found",
+                                "give a folder with one PNG per photo (white = keep)",
+                                self.masks)
 
 
 @dataclass
@@ -66,6 +74,9 @@ def ingest(src: str | Path, out: str | Path, options: IngestOptions = IngestOpti
         if src.is_dir():
             capture, seen = _ingest_folder(src, staging, options)
         elif is_video(src) or not _looks_like_image(src):
+            if options.masks is not None:
+                raise SetsplatError("--masks needs a folder of photos, not a video",
+                                    "extract the frames first, or leave out --masks", src)
             capture, seen = _ingest_video(src, staging, options)
         else:
             raise SetsplatError("is a single image", "give the folder of photos it is in", src)
@@ -85,6 +96,8 @@ def _ingest_folder(src: Path, staging: Path, options: IngestOptions) -> tuple[Ca
     names = _output_bases(src, files)
     images: list[CaptureImage] = []
     skipped: list[dict[str, str]] = []
+    masks = (find_masks(options.masks, [p.relative_to(src).as_posix() for p in files])
+             if options.masks is not None else {})
 
     def one(item: tuple[Path, str]):
         path, base = item
@@ -92,7 +105,7 @@ def _ingest_folder(src: Path, staging: Path, options: IngestOptions) -> tuple[Ca
         if is_video(path):
             return rel, "a video inside a photo folder: ingest it on its own"
         try:
-            return rel, _ingest_photo(path, rel, base, staging, options)
+            return rel, _ingest_photo(path, rel, base, staging, options, masks.get(rel))
         except BadImage as exc:
             return rel, str(exc)
 
@@ -112,7 +125,7 @@ def _ingest_folder(src: Path, staging: Path, options: IngestOptions) -> tuple[Ca
 
 
 def _ingest_photo(path: Path, rel: str, base: str, staging: Path,
-                  options: IngestOptions) -> CaptureImage:
+                  options: IngestOptions, mask: Path | None = None) -> CaptureImage:
     loaded = load_image(path)
     pixels, resized = _fit(loaded.pixels, options.max_size)
     if not resized and _can_copy(loaded, path):
@@ -134,7 +147,29 @@ def _ingest_photo(path: Path, rel: str, base: str, staging: Path,
     record = _record(name, rel, sha256_file(path), pixels, loaded.pixels.shape,
                      loaded.bit_depth, loaded.camera, loaded.rotated, timestamp, stamp_source)
     record.value_scale = loaded.value_scale
+    if mask is not None:
+        record.mask = f"masks/{base}.png"
+        _carry_mask(mask, loaded, pixels.shape, staging / record.mask)
     return record
+
+
+def _carry_mask(source: Path, loaded: LoadedImage, shape: tuple[int, ...], out: Path) -> None:
+    """The photo's mask, turned and sized as its stored image; a mask may be drawn on the
+    upright photo or on the camera's pixels before the EXIF turn."""
+    from PIL import Image
+
+    keep = read_mask(source)
+    upright = loaded.pixels.shape[:2]
+    if keep.shape != upright and keep.shape == upright[::-1] and loaded.rotated:
+        keep = apply_orientation(keep.astype(np.uint8) * 255, loaded.camera.orientation) > 127
+    if keep.shape != upright:
+        raise SetsplatError(f"mask is {keep.shape[1]}x{keep.shape[0]} but its photo is "
+                            f"{upright[1]}x{upright[0]}",
+                            "give each photo a mask of its own size", source)
+    if keep.shape != shape[:2]:  # --max-size shrank the photo: a kept share above half
+        grey = Image.fromarray(keep.astype(np.uint8) * 255, "L")
+        keep = np.asarray(grey.resize((shape[1], shape[0]), Image.Resampling.BOX)) >= 128
+    write_mask(out, keep)
 
 
 def _can_copy(loaded: LoadedImage, path: Path) -> bool:

@@ -1,8 +1,9 @@
 """capture.json: what a capture folder holds and where each image came from.
 
-A capture folder is ``capture.json`` + ``images/`` (+ ``qc.json`` and the contact
-sheet once checked). Later stages read ``Capture.selected()``: the images QC did not
-cull (or every image, after ``check --keep-all``).
+A capture folder is ``capture.json`` + ``images/`` (+ ``masks/`` when the photos came
+with masks, + ``qc.json`` and the contact sheet once checked). Later stages read
+``Capture.selected()``: the images QC did not cull (or every image, after ``check
+--keep-all``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class CaptureImage:
     value_scale: int = 255  # the source value that became 255 (4095 for 12-bit data, ...)
     use: bool = True
     flags: list[str] = field(default_factory=list)
+    mask: str | None = None  # "masks/<name>.png" (white = keep), relative to the capture
 
     @property
     def camera_id(self) -> str:

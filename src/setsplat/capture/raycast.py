@@ -245,8 +245,9 @@ class View:
         return span(min(vs), max(vs), self.height), span(min(us), max(us), self.width)
 
 
-def render(boxes: Sequence[Box], view: View, background: float = 0.0) -> np.ndarray:
-    """Colors (H*ss, W*ss, 3) of the nearest hit along each sample ray."""
+def nearest(boxes: Sequence[Box], view: View) -> tuple[np.ndarray, np.ndarray]:
+    """Per sample (H*ss, W*ss): the depth of the nearest hit (inf: none) and the index of
+    the box hit (-1: none)."""
     shape = (view.height * view.supersample, view.width * view.supersample)
     best_t = np.full(shape, np.inf, np.float32)
     best_box = np.full(shape, -1, np.int16)
@@ -259,6 +260,13 @@ def render(boxes: Sequence[Box], view: View, background: float = 0.0) -> np.ndar
         closer = t < region
         region[closer] = t[closer]
         best_box[rows, cols][closer] = index
+    return best_t, best_box
+
+
+def render(boxes: Sequence[Box], view: View, background: float = 0.0) -> np.ndarray:
+    """Colors (H*ss, W*ss, 3) of the nearest hit along each sample ray."""
+    shape = (view.height * view.supersample, view.width * view.supersample)
+    best_t, best_box = nearest(boxes, view)
     d = [dk.reshape(-1) for dk in view.directions(slice(None), slice(None))]
     best_t, best_box = best_t.reshape(-1), best_box.reshape(-1)
     out = np.full((best_t.size, 3), np.float32(background), np.float32)

@@ -305,6 +305,18 @@ def _paint_flat(rng, sheet, face):
     sheet.text(w / 2, 1.25, f"FLAT {int(rng.integers(1, 30))}", 0.09, (0.2, 0.1, 0.1))
 
 
+# Circles (x, z centre; radius in metres) around what stands on the floor in
+# ``build_stage``, for placing things clear of it.
+PROP_FOOTPRINTS = (((0.1, 0.35), 0.82), ((-2.2, 1.7), 0.46), ((2.3, -1.7), 0.57),
+                   ((-2.72, -1.3), 0.51), ((2.2, 1.5), 0.4), ((-1.2, -2.2), 0.7))
+
+
+def crew_member(seed: int, center, half, yaw_deg: float) -> Box:
+    """An opaque stand-in for a person in the shot: a box in dark, creased clothes."""
+    return _box(seed, "crew", center, half, yaw_deg, density=200,
+                base=_plaster((0.1, 0.1, 0.14), (0.32, 0.28, 0.3)))
+
+
 def build_stage(seed: int, markers: bool = True, marker_size: float = 0.2) -> StageSet:
     """The whole set for ``seed``; identical texels every time for the same arguments."""
     wood = (0.55, 0.38, 0.22)

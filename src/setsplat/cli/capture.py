@@ -31,20 +31,24 @@ def capture() -> None:
 @click.option("--overwrite", is_flag=True, help="Replace --out if it already exists.")
 @click.option("--no-check", is_flag=True, help="Skip the QC check at the end.")
 @click.option("--keep-all", is_flag=True, help="QC reports problems but culls nothing.")
+@click.option("--masks", type=click.Path(path_type=Path),
+              help="Folder of masks, one PNG per photo named like it (white = keep): "
+                   "SfM and training ignore the black pixels.")
 def ingest(src: Path, out: Path, max_size: int | None, frames: int, jobs: int,
-           overwrite: bool, no_check: bool, keep_all: bool) -> None:
+           overwrite: bool, no_check: bool, keep_all: bool, masks: Path | None) -> None:
     """Copy a folder of photos (or pick sharp frames from a video) into a capture folder
     with capture.json, then run the QC check. SRC is never modified."""
     from setsplat.capture.check import check_capture
     from setsplat.capture.ingest import IngestOptions
     from setsplat.capture.ingest import ingest as run_ingest
 
-    result = run_ingest(src, out, IngestOptions(max_size, frames, jobs, overwrite))
+    result = run_ingest(src, out, IngestOptions(max_size, frames, jobs, overwrite, masks))
     capture = result.capture
     data: dict[str, Any] = {
         "capture": str(capture.root), "kind": capture.kind, "source": capture.source,
         "images": len(capture.images), "files_seen": result.files_seen,
         "skipped": capture.skipped, "seconds": round(result.seconds, 2),
+        "masks": sum(im.mask is not None for im in capture.images),
     }
     if not no_check:
         start = time.perf_counter()
@@ -130,6 +134,14 @@ def _print_check(data: dict[str, Any]) -> None:
 @click.option("--quality", type=int, default=None, help="JPEG quality [90].")
 @click.option("--supersample", type=int, default=None, help="Samples per pixel side [2].")
 @click.option("--prefix", default=None, help="Image file name prefix [stage].")
+@click.option("--exposure-ev", type=click.FloatRange(0, 3), default=None,
+              help="Shift each photo's exposure by a random amount up to this many stops [0].")
+@click.option("--white-balance", type=click.FloatRange(0, 1), default=None,
+              help="Shift each photo's red and blue by up to this many stops [0].")
+@click.option("--crew", type=click.FloatRange(0, 1), default=None,
+              help="Share of photos with a crew member in them; their masks go to masks/ [0].")
+@click.option("--hide-wall", type=click.Choice(["front", "back", "left", "right"]),
+              default=None, help="Leave out every view that would show this wall.")
 @click.option("--only", default=None,
               help="Render only these image indices, e.g. '0,5,10-12' (truth is complete).")
 @click.option("--jobs", type=int, default=2, show_default=True,

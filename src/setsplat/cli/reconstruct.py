@@ -57,9 +57,12 @@ def _scale_options(command):
 @click.option("--camera-model", default="SIMPLE_RADIAL", show_default=True,
               type=click.Choice(CAMERA_MODELS),
               help="Lens model to fit when intrinsics are not given.")
+@click.option("--masks", type=click.Path(path_type=Path),
+              help="Folder of masks, one PNG per photo named like it (white = keep): no "
+                   "features on black pixels (a capture folder brings its own).")
 @_scale_options
 def sfm(capture: Path, out: Path | None, matcher: str, mapper: str, intrinsics: str | None,
-        camera_model: str, marker_size: float | None, marker_dict: str,
+        camera_model: str, masks: Path | None, marker_size: float | None, marker_dict: str,
         distance: tuple[str, str, float] | None, no_upright: bool, no_undistort: bool,
         timeout: float | None) -> None:
     """Camera poses and sparse points from the photos of CAPTURE (a capture folder or any
@@ -70,7 +73,7 @@ def sfm(capture: Path, out: Path | None, matcher: str, mapper: str, intrinsics: 
 
     options = SfmOptions(matcher=matcher, mapper=mapper, camera_model=camera_model,
                          intrinsics=parse_intrinsics(intrinsics) if intrinsics else None,
-                         **_common(marker_size, marker_dict, distance, no_upright,
+                         masks=masks, **_common(marker_size, marker_dict, distance, no_upright,
                                    no_undistort, timeout))
     if out is None:
         out = capture / "sfm" if (capture / MANIFEST).is_file() else Path("sfm")
@@ -128,6 +131,11 @@ def _print(report: dict[str, Any]) -> None:
         ("upright", _upright(report["upright"])),
         ("scale", _scale(report["scale"])),
     ]
+    photometric = report.get("photometric")
+    if photometric and photometric.get("spread_stops"):
+        verdict = "vary" if photometric["varies"] else "agree"
+        spread = ", ".join(f"{v:.2f}" for v in photometric["spread_stops"])
+        rows.append(("exposure", f"the photos {verdict} (spread {spread} stops R, G, B)"))
     timings = report.get("timings", {})
     if timings:
         rows.append(("time", ", ".join(f"{k.removesuffix('_s')} {v:.1f} s"
@@ -140,6 +148,11 @@ def _print(report: dict[str, Any]) -> None:
         out.print(f"[bold yellow]{len(report['failed'])} photos were not placed:[/]")
         for failure in report["failed"]:
             out.print(f"  {failure['name']}: {failure['reason']}")
+    coverage = report.get("coverage") or {}
+    for run in coverage.get("reshoot", []):
+        out.print(f"[bold yellow]reshoot[/] {run['where']}")
+    if coverage.get("png"):
+        out.print(f"coverage map: {Path(report['out']) / coverage['png']}")
 
 
 def _upright(info: dict[str, Any]) -> str:
@@ -221,6 +234,9 @@ def print_metrics(metrics: dict[str, Any]) -> None:
     held = (f"held-out PSNR {metrics['psnr']:.2f} dB, SSIM {metrics['ssim']:.3f} "
             f"on {metrics['held_out_views']} views" if "psnr" in metrics
             else "no held-out views")
+    if "psnr_compensated" in metrics:
+        held += (f" ({metrics['psnr_compensated']:.2f} dB with each view's exposure "
+                 "fitted)")
     removed = metrics["floaters_removed"]
     out.print(f"[bold]trained[/] {metrics['steps']} steps in {metrics['wall_seconds']:.0f} s "
               f"on {metrics['device']}: {metrics['splats']:,} splats; {held}; removed "

@@ -55,6 +55,11 @@ def _say(stage: str, status: str, details: dict[str, Any]) -> None:
 
 
 def _done(data: dict[str, Any]) -> None:
+    reshoot = data["stages"].get("sfm", {}).get("reshoot") or []
+    for where in reshoot:
+        console().print(f"[bold yellow]reshoot[/] {where}")
+    if reshoot:
+        console().print(f"  coverage map: {data['out']}/sfm/coverage.png")
     train = data["stages"].get("train", {})
     if train.get("psnr") is not None:
         console().print(f"scene: {data['out']}/train/scene.ply  (held-out PSNR "

@@ -109,7 +109,7 @@ def _extract(pycolmap, job: dict[str, Any], database: Path, emit: Emit) -> int:
     options.sift.first_octave = _first_octave(pycolmap, job, options, database)
     done = 0
     for group in job["groups"]:
-        reader = _reader(pycolmap, group)
+        reader = _reader(pycolmap, group, job.get("mask_path"))
         names = group["names"]
         step = max(8, -(-len(names) // 4))  # few calls: each one sets up its threads anew
         for start in range(0, len(names), step):
@@ -123,11 +123,15 @@ def _extract(pycolmap, job: dict[str, Any], database: Path, emit: Emit) -> int:
     return options.sift.first_octave
 
 
-def _reader(pycolmap, group: dict[str, Any]):
+def _reader(pycolmap, group: dict[str, Any], mask_path: str | None):
+    """Camera model and prior of a group; masks (``<image name>.png``, black = no
+    features) from ``mask_path``, where a photo without one keeps every pixel."""
     reader = pycolmap.ImageReaderOptions()
     reader.camera_model = group["camera_model"]
     if group.get("camera_params"):
         reader.camera_params = group["camera_params"]
+    if mask_path:
+        reader.mask_path = mask_path
     return reader
 
 
@@ -148,7 +152,8 @@ def _first_octave(pycolmap, job: dict[str, Any], options, database: Path) -> int
     options.sift.first_octave = 0
     pycolmap.extract_features(scratch, job["image_dir"], image_names=sample,
                               camera_mode=pycolmap.CameraMode.PER_IMAGE,
-                              reader_options=_reader(pycolmap, job["groups"][0]),
+                              reader_options=_reader(pycolmap, job["groups"][0],
+                                                     job.get("mask_path")),
                               extraction_options=options, device=pycolmap.Device.cpu)
     with contextlib.closing(pycolmap.Database.open(scratch)) as db:
         counts = [db.num_keypoints_for_image(image.image_id) for image in db.read_all_images()]
@@ -344,5 +349,36 @@ def undistort(job: dict[str, Any], emit: Emit) -> dict[str, Any]:
     pycolmap.undistort_images(job["output"], job["model"], job["image_dir"],
                               output_type="COLMAP", undistort_options=options,
                               num_threads=job.get("threads", -1))
+    if job.get("masks"):
+        _undistort_masks(pycolmap, job, Path(job["output"]))
     return {"output": job["output"]}
+
+
+def _undistort_masks(pycolmap, job: dict[str, Any], out: Path) -> None:
+    """Each mask warped as its photo was: every undistorted pixel takes the mask value at
+    the distorted pixel it came from (nearest; outside the photo counts as masked).
+    All-white masks (photos given none) are left out."""
+    import cv2
+
+    from setsplat.core.masks import read_mask, write_mask
+
+    before = pycolmap.Reconstruction(job["model"])
+    after = pycolmap.Reconstruction(str(out / "sparse"))
+    sources = {image.name: before.cameras[image.camera_id] for image in before.images.values()}
+    for image in after.images.values():
+        path = Path(job["masks"]) / f"{image.name}.png"
+        if not path.is_file():
+            continue
+        keep = read_mask(path).astype(np.uint8)
+        if keep.all():
+            continue
+        camera = after.cameras[image.camera_id]
+        rows, cols = np.mgrid[:camera.height, :camera.width].astype(np.float64) + 0.5
+        rays = camera.cam_from_img(np.stack([cols.ravel(), rows.ravel()], 1))
+        source = sources[image.name].img_from_cam(np.c_[rays, np.ones(len(rays))],
+                                                  check_cheirality=False)
+        grid = (source - 0.5).astype(np.float32).reshape(camera.height, camera.width, 2)
+        warped = cv2.remap(keep, grid[..., 0], grid[..., 1], cv2.INTER_NEAREST,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        write_mask(out / "masks" / f"{image.name}.png", warped > 0)
 

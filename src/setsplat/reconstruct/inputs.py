@@ -28,6 +28,7 @@ class CaptureImages:
     sizes: dict[str, tuple[int, int]]
     focal_priors: dict[str, float] = field(default_factory=dict)  # pixels, from EXIF
     unreadable: dict[str, str] = field(default_factory=dict)  # name -> why
+    masks: dict[str, Path] = field(default_factory=dict)  # name -> PNG, white = keep
     is_capture: bool = False
     ordered: bool = False  # frames of a video
 
@@ -41,9 +42,10 @@ class CaptureImages:
         return sorted(keys.values(), key=len, reverse=True)
 
 
-def open_capture(path: str | Path) -> CaptureImages:
+def open_capture(path: str | Path, masks: str | Path | None = None) -> CaptureImages:
     """The images of a capture folder (its selected images), a ``capture.json``, or a
-    plain folder of photos."""
+    plain folder of photos; ``masks`` is a folder of one PNG per photo (white = keep),
+    which a capture folder brings along by itself."""
     path = Path(path)
     if path.is_file() and path.name == MANIFEST:
         path = path.parent
@@ -54,9 +56,15 @@ def open_capture(path: str | Path) -> CaptureImages:
         raise SetsplatError("is not a folder", "give a capture folder or a folder of photos",
                             path)
     if (path / MANIFEST).is_file():
-        return _from_manifest(path)
-    image_dir = path / "images" if _photos(path / "images") else path
-    return _checked(CaptureImages(path, image_dir, _photos(image_dir), {}))
+        images = _from_manifest(path)
+    else:
+        image_dir = path / "images" if _photos(path / "images") else path
+        images = _checked(CaptureImages(path, image_dir, _photos(image_dir), {}))
+    if masks is not None:
+        from setsplat.core.masks import find_masks
+
+        images.masks = find_masks(masks, images.names)
+    return images
 
 
 def _photos(folder: Path) -> list[str]:
@@ -79,10 +87,20 @@ def _from_manifest(folder: Path) -> CaptureImages:
     images = CaptureImages(folder, root, names, {}, is_capture=True,
                            ordered=capture.kind == "video")
     for name, image in zip(names, selected):
+        if image.mask:
+            images.masks[name] = _inside(folder, image.mask)
         prior = image.intrinsics_prior or {}
         if isinstance(prior.get("fx"), (int, float)) and prior["fx"] > 0:
             images.focal_priors[name] = float(prior["fx"])
     return _checked(images)
+
+
+def _inside(folder: Path, name: str) -> Path:
+    path = folder / name
+    if folder.resolve() not in path.resolve().parents:
+        raise SetsplatError(f"capture.json names a mask outside the capture ({name})",
+                            "ingest the photos again", folder / MANIFEST)
+    return path
 
 
 def _checked(capture: CaptureImages) -> CaptureImages:

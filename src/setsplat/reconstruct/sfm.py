@@ -6,12 +6,17 @@ undistorts the photos to pinhole cameras for training and writes ``sfm/``::
 
     sfm/images/               undistorted photos (what training reads)
     sfm/sparse/0/             COLMAP model of them (PINHOLE cameras), binary
+    sfm/masks/                with masks: <image name>.png, undistorted like the photos
     sfm/distorted/sparse/0/   the same poses with the fitted lens model
     sfm/distorted/database.db COLMAP's feature and match database
+    sfm/distorted/masks/      with masks: what feature extraction read (COLMAP's names)
     sfm/cameras.json          our cameras (core.camera), world frame RDF, y down
     sfm/points.ply            sparse points: x y z red green blue
     sfm/transforms.json       the same cameras for nerfstudio / instant-ngp
-    sfm/sfm_report.json       what happened, with numbers; sfm/colmap.log
+    sfm/sfm_report.json       what happened, with numbers (whether the photos agree on
+                              exposure: ``photometric``; what they cover: ``coverage``)
+    sfm/coverage.png          the coverage map, top-down, with the places to reshoot
+    sfm/colmap.log            pycolmap's log
 
 ``import_poses`` does the same from a COLMAP model or a ``transforms.json``. Nothing
 is left half-written: everything is built beside ``sfm/`` and swapped in at the end.
@@ -34,6 +39,7 @@ from setsplat.core.errors import SetsplatError, StageFailed, os_error
 from setsplat.core.fsutil import staged_folder
 from setsplat.core.jsonio import write_json
 from setsplat.core.limits import inside
+from setsplat.core.masks import read_mask
 from setsplat.reconstruct import align
 from setsplat.reconstruct.colmap_io import (
     ColmapModel,
@@ -47,6 +53,7 @@ from setsplat.reconstruct.inputs import CaptureImages, open_capture
 from setsplat.reconstruct.isolate import run_isolated
 
 REPORT_FILE = "sfm_report.json"
+COVERAGE_PNG = "coverage.png"
 LOG_FILE = "colmap.log"
 MIN_REGISTERED = 3
 FEW_KEYPOINTS = 100
@@ -93,6 +100,7 @@ class SfmOptions:
     distance: tuple[str, str, float] | None = None  # two photos and metres between them
     metric: bool = False  # the input's units are metres already (imports)
     undistort: bool = True
+    masks: Path | None = None  # a folder of one PNG per photo (white = keep)
     timeout: float | None = None  # seconds per pycolmap stage; None: from the photo count
     threads: int = -1
     seed: int = 0
@@ -162,10 +170,12 @@ def run_sfm(capture: str | Path, out: str | Path, options: SfmOptions | None = N
     """Photos -> ``out`` (see the module doc). Returns the report."""
     options = options or SfmOptions()
     options.check()
-    images = open_capture(capture)
+    images = open_capture(capture, options.masks)
     started = time.monotonic()
     with _staging(Path(out)) as (stage, log):
         job = _sfm_job(images, stage, options)
+        if images.masks:
+            job["mask_path"] = _colmap_masks(images, stage / "distorted" / "masks")
         timeout = options.timeout or 600 + 20 * len(images.names)
         result = _run_stage("reconstruct", job, log, timeout)
         main = result["models"][0]
@@ -180,6 +190,7 @@ def run_sfm(capture: str | Path, out: str | Path, options: SfmOptions | None = N
             "camera_model": (f"{options.intrinsics.model} (fixed)" if options.intrinsics
                              else options.camera_model),
             "failed": _failures(images, result, set(main["images"])),
+            "masks": len(images.masks),
             "other_models": [{"registered": m["registered"], "images": m["images"]}
                              for m in result["models"][1:]],
         }
@@ -187,6 +198,20 @@ def run_sfm(capture: str | Path, out: str | Path, options: SfmOptions | None = N
                              "poses_s": round(time.monotonic() - started, 3)}
         shutil.rmtree(stage / "work", ignore_errors=True)
         return _finish(model, images.image_dir, stage, options, report, log, timeout)
+
+
+def _colmap_masks(images: CaptureImages, folder: Path) -> str:
+    """Each photo's mask as COLMAP reads it (``<image name>.png``, 0 = no features), its
+    size checked against the photo's. A photo without one gets an all-white mask: with a
+    mask folder set, COLMAP refuses a photo whose mask is missing."""
+    from setsplat.core.masks import write_mask
+
+    for name in images.names:
+        width, height = images.sizes[name]
+        keep = (read_mask(images.masks[name], (width, height)) if name in images.masks
+                else np.ones((height, width), bool))
+        write_mask(folder / f"{name}.png", keep)
+    return str(folder)
 
 
 def _sfm_job(images: CaptureImages, stage: Path, options: SfmOptions) -> dict[str, Any]:
@@ -344,6 +369,12 @@ def _finish(model: ColmapModel, image_dir: Path, stage: Path, options: SfmOption
     meta = {"unscaled": report["scale"]["unscaled"], "frame": "rdf",
             "source": report["source"], "upright": report["upright"]["method"]}
 
+    if model.tracks:
+        from setsplat.reconstruct import photometric
+
+        report["photometric"] = photometric.summary(
+            photometric.exposure_offsets(model, image_dir))
+        report["coverage"] = _coverage(model, not report["scale"]["unscaled"], stage)
     write_model(stage / "distorted" / "sparse" / "0", model)
     pinhole = _undistort(model, image_dir, stage, options, log, timeout)
     report["timings"] = {**report.get("timings", {}),
@@ -356,6 +387,21 @@ def _finish(model: ColmapModel, image_dir: Path, stage: Path, options: SfmOption
     report["version"] = 1
     write_json(stage / REPORT_FILE, report)
     return report
+
+
+def _coverage(model: ColmapModel, metric: bool, stage: Path) -> dict[str, Any]:
+    """The coverage map (reconstruct.coverage) of the final model; coverage.png beside."""
+    from setsplat.reconstruct.coverage import coverage_map, draw_coverage
+
+    cameras = cameras_of(model)
+    index = {camera.name: k for k, camera in enumerate(cameras)}
+    names = {image_id: image.name for image_id, image in model.images.items()}
+    observers = [np.array([index[names[int(i)]] for i in track[:, 0]]) for track in
+                 model.tracks]
+    coverage = coverage_map(cameras, model.xyz, observers, metric)
+    draw_coverage(coverage, cameras, stage / COVERAGE_PNG)
+    coverage["png"] = COVERAGE_PNG
+    return coverage
 
 
 def _orientation(model: ColmapModel, cameras: list[Camera], options: SfmOptions
@@ -423,16 +469,23 @@ def _undistort(model: ColmapModel, image_dir: Path, stage: Path, options: SfmOpt
                log: Path, timeout: float) -> ColmapModel:
     """Pinhole photos in ``stage/images`` and their model in ``stage/sparse/0``."""
     pinhole = all(cam.model in ("PINHOLE", "SIMPLE_PINHOLE") for cam in model.cameras.values())
+    masks = stage / "distorted" / "masks"
     if pinhole or not options.undistort:
         for image in model.images.values():
             _copy(image_dir / image.name, stage / "images" / image.name)
+            mask = masks / f"{image.name}.png"
+            if mask.is_file() and not read_mask(mask).all():  # all white: given none
+                _copy(mask, stage / "masks" / mask.name)
         write_model(stage / "sparse" / "0", model)
         return model
     out = stage / "undistorted"
     job = {"output": str(out), "model": str(stage / "distorted" / "sparse" / "0"),
-           "image_dir": str(image_dir), "threads": options.threads}
+           "image_dir": str(image_dir), "threads": options.threads,
+           "masks": str(masks) if masks.is_dir() else None}
     _run_stage("undistort", job, log, timeout)
     os.replace(out / "images", stage / "images")
+    if (out / "masks").is_dir():
+        os.replace(out / "masks", stage / "masks")
     undistorted = read_model(out / "sparse")
     shutil.rmtree(out)
     write_model(stage / "sparse" / "0", undistorted)
@@ -455,8 +508,10 @@ def _write_outputs(model: ColmapModel, stage: Path, meta: dict[str, Any]) -> Non
     cameras = cameras_of(model)
     write_cameras(stage / "cameras.json", cameras, meta)
     write_points(stage / "points.ply", model.xyz, model.rgb)
+    masks = {c.name: f"masks/{c.name}.png" for c in cameras
+             if (stage / "masks" / f"{c.name}.png").is_file()}
     write_transforms(stage / "transforms.json", cameras, "images",
-                     {"setsplat": meta})
+                     {"setsplat": meta}, masks)
 
 
 @contextlib.contextmanager

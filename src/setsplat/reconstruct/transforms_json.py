@@ -129,8 +129,10 @@ def _distortion(entry: dict[str, Any]) -> tuple[str, dict[str, float]]:
 
 
 def write_transforms(path: str | Path, cameras: list[Camera], image_dir: str = "images",
-                     meta: dict[str, Any] | None = None) -> None:
-    """transforms.json for nerfstudio: per-frame intrinsics, OpenGL camera-to-world."""
+                     meta: dict[str, Any] | None = None, masks: dict[str, str] | None = None
+                     ) -> None:
+    """transforms.json for nerfstudio: per-frame intrinsics, OpenGL camera-to-world, and
+    ``mask_path`` for the images ``masks`` maps to a mask file."""
     frames = []
     for camera in cameras:
         c2w = camera.camera_to_world
@@ -143,6 +145,8 @@ def write_transforms(path: str | Path, cameras: list[Camera], image_dir: str = "
         elif camera.distortion:
             frame["camera_model"] = "OPENCV"
         frame.update({k: v for k, v in camera.distortion.items() if k in _DISTORTION})
+        if masks and camera.name in masks:
+            frame["mask_path"] = masks[camera.name]
         frames.append(frame)
     data = {"camera_model": "OPENCV", **(meta or {}), "frames": frames}
     write_json(path, data, indent=1)

@@ -30,12 +30,15 @@ def view(target: str | os.PathLike, options: ViewOptions | None = None,
 
 def show_target(viewer: Viewer, target: ViewTarget) -> None:
     from setsplat.view.asset_panel import add_asset
+    from setsplat.view.coverage import add_coverage
     from setsplat.view.frusta import add_capture
     from setsplat.view.tools import CropTool, MeasureTool
 
     viewer.show_splats(target.scene)
     viewer.set_start(start_camera(target))
     add_capture(viewer, target)
+    if target.coverage is not None:
+        add_coverage(viewer, target.coverage)
     if target.asset is not None:
         add_asset(viewer, target.asset)
     CropTool(viewer)

@@ -6,7 +6,8 @@ training folder shows its ``scene.ply``. Beside a training output we find the ca
 cameras (``sfm/cameras.json``), their undistorted photos (``sfm/images``), the SfM points
 (``sfm/points.ply``) and which photos were held out (``config.json``'s ``eval_every``).
 An asset ``Name@version`` is shown in its Y-up metres with its proxy mesh, preview LOD,
-provenance and the shots made in that version.
+provenance and the shots made in that version. A run's SfM coverage map (the top-down
+PNG and the places to reshoot) comes along when SfM made one.
 """
 
 from __future__ import annotations
@@ -51,6 +52,17 @@ class AssetExtras:
 
 
 @dataclass
+class CoverageOverlay:
+    """SfM's coverage, placed in the scene: the set's outline as segments colored by
+    how well photos saw each side, labels at the places to reshoot, and the top-down map."""
+
+    segments: np.ndarray  # (N, 2, 3) outline pieces, one per bearing sector
+    status: list[str]  # each segment's "ok", "weak" or "unseen"
+    reshoot: list[tuple[str, np.ndarray]]  # (what to reshoot, where) per place
+    top_down: np.ndarray | None = None  # the map SfM drew (RGB), when it could be read
+
+
+@dataclass
 class ViewTarget:
     """A scene and what came with it, all in the scene's frame."""
 
@@ -61,6 +73,7 @@ class ViewTarget:
     photos: Path | None = None  # folder holding each camera's photo by name
     points: tuple[np.ndarray, np.ndarray] | None = None  # SfM points (xyz, rgb 0..1)
     asset: AssetExtras | None = None
+    coverage: CoverageOverlay | None = None
 
     @property
     def unscaled(self) -> bool:
@@ -149,7 +162,57 @@ def _with_capture(target: ViewTarget, training: Path | None) -> ViewTarget:
 
         xyz, rgb = ply.read_points(sfm / "points.ply")
         target.points = (xyz, np.full_like(xyz, 0.7) if rgb is None else rgb)
+    if (sfm / "cameras.json").is_file():
+        target.coverage = _coverage(sfm, read_cameras(sfm / "cameras.json"), target.scene)
     return target
+
+
+def _coverage(sfm: Path, cameras: list[Camera], scene: GaussianScene
+              ) -> CoverageOverlay | None:
+    """SfM's coverage map in the scene's frame: its outline and places are top-down (x, z
+    in SfM's frame), drawn at the height the photos were taken from."""
+    from setsplat.core.frames import convert_points
+    from setsplat.reconstruct.coverage import read_coverage
+
+    coverage = read_coverage(sfm)
+    sectors = (coverage or {}).get("sectors") or []
+    if not sectors or not cameras:
+        return None
+    try:
+        height = float(np.median([c.center[1] for c in cameras]))
+
+        def placed(xz: list[float]) -> np.ndarray:
+            return np.array([float(xz[0]), height, float(xz[1])])
+
+        outline = [placed(s["outline_xz"]) for s in sectors]
+        segments = np.stack([[outline[k], outline[(k + 1) % len(outline)]]
+                             for k in range(len(outline))])
+        status = [str(s["status"]) for s in sectors]
+        reshoot = [(str(r["where"]), placed(r["around_xz"]))
+                   for r in coverage.get("reshoot", [])]
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None  # a report we cannot read is not worth refusing the view over
+    frame = cameras[0].frame
+    segments = convert_points(segments.reshape(-1, 3), frame, scene.frame).reshape(-1, 2, 3)
+    reshoot = [(text, convert_points(where[None], frame, scene.frame)[0])
+               for text, where in reshoot]
+    return CoverageOverlay(segments, status, reshoot, _top_down(sfm, coverage.get("png")))
+
+
+def _top_down(sfm: Path, name: Any) -> np.ndarray | None:
+    """The coverage PNG the report names, read only from inside the SfM folder."""
+    from setsplat.core.limits import open_image
+
+    if not isinstance(name, str) or not name:
+        return None
+    path = (sfm / name).resolve()
+    if sfm.resolve() not in path.parents or not path.is_file():
+        return None
+    try:
+        with open_image(path) as image:
+            return np.asarray(image.convert("RGB"))
+    except (OSError, SetsplatError):
+        return None
 
 
 def _held_out(config_file: Path, cameras: list[Camera]) -> set[str]:

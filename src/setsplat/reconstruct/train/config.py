@@ -16,6 +16,7 @@ from setsplat.core.settings import option_of, setting
 STRATEGIES = ("default", "mcmc")
 INITS = ("sfm", "random")
 DEVICES = ("auto", "cpu", "cuda")
+EXPOSURE_MODES = ("auto", "on", "off")
 
 
 @dataclass
@@ -30,6 +31,7 @@ class LearningRates:
     opacities: float = 5e-2
     sh0: float = 2.5e-3
     shN: float = 2.5e-3 / 20  # gsplat names the SH-rest parameter "shN"
+    exposure: float = 5e-3  # each photo's color transform (its own Adam)
 
 
 @dataclass
@@ -69,6 +71,10 @@ class TrainConfig:
     # share of an image's size (see floaters.unseen_and_grazed); 0.25 also cut splats
     # that the stage's held-out views show (-0.5 dB in one)
     graze_share: float = 0.5
+    exposure_compensation: str = setting(
+        "auto", "A color transform per photo learned with the splats (auto exposure, "
+        "white-balance drift); auto: on when SfM found the photos' exposure varies.",
+        choices=EXPOSURE_MODES)
     lr: LearningRates = field(default_factory=LearningRates)
 
     def __post_init__(self) -> None:
@@ -84,6 +90,8 @@ class TrainConfig:
             problems.append(f"sh_degree must be 0..3{option_of(TrainConfig, 'sh_degree')}")
         if self.strategy not in STRATEGIES:
             problems.append(f"strategy must be one of {', '.join(STRATEGIES)}")
+        if self.exposure_compensation not in EXPOSURE_MODES:
+            problems.append(f"exposure_compensation must be one of {', '.join(EXPOSURE_MODES)}")
         if self.init not in INITS:
             problems.append(f"init must be one of {', '.join(INITS)}")
         if self.backend not in DEVICES or self.device not in DEVICES:

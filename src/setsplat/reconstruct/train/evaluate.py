@@ -11,6 +11,7 @@ import torch
 from setsplat.core.fsutil import atomic_write
 from setsplat.core.scene import GaussianScene
 from setsplat.reconstruct.train.data import View
+from setsplat.reconstruct.train.exposure import apply_color, fit_color
 from setsplat.reconstruct.train.losses import psnr, ssim
 
 
@@ -22,23 +23,32 @@ def render_view(scene: GaussianScene, view: View, backend: str = "auto") -> np.n
 
 
 def evaluate(scene: GaussianScene, views: list[View], out_dir: Path | None,
-             backend: str = "auto") -> dict[str, Any]:
-    """PSNR/SSIM of each held-out view and their means; previews (truth | render) in
-    ``out_dir`` when given."""
+             backend: str = "auto", compensate: bool = False) -> dict[str, Any]:
+    """PSNR/SSIM of each held-out view (over the pixels its mask keeps) and their means;
+    previews (truth | render) in ``out_dir`` when given. ``compensate`` adds the same
+    after fitting each view's own color transform to it, the splats frozen
+    (``psnr_compensated``, ``ssim_compensated``; see train.exposure)."""
     per_view = []
     for view in views:
         image = render_view(scene, view, backend)
         truth = torch.from_numpy(view.image)
         rendered = torch.from_numpy(image)
-        per_view.append({"image": view.camera.name, "psnr": psnr(rendered, truth),
-                         "ssim": float(ssim(rendered, truth))})
+        weights = None if view.mask is None else torch.from_numpy(view.mask)
+        scores = {"image": view.camera.name, "psnr": psnr(rendered, truth, weights),
+                  "ssim": float(ssim(rendered, truth, weights=weights)),
+                  "masked": view.mask is not None}
+        if compensate:
+            fitted = apply_color(rendered, fit_color(rendered, truth, weights)).clamp(0, 1)
+            scores.update(psnr_compensated=psnr(fitted, truth, weights),
+                          ssim_compensated=float(ssim(fitted, truth, weights=weights)))
+        per_view.append(scores)
         if out_dir is not None:
             save_png(out_dir / f"{Path(view.camera.name).stem}.png",
                      np.concatenate([view.image, image], axis=1))
     summary: dict[str, Any] = {"views": per_view}
-    if per_view:
-        summary["psnr"] = float(np.mean([v["psnr"] for v in per_view]))
-        summary["ssim"] = float(np.mean([v["ssim"] for v in per_view]))
+    for key in ("psnr", "ssim", "psnr_compensated", "ssim_compensated"):
+        if per_view and key in per_view[0]:
+            summary[key] = float(np.mean([v[key] for v in per_view]))
     return summary
 
 

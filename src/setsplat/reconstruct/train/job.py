@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import resource
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ from setsplat.reconstruct.train import checkpoint
 from setsplat.reconstruct.train.config import TrainConfig
 from setsplat.reconstruct.train.data import load_views
 from setsplat.reconstruct.train.evaluate import evaluate, plot_curves
+from setsplat.reconstruct.train.exposure import gains_from_offsets
 from setsplat.reconstruct.train.floaters import remove_floaters
 from setsplat.reconstruct.train.init import random_points, splats_from_points
 from setsplat.reconstruct.train.observers import TrainObserver
@@ -77,7 +79,8 @@ def train_capture(capture: str | Path, config: TrainConfig, out: str | Path | No
     image_dir, points_file = sfm / "images", sfm / "points.ply"
     cameras = read_cameras(sfm / "cameras.json")
     sfm_meta = _sfm_meta(sfm)
-    views = load_views(cameras, image_dir, config.downscale, config.eval_every)
+    views = load_views(cameras, image_dir, config.downscale, config.eval_every,
+                       sfm / "masks")
     rng = np.random.default_rng(config.seed)
     points, colors = ply.read_points(points_file) if points_file.is_file() else (None, None)
     if config.init == "sfm" and points is not None and len(points):
@@ -90,7 +93,11 @@ def train_capture(capture: str | Path, config: TrainConfig, out: str | Path | No
         initial = splats_from_points(xyz, rgb, config.sh_degree, config.init_opacity, rng)
     initial = initial.replace(frame=cameras[0].frame)
 
-    trainer = Trainer(config, views, initial)
+    compensation = exposure_decision(config.exposure_compensation, sfm)
+    offsets = compensation.pop("offsets")
+    gains = (gains_from_offsets([v.camera.name for v in views.train], offsets)
+             if compensation["enabled"] else None)
+    trainer = Trainer(config, views, initial, gains)
     checkpoints = out / "checkpoints"
     if start is not None:
         trainer.load_checkpoint(start)
@@ -106,8 +113,13 @@ def train_capture(capture: str | Path, config: TrainConfig, out: str | Path | No
     scene.meta.update(sfm_meta)
     scene.meta["antialiased"] = config.antialiased
     ply.write(out / "scene.ply", scene)
-    metrics = evaluate(scene, views.held_out, out / "eval", config.backend)
+    metrics = evaluate(scene, views.held_out, out / "eval", config.backend,
+                       compensate=compensation["enabled"])
+    if trainer.colors is not None:
+        compensation["train_transforms"] = dict(zip([v.camera.name for v in views.train],
+                                                    trainer.colors.to_list()))
     metrics.update({
+        "exposure_compensation": compensation,
         "splats": len(scene), "floaters_removed": floaters, "steps": state.step,
         "resumed_from_step": resumed_from,
         "wall_seconds": state.seconds, "device": str(trainer.device),
@@ -119,6 +131,26 @@ def train_capture(capture: str | Path, config: TrainConfig, out: str | Path | No
     write_json(out / "metrics.json", metrics)
     plot_curves(out / "loss.png", state.losses, state.psnrs)
     return metrics
+
+
+def exposure_decision(mode: str, sfm: Path) -> dict[str, Any]:
+    """Whether to learn a color transform per photo, why, and SfM's exposure offsets per
+    photo (stops) to start from. ``auto`` follows SfM's verdict on whether the photos'
+    exposure varies (``photometric`` in sfm_report.json; see reconstruct.photometric)."""
+    try:
+        found = json.loads((sfm / "sfm_report.json").read_text()).get("photometric") or {}
+    except (OSError, ValueError):
+        found = {}
+    offsets = found.get("offsets_stops") or {}
+    if mode != "auto":
+        return {"enabled": mode == "on", "mode": mode, "reason": f"asked for ({mode})",
+                "offsets": offsets}
+    if found.get("varies"):
+        why = f"the photos' exposure varies (spread {found['spread_stops']} stops R, G, B)"
+        return {"enabled": True, "mode": mode, "reason": why, "offsets": offsets}
+    why = ("the photos agree on exposure" if found.get("spread_stops") is not None else
+           "SfM measured no exposure spread (imported poses or too few shared points)")
+    return {"enabled": False, "mode": mode, "reason": why, "offsets": {}}
 
 
 def _sfm_meta(sfm: Path) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from setsplat.core.scene import GaussianScene
 from setsplat.reconstruct.train import checkpoint
 from setsplat.reconstruct.train.config import TrainConfig
 from setsplat.reconstruct.train.data import View, Views
+from setsplat.reconstruct.train.exposure import ColorTransforms
 from setsplat.reconstruct.train.losses import photometric_loss, psnr
 from setsplat.reconstruct.train.observers import StepReport, TrainObserver
 
@@ -48,7 +49,10 @@ def seed_everything(seed: int) -> None:
 class Trainer:
     """Owns the parameters, their optimizers and the densification strategy."""
 
-    def __init__(self, config: TrainConfig, views: Views, initial: GaussianScene):
+    def __init__(self, config: TrainConfig, views: Views, initial: GaussianScene,
+                 exposure_gains: list[list[float]] | None = None):
+        """``exposure_gains``: each training photo's starting R, G, B gains; given, the
+        photos get color transforms learned with the splats (exposure compensation)."""
         self.config = config
         self.views = views
         self.device = pick_device(config.device)
@@ -71,6 +75,10 @@ class Trainer:
         self._queue: list[int] = []
         self._cameras = [self._camera_tensors(v) for v in views.train]
         self._images = [torch.from_numpy(v.image).to(self.device) for v in views.train]
+        self._masks = [None if v.mask is None else torch.from_numpy(v.mask).to(self.device)
+                       for v in views.train]
+        self.colors = (None if exposure_gains is None else
+                       ColorTransforms(exposure_gains, config.lr.exposure, self.device))
 
     # ----- set-up ----------------------------------------------------------------
     def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
@@ -139,12 +147,14 @@ class Trainer:
         config = self.config
         index = self._next_view()
         viewmat, k = self._cameras[index]
-        truth = self._images[index]
+        truth, mask = self._images[index], self._masks[index]
         height, width = truth.shape[:2]
         background = torch.rand(1, 3, device=self.device) if config.random_background else None
         out = self.render(viewmat, k, width, height, self.sh_degree_now, background)
         image = out.rgb[0]
-        loss = photometric_loss(image, truth, config.ssim_weight)
+        if self.colors is not None:
+            image = self.colors.apply(index, image)
+        loss = photometric_loss(image, truth, config.ssim_weight, mask)
         if config.strategy == "mcmc":
             loss = (loss + 0.01 * torch.sigmoid(self.params["opacities"]).mean()
                     + 0.01 * torch.exp(self.params["scales"]).mean())
@@ -161,12 +171,14 @@ class Trainer:
         for optimizer in self.optimizers.values():
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
+        if self.colors is not None:
+            self.colors.step(index)
         for group in self.optimizers["means"].param_groups:
             group["lr"] = means_lr
         self._cap_splats()
         value = float(loss.item())
         self.state.losses.append(value)
-        self.state.psnrs.append(psnr(image.detach(), truth))
+        self.state.psnrs.append(psnr(image.detach(), truth, mask))
         self.state.step += 1
         return value
 
@@ -236,6 +248,7 @@ class Trainer:
                                for k, v in self.strategy_state.items()},
             "order": self.order.get_state(), "queue": self._queue,
             "torch_rng": torch.get_rng_state(), "config": self.config.to_dict(),
+            "colors": None if self.colors is None else self.colors.state_dict(),
         }
         checkpoint.save(path, payload)
 
@@ -262,5 +275,7 @@ class Trainer:
         self.order.set_state(payload["order"].cpu())
         self._queue = list(payload["queue"])
         torch.set_rng_state(payload["torch_rng"].cpu())
+        if self.colors is not None and payload.get("colors"):
+            self.colors.load_state_dict(payload["colors"])
         self.state = TrainState(int(payload["step"]), [float(v) for v in payload["losses"]],
                                 [float(v) for v in payload["psnrs"]], float(payload["seconds"]))
