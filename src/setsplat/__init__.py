@@ -11,6 +11,12 @@ import os
 # and after open3d (the proxy mesh) has loaded its own older libtbb the probe prints a
 # warning on every command; a user's own setting still wins.
 os.environ.setdefault("NUMBA_THREADING_LAYER_PRIORITY", "omp tbb workqueue")
+# Intel MKL (torch's CPU BLAS) picks a code path by how each array happens to be aligned,
+# so one training step could round differently from one process to the next, and a run
+# resumed from its checkpoint did not always match one never stopped. MKL's compatible
+# branch is the same in every process; training measured no slower on it. It must be set
+# before torch loads MKL, hence here.
+os.environ.setdefault("MKL_CBWR", "COMPATIBLE")
 
 from setsplat.core.camera import Camera, read_cameras, write_cameras
 from setsplat.core.errors import SetsplatError, StageFailed
