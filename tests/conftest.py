@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,13 @@ def assert_read_refused(path: Path, data: bytes, what: str) -> None:
     path.write_bytes(data)
     with pytest.raises(SetsplatError, match=what):
         read_scene(path)
+
+
+def ctrl_c_reaches_it() -> None:
+    """``preexec_fn`` for a child the tests interrupt with SIGINT: a shell starts its
+    background jobs with SIGINT ignored, children inherit that, and Python then never
+    raises KeyboardInterrupt; the suite may itself run in the background (CI, nohup)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture

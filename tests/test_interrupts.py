@@ -17,7 +17,7 @@ from PIL import Image
 from setsplat.core.camera import Camera, write_cameras
 from setsplat.core.fsutil import default_mode
 from setsplat.core.io import ply
-from tests.conftest import random_scene
+from tests.conftest import ctrl_c_reaches_it, random_scene
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -25,7 +25,8 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 def _start(*args) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     return subprocess.Popen([sys.executable, "-m", "setsplat.cli.main", "--quiet", *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+                            preexec_fn=ctrl_c_reaches_it)
 
 
 def _wait_for(condition, child: subprocess.Popen, seconds: float = 240) -> None:

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import ctrl_c_reaches_it
+
 from .browser import chromium, open_page, page_background, psnr, settled, view_box
 from .scan import first_hit, free_port, stage_set
 
@@ -32,7 +34,8 @@ class Process:
 
     def __init__(self, *args: str):
         self.proc = subprocess.Popen([sys.executable, "-m", "setsplat.cli.main", *args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     preexec_fn=ctrl_c_reaches_it)
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
         for stream in (self.proc.stdout, self.proc.stderr):
