@@ -13,7 +13,7 @@ scales shrunk to keep the volume). For each scene, once:
   screenshot of the 3D view that shows splats;
 * the peer: ``@playcanvas/splat-transform`` (npm, pinned in the Makefile, in ``.tools``)
   writing its HTML viewer (PlayCanvas's SuperSplat viewer with the scene in the page;
-  SH dropped with ``-H 0`` as viser draws the DC colour only, compression on the CPU
+  SH dropped with ``-H 0`` as viser draws the DC color only, compression on the CPU
   with ``-g cpu -i 1``), served by Python's http.server, opened in the same way; timed
   from the conversion's start (and from the page's) to the first drawn screenshot.
 

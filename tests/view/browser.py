@@ -80,13 +80,13 @@ def wait_drawn(page, background: np.ndarray | None = None, timeout: float = 180.
     """Wait until the view shows splats (differs from the page background) and stops
     changing (viser fades splats in); returns the settled screenshot and the seconds until
     the first drawn one."""
-    colour = page_background(page) * 255 if background is None else background * 255
+    color = page_background(page) * 255 if background is None else background * 255
     started = time.monotonic()
     first = None
     previous = None
     while time.monotonic() - started < timeout:
         image = screenshot(page)
-        drawn = np.abs(image - colour).mean() > 4.0
+        drawn = np.abs(image - color).mean() > 4.0
         if drawn and first is None:
             first = time.monotonic() - started
         if drawn and previous is not None and np.abs(
@@ -103,7 +103,7 @@ def settled(page, timeout: float = 120.0) -> np.ndarray:
 
 
 def page_background(page, timeout: float = 60.0) -> np.ndarray:
-    """The colour the view shows where no splat covers it (the page behind the canvas),
+    """The color the view shows where no splat covers it (the page behind the canvas),
     RGB in 0..1: read with the canvas hidden, at the bottom-left corner (no panel there),
     once the page has painted it the same twice."""
     from PIL import Image
@@ -120,10 +120,10 @@ def page_background(page, timeout: float = 60.0) -> np.ndarray:
         left, top, _, height = view_box(page)
         corner = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))[
             top + height - 20:top + height, left:left + 20]
-        colour = np.median(corner.reshape(-1, 3), axis=0) / 255.0
-        if previous is not None and np.array_equal(colour, previous):
-            return colour
-        previous = colour
+        color = np.median(corner.reshape(-1, 3), axis=0) / 255.0
+        if previous is not None and np.array_equal(color, previous):
+            return color
+        previous = color
         time.sleep(0.5)
     raise TimeoutError("the page never painted its background")
 

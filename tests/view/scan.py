@@ -47,7 +47,7 @@ def first_hit(stage, eye: np.ndarray, direction: np.ndarray) -> np.ndarray:
 
 def surface_points(stage, camera, step: int) -> tuple[np.ndarray, np.ndarray]:
     """The set's surface seen by ``camera`` on a grid of every ``step``-th pixel: points
-    and their colours, by the synthetic scan's own ray caster."""
+    and their colors, by the synthetic scan's own ray caster."""
     from setsplat.capture.raycast import View, render
 
     view = View(camera.rotation.tolist(), tuple(camera.center.tolist()), camera.fx / step,

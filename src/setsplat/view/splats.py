@@ -1,7 +1,7 @@
 """Splats as the browser draws them: viser's Gaussian splat arrays, within a budget.
 
 viser's splat renderer takes, per splat, a centre, the 3D covariance R S² Rᵀ, an RGB
-colour and an opacity. It has no spherical harmonics, so the colour is the DC term
+color and an opacity. It has no spherical harmonics, so the color is the DC term
 (what every view agrees on). A browser with software WebGL cannot sort and draw millions
 of splats smoothly, so the viewer sends the most important ones first (opacity ×
 volume, the order ``export --max-splats`` keeps) up to a budget.
