@@ -22,6 +22,9 @@ pytest.importorskip("pxr")
 # the parent times its kill from the moment publishing starts, not from interpreter start.
 # Thumbnails are off: rendering is just one more file in the folder being built, and
 # loading torch in every one of the ~30 processes would triple the test's time.
+# the catalog's part of a publish is what these tests are about: no thumbnails, no mesh
+QUICK = PublishOptions(name="Set_Office", thumbnails=False, mesh=None)
+
 WORKER = """
 import sys
 from setsplat.assets import Library, PublishOptions, publish
@@ -75,7 +78,7 @@ def test_kill_9_at_random_moments_leaves_a_consistent_catalog(library, small_ply
     duration = time.perf_counter() - started
     rng = random.Random(7)
     kills = 0
-    for _ in range(24):
+    for _ in range(12):
         process = _start(source, "Set_Office", library)
         _go(process)
         time.sleep(rng.uniform(0, duration * 1.1))
@@ -88,7 +91,7 @@ def test_kill_9_at_random_moments_leaves_a_consistent_catalog(library, small_ply
         process.stdin.close()
         versions = _assert_consistent(library)
         assert versions == sorted(set(versions))
-    assert kills >= 15  # most runs really died mid-publish
+    assert kills >= 7  # most runs really died mid-publish
     report = verify(library)
     assert report["ok"], report["problems"]
     leftovers = [p.name for p in library.asset_dir("Set_Office").iterdir()
@@ -123,7 +126,7 @@ def test_crash_between_rename_and_commit_is_rolled_back(library, small_ply):
     number; the version was never listed."""
     from setsplat.assets.publish import lock_path, recover, try_lock
 
-    publish(small_ply[0], PublishOptions(name="Set_Office"), library)
+    publish(small_ply[0], QUICK, library)
     with Catalog(library.catalog_path) as catalog:
         def take_and_drop_lock(version: int) -> None:
             fd = try_lock(lock_path(library, "Set_Office", version))
@@ -137,13 +140,13 @@ def test_crash_between_rename_and_commit_is_rolled_back(library, small_ply):
         cleaned = recover(library, catalog, "Set_Office")
         assert any("v002" in line for line in cleaned) and not folder.exists()
         assert catalog.pending() == []
-    assert publish(small_ply[0], PublishOptions(name="Set_Office"), library)["version"] == 2
+    assert publish(small_ply[0], QUICK, library)["version"] == 2
 
 
 def test_a_live_publishers_reservation_is_left_alone(library, small_ply):
     from setsplat.assets.publish import lock_path, recover, try_lock
 
-    publish(small_ply[0], PublishOptions(name="Set_Office"), library)
+    publish(small_ply[0], QUICK, library)
     held = {}
     with Catalog(library.catalog_path) as catalog:
         _, version = catalog.reserve(
@@ -154,6 +157,6 @@ def test_a_live_publishers_reservation_is_left_alone(library, small_ply):
         assert recover(library, catalog) == [] and tmp.exists()
         assert len(catalog.pending()) == 1
         # a concurrent publish takes the next number instead of waiting
-        assert publish(small_ply[0], PublishOptions(name="Set_Office"), library)["version"] == 3
+        assert publish(small_ply[0], QUICK, library)["version"] == 3
         os.close(held["fd"])
         assert len(recover(library, catalog)) == 2 and not tmp.exists()

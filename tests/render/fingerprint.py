@@ -1,13 +1,14 @@
 """Prints a hash of the CPU backend's images and gradients over the cases the kernels
 branch on (SH degrees, plain features, several cameras, antialiasing, backgrounds,
-float32 and float64). Run by ``test_cache.py`` in fresh processes:
+float32 and float64, or the dtypes named). Run by ``test_cache.py`` in fresh processes:
 
-    python -m tests.render.fingerprint
+    python -m tests.render.fingerprint [float32] [float64]
 """
 
 from __future__ import annotations
 
 import hashlib
+import sys
 
 import torch
 
@@ -15,12 +16,12 @@ from setsplat.render import rasterize
 from tests.render.helpers import H, W, intrinsics, leaves, splats, views
 
 
-def fingerprint() -> str:
+def fingerprint(dtypes: tuple[torch.dtype, ...] = (torch.float32, torch.float64)) -> str:
     digest = hashlib.sha256()
     cases = [dict(degree=d, cameras=1) for d in (0, 1, 2, 3)]
     cases += [dict(degree=3, cameras=3, antialiased=True, background=True),
               dict(degree=None, cameras=2)]
-    for dtype in (torch.float32, torch.float64):
+    for dtype in dtypes:
         for case in cases:
             degree, cameras = case["degree"], case["cameras"]
             params = splats(400, degree=3 if degree is None else degree, dtype=dtype)
@@ -46,4 +47,5 @@ def fingerprint() -> str:
 
 if __name__ == "__main__":
     torch.set_num_threads(2)
-    print(fingerprint())
+    named = tuple(getattr(torch, name) for name in sys.argv[1:])
+    print(fingerprint(named) if named else fingerprint())
