@@ -113,12 +113,17 @@ def test_library_resolution(tmp_path, monkeypatch):
         Library.resolve(tmp_path / "file")
 
 
+# the catalog is what these publishes are for: no thumbnails, no proxy mesh
+QUICK = {"thumbnails": False, "mesh": None}
+
+
 def test_latest_deprecate_remove_and_search(library, small_ply):
     path = small_ply[0]
     for description in ("first", "second", "third"):
         publish(path, PublishOptions(name="Set_Office", description=description,
-                                     tags=("office",)), library)
-    publish(path, PublishOptions(name="Stairwell_B", tags=("stairs", "concrete")), library)
+                                     tags=("office",), **QUICK), library)
+    publish(path, PublishOptions(name="Stairwell_B", tags=("stairs", "concrete"), **QUICK),
+            library)
     with Catalog(library.catalog_path) as catalog:
         assert catalog.resolve(Ref("Set_Office"))["version"] == 3
         catalog.deprecate([catalog.resolve(Ref("Set_Office", 3))["id"]], "too dark", False)
@@ -144,9 +149,9 @@ def test_latest_deprecate_remove_and_search(library, small_ply):
         assert catalog.search(min_bytes=10 * size) == []
         assert catalog.search(min_splats=3001) == []
     # the number of a removed version is never handed out again
-    assert publish(path, PublishOptions(name="Set_Office"), library)["version"] == 4
+    assert publish(path, PublishOptions(name="Set_Office", **QUICK), library)["version"] == 4
     with pytest.raises(SetsplatError, match="already exists"):
-        publish(path, PublishOptions(name="set_office"), library)
+        publish(path, PublishOptions(name="set_office", **QUICK), library)
 
 
 # ----------------------------------------------------------------------- network shares

@@ -168,19 +168,21 @@ def test_unscaled_scene_takes_units(library, tmp_path, scene_factory):
 def test_failed_publish_leaves_nothing(library, small_ply, monkeypatch):
     from setsplat.assets import usd_asset
 
-    publish(small_ply[0], PublishOptions(name="Set_Office"), library)
+    quick = PublishOptions(name="Set_Office", thumbnails=False, mesh=None)  # the catalog's part
+
+    publish(small_ply[0], quick, library)
 
     def broken(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(usd_asset, "write_interface", broken)
     with pytest.raises(SetsplatError, match="no room left while publishing"):
-        publish(small_ply[0], PublishOptions(name="Set_Office"), library)
+        publish(small_ply[0], quick, library)
     assert sorted(p.name for p in library.asset_dir("Set_Office").iterdir()) == ["v001"]
     with Catalog(library.catalog_path) as catalog:
         assert not catalog.pending()
     monkeypatch.undo()
-    assert publish(small_ply[0], PublishOptions(name="Set_Office"), library)["version"] == 2
+    assert publish(small_ply[0], quick, library)["version"] == 2
 
 
 def test_thumbnails_show_the_scene_upright(library, tmp_path):
