@@ -13,7 +13,7 @@ from setsplat.core.errors import SetsplatError
 from setsplat.core.frames import convert_scene
 from setsplat.core.io import read_scene, spz
 from setsplat.core.scene import GaussianScene
-from tests.conftest import assert_read_refused
+from tests.conftest import assert_read_refused, random_scene
 
 
 def _angle_degrees(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -219,3 +219,11 @@ def _v4_with(good: bytes, offset: int, fmt: str, value: int) -> bytes:
 def test_bad_version_4_files(tmp_path, scene_factory, make, what):
     assert_read_refused(tmp_path / "bad.spz", make(spz.encode_v4(scene_factory(20, degree=1))),
                         what)
+
+
+@pytest.mark.parametrize("version", [2, 3, 4])
+def test_a_scene_with_no_splats_round_trips(tmp_path, version):
+    """make fuzz found a version 4 file of no splats ending in ValueError (a pool of no
+    threads); writing an empty scene failed the same way, and reshaping no SH."""
+    spz.write(tmp_path / "empty.spz", random_scene(0), version=version)
+    assert len(spz.read(tmp_path / "empty.spz")) == 0

@@ -153,7 +153,7 @@ def _quantise_sh(rest: np.ndarray, bits: tuple[int, int]) -> np.ndarray:
     buckets[:3] = 1 << (8 - bits[0])
     b = buckets[None, :, None]
     q = (q + b // 2) // b * b
-    return np.clip(q, 0, 255).astype(np.uint8).reshape(len(rest), -1)
+    return np.clip(q, 0, 255).astype(np.uint8).reshape(len(rest), rest[0].size if len(rest) else 0)
 
 
 def _check_version(version: int) -> None:
@@ -205,7 +205,7 @@ def encode_v4(scene: GaussianScene, sh_bits: tuple[int, int] = SH_BITS) -> bytes
     (compressed side by side: zstandard releases the GIL)."""
     (n, bits, flags), blocks = _blocks(scene, 4, sh_bits)
     blocks = [b for b in blocks if b]
-    with ThreadPoolExecutor(min(len(blocks), os.cpu_count() or 1)) as pool:
+    with ThreadPoolExecutor(max(1, min(len(blocks), os.cpu_count() or 1))) as pool:
         frames = list(pool.map(_zstd_compress, blocks))
     header = HEADER.pack(MAGIC, 4, n, scene.sh_degree, bits, flags, len(frames), HEADER.size)
     table = b"".join(TABLE_ENTRY.pack(len(f), len(b)) for f, b in zip(frames, blocks))
@@ -402,7 +402,7 @@ def _read_v4(raw: bytes, path: str | os.PathLike) -> GaussianScene:
         return np.frombuffer(data, np.uint8)
 
     try:
-        with ThreadPoolExecutor(min(len(frames), os.cpu_count() or 1)) as pool:
+        with ThreadPoolExecutor(max(1, min(len(frames), os.cpu_count() or 1))) as pool:
             decoded = iter(list(pool.map(unpack, zip(frames, sizes))))
     except zstandard.ZstdError as exc:
         raise SetsplatError(f"an SPZ stream is not readable zstd ({exc})", _FIX_HINT,
