@@ -32,3 +32,19 @@ def test_reader_reads_or_refuses(target: Target, monkeypatch):
         check(target, target.make(HypothesisSource(data.draw)))
 
     run()
+
+
+# inputs `make fuzz` found (reader, seed of its seeded generator), replayed every run
+FOUND = [("spz", 3680), ("spz", 86731), ("colmap-text", 47757), ("colmap-text", 52470)]
+
+
+@pytest.mark.parametrize("name, seed", FOUND)
+def test_what_make_fuzz_found_stays_fixed(name: str, seed: int, monkeypatch):
+    import random
+
+    from tests.fuzz.mutate import Source
+
+    monkeypatch.setenv("SETSPLAT_MAX_MEMORY", MAX_MEMORY)
+    target = next(t for t in TARGETS if t.name == name)
+    assert check(target, target.make(Source(random.Random(f"{name}:{seed}")))) in (
+        "read", "refused")

@@ -350,6 +350,9 @@ def _read_points_txt(lines: list[str], path: Path):
         values = _numbers(line.split(), path, "a point line")
         if len(values) < 8 or (len(values) - 8) % 2:
             raise SetsplatError(f"bad point line {line[:60]!r}", _BROKEN, path)
+        if not all(0 <= v <= 255 for v in values[4:7]):
+            raise SetsplatError(f"a point's color is not 0-255 in {line[:60]!r}", _BROKEN,
+                                path)
         ids.append(int(values[0]))
         xyz.append(values[1:4])
         rgb.append(values[4:7])
